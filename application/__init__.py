@@ -1,0 +1,1 @@
+"""The application layer: the only way in to the domain and the event store."""

@@ -1,0 +1,57 @@
+"""How the domain's value objects are stored inside events and snapshots.
+
+Names are part of the stored format: never rename one, add a new one instead.
+"""
+
+from __future__ import annotations
+
+from dataclasses import fields
+from typing import Any
+
+from eventsourcing.persistence import JSONTranscoder, Transcoding
+
+from domain.address import Address
+from domain.plan import Plan
+from domain.target import Dial
+
+
+class AddressAsDict(Transcoding):
+    type = Address
+    name = "address"
+
+    def encode(self, obj: Address) -> dict[str, str]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, str]) -> Address:
+        return Address(**data)
+
+
+class PlanAsDict(Transcoding):
+    type = Plan
+    name = "plan"
+
+    def encode(self, obj: Plan) -> dict[str, int]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, int]) -> Plan:
+        return Plan(**data)
+
+
+class DialAsDict(Transcoding):
+    """A target's memory of one dial (snapshots carry it)."""
+
+    type = Dial
+    name = "dial"
+
+    def encode(self, obj: Dial) -> dict[str, Any]:
+        # Shallow on purpose: nested values are transcoded by their own transcodings.
+        return {f.name: getattr(obj, f.name) for f in fields(obj)}
+
+    def decode(self, data: dict[str, Any]) -> Dial:
+        return Dial(**data)
+
+
+def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
+    transcoder.register(AddressAsDict())
+    transcoder.register(PlanAsDict())
+    transcoder.register(DialAsDict())

@@ -1,0 +1,93 @@
+"""Address: one destination of a target, and the rules of each address type (SPEC §2)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID
+
+from domain.errors import InvalidValue
+
+ADDRESS_FIELD_MAX = 255
+
+_E164 = re.compile(r"^\+[0-9]{7,15}$")
+_SIP = re.compile(r"^[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+$")
+_EMAIL = re.compile(
+    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+)
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+# type -> (rule, what the rule asks for, in words for the error message)
+_TARGET_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
+    "tel": (lambda t: bool(_E164.match(t)), "an E.164 number such as +821100000001"),
+    "whatsapp": (lambda t: bool(_E164.match(t)), "an E.164 number such as +821100000001"),
+    "sip": (lambda t: bool(_SIP.match(t)), "a SIP address user@domain"),
+    "email": (lambda t: bool(_EMAIL.match(t)), "a valid e-mail address"),
+    "extension": (lambda t: bool(t.strip()), "a non-empty string"),
+    "line": (lambda t: bool(t.strip()), "a non-empty string"),
+    "agent": (_is_uuid, "a UUID"),
+    "conference": (_is_uuid, "a UUID"),
+    "webchat": (_is_uuid, "a UUID"),
+    "web_session": (_is_uuid, "a UUID"),
+}
+
+ADDRESS_TYPES: tuple[str, ...] = tuple(_TARGET_RULES)
+
+
+@dataclass(frozen=True)
+class Address:
+    """Where a dial goes: a type and a target, plus labels for people."""
+
+    type: str
+    target: str
+    target_name: str = ""
+    name: str = ""
+    detail: str = ""
+
+    @classmethod
+    def parse(cls, raw: object, field: str) -> Address:
+        """Build a valid address from untrusted input; errors name ``field.sub``."""
+        if not isinstance(raw, Mapping):
+            raise InvalidValue(field, "must be an object with 'type' and 'target'")
+        unknown = sorted(set(raw) - {"type", "target", "target_name", "name", "detail"})
+        if unknown:
+            raise InvalidValue(f"{field}.{unknown[0]}", "is not a field of an address")
+        values: dict[str, str] = {}
+        for key in ("type", "target", "target_name", "name", "detail"):
+            value: Any = raw.get(key, "")
+            if value is None and key not in ("type", "target"):
+                value = ""
+            if not isinstance(value, str):
+                raise InvalidValue(f"{field}.{key}", "must be a string")
+            if len(value) > ADDRESS_FIELD_MAX:
+                raise InvalidValue(
+                    f"{field}.{key}", f"must be at most {ADDRESS_FIELD_MAX} characters"
+                )
+            values[key] = value
+        kind = values["type"]
+        if kind not in _TARGET_RULES:
+            raise InvalidValue(f"{field}.type", f"must be one of {', '.join(ADDRESS_TYPES)}")
+        rule, wanted = _TARGET_RULES[kind]
+        if not rule(values["target"]):
+            raise InvalidValue(f"{field}.target", f"must be {wanted} for type '{kind}'")
+        return cls(**values)
+
+    def as_dict(self) -> dict[str, str]:
+        return {
+            "type": self.type,
+            "target": self.target,
+            "target_name": self.target_name,
+            "name": self.name,
+            "detail": self.detail,
+        }

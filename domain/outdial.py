@@ -1,0 +1,154 @@
+"""The Outdial aggregate: the container of targets, with its default dial plan."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.errors import OutdialDeleted
+from domain.plan import DEFAULT_PLAN, Plan
+from domain.text import checked_data, checked_detail, checked_name
+from domain.timeline import event_time
+
+NO_CAMPAIGN = UUID(int=0)
+
+
+class Outdial(Aggregate):
+    """Outdial: name, detail, data, campaign and plan; deleted softly, once."""
+
+    TOPIC = "outdial:Outdial"
+
+    if TYPE_CHECKING:  # see Target: annotations at run time would make a dataclass
+        customer_id: UUID
+        campaign_id: UUID
+        name: str
+        detail: str
+        data: str
+        plan: Plan
+        deleted_at: datetime | None
+
+    class Created(Aggregate.Created):
+        TOPIC = "outdial:Outdial.Created"
+        customer_id: UUID
+        campaign_id: UUID
+        name: str
+        detail: str
+        data: str
+
+        def apply(self, aggregate: Any) -> None:
+            outdial: Outdial = aggregate
+            outdial.customer_id = self.customer_id
+            outdial.campaign_id = self.campaign_id
+            outdial.name = self.name
+            outdial.detail = self.detail
+            outdial.data = self.data
+            outdial.plan = DEFAULT_PLAN
+            outdial.deleted_at = None
+
+    class Updated(Aggregate.Event):
+        TOPIC = "outdial:Outdial.Updated"
+        name: str
+        detail: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.name = self.name
+            aggregate.detail = self.detail
+
+    class CampaignChanged(Aggregate.Event):
+        TOPIC = "outdial:Outdial.CampaignChanged"
+        campaign_id: UUID
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.campaign_id = self.campaign_id
+
+    class DataChanged(Aggregate.Event):
+        TOPIC = "outdial:Outdial.DataChanged"
+        data: str
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.data = self.data
+
+    class PlanChanged(Aggregate.Event):
+        TOPIC = "outdial:Outdial.PlanChanged"
+        plan: Plan
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.plan = self.plan
+
+    class Deleted(Aggregate.Event):
+        TOPIC = "outdial:Outdial.Deleted"
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.deleted_at = self.timestamp
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        outdial_id: UUID,
+        customer_id: UUID,
+        at: datetime,
+        campaign_id: UUID = NO_CAMPAIGN,
+        name: str = "",
+        detail: str = "",
+        data: str = "",
+    ) -> Outdial:
+        return cls._create(
+            cls.Created,
+            id=outdial_id,
+            timestamp=at,
+            customer_id=customer_id,
+            campaign_id=campaign_id,
+            name=checked_name(name),
+            detail=checked_detail(detail),
+            data=checked_data(data),
+        )
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def update(self, *, name: str, detail: str, at: datetime) -> None:
+        self._check_not_deleted()
+        self.trigger_event(
+            self.Updated,
+            timestamp=self._event_time(at),
+            name=checked_name(name),
+            detail=checked_detail(detail),
+        )
+
+    def change_campaign(self, *, campaign_id: UUID, at: datetime) -> None:
+        self._check_not_deleted()
+        self.trigger_event(
+            self.CampaignChanged, timestamp=self._event_time(at), campaign_id=campaign_id
+        )
+
+    def change_data(self, *, data: str, at: datetime) -> None:
+        self._check_not_deleted()
+        self.trigger_event(
+            self.DataChanged, timestamp=self._event_time(at), data=checked_data(data)
+        )
+
+    def change_plan(self, *, plan: Plan, at: datetime) -> None:
+        self._check_not_deleted()
+        self.trigger_event(self.PlanChanged, timestamp=self._event_time(at), plan=plan)
+
+    def delete(self, *, at: datetime) -> bool:
+        """Soft-delete once; False when already deleted (nothing new is recorded)."""
+        if self.is_deleted:
+            return False
+        self.trigger_event(self.Deleted, timestamp=self._event_time(at))
+        return True
+
+    def check_takes_targets(self) -> None:
+        self._check_not_deleted()
+
+    def _check_not_deleted(self) -> None:
+        if self.is_deleted:
+            raise OutdialDeleted(f"outdial {self.id} is deleted")
+
+    def _event_time(self, at: datetime) -> datetime:
+        return event_time(self.modified_on, at)

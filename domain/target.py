@@ -1,0 +1,359 @@
+"""The Target aggregate: someone a campaign calls, with up to five destinations.
+
+Only four events ever happen to a target: Created, DialStarted, DialFinished and
+Deleted. Status, try counts, ``tm_update`` and ``tm_delete`` are never set by a
+command: each event's ``apply`` derives them, so replaying the stored events always
+rebuilds the same state. Commands validate first and trigger an event last.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Literal
+from uuid import UUID
+
+from eventsourcing.domain import Aggregate
+
+from domain.address import Address
+from domain.errors import (
+    DialAlreadyFinished,
+    DialNotFound,
+    DialStillInTime,
+    InvalidValue,
+    TargetNotDialable,
+)
+from domain.plan import DESTINATION_SLOTS, Plan
+from domain.text import checked_data, checked_detail, checked_name
+from domain.timeline import event_time
+
+Status = Literal["idle", "progressing", "done"]
+Result = Literal["success", "fail"]
+RESULTS: tuple[str, ...] = ("success", "fail")
+REASON_MAX = 64
+REFERENCE_ID_MAX = 255
+TIMEOUT_REASON = "timeout"
+
+
+@dataclass(frozen=True)
+class Dial:
+    """One attempt to reach a destination of a target, as the target remembers it."""
+
+    id: UUID
+    destination_index: int
+    destination: Address
+    try_count: int
+    plan: Plan
+    reference_id: str
+    started_at: datetime
+    ended_at: datetime | None = None
+    result: str = ""
+    reason: str = ""
+    timed_out: bool = False  # the service finished it after the plan's dial_timeout
+    late: bool = False  # the caller's finish arrived after the service timed it out
+
+    @property
+    def in_flight(self) -> bool:
+        return self.ended_at is None
+
+    @property
+    def accepts_late_finish(self) -> bool:
+        return self.timed_out and not self.late
+
+
+def cut_reason(reason: str) -> str:
+    """Reasons are free text for audit; an overlong one is cut rather than refused."""
+    return reason[:REASON_MAX]
+
+
+class Target(Aggregate):
+    """An outdial target; see the module docstring for how its state is derived."""
+
+    TOPIC = "outdial:Target"
+
+    # Declared for type checkers only: annotations at run time would make the
+    # library turn the aggregate into a dataclass with these as __init__ arguments.
+    if TYPE_CHECKING:
+        outdial_id: UUID
+        customer_id: UUID
+        name: str
+        detail: str
+        data: str
+        destinations: list[Address | None]
+        try_counts: list[int]
+        status: Status
+        deleted_at: datetime | None
+        dials: dict[str, Dial]
+        dial_in_flight: UUID | None
+        succeeded: bool
+        last_dial_ended_at: datetime | None
+
+    class Created(Aggregate.Created):
+        TOPIC = "outdial:Target.Created"
+        outdial_id: UUID
+        customer_id: UUID
+        name: str
+        detail: str
+        data: str
+        destinations: list[Address | None]
+
+        def apply(self, aggregate: Any) -> None:
+            target: Target = aggregate
+            target.outdial_id = self.outdial_id
+            target.customer_id = self.customer_id
+            target.name = self.name
+            target.detail = self.detail
+            target.data = self.data
+            target.destinations = list(self.destinations)
+            target.try_counts = [0] * DESTINATION_SLOTS
+            target.status = "idle"
+            target.deleted_at = None
+            target.dials = {}
+            target.dial_in_flight = None
+            target.succeeded = False
+            target.last_dial_ended_at = None
+
+    class DialStarted(Aggregate.Event):
+        TOPIC = "outdial:Target.DialStarted"
+        dial_id: UUID
+        destination_index: int
+        destination: Address
+        try_count: int
+        plan: Plan
+        reference_id: str
+
+        def apply(self, aggregate: Any) -> None:
+            target: Target = aggregate
+            target.try_counts[self.destination_index] = self.try_count
+            target.status = "progressing"
+            target.dial_in_flight = self.dial_id
+            target.dials[str(self.dial_id)] = Dial(
+                id=self.dial_id,
+                destination_index=self.destination_index,
+                destination=self.destination,
+                try_count=self.try_count,
+                plan=self.plan,
+                reference_id=self.reference_id,
+                started_at=self.timestamp,
+            )
+
+    class DialFinished(Aggregate.Event):
+        TOPIC = "outdial:Target.DialFinished"
+        dial_id: UUID
+        result: str
+        reason: str
+        timed_out: bool = False
+        late: bool = False
+
+        def apply(self, aggregate: Any) -> None:
+            target: Target = aggregate
+            dial = target.dials[str(self.dial_id)]
+            if self.result == "success":
+                target.succeeded = True
+            if self.late:
+                target.dials[str(self.dial_id)] = replace(
+                    dial, result=self.result, reason=self.reason, late=True
+                )
+                if target.succeeded:
+                    target.status = "done"
+                return
+            target.dials[str(self.dial_id)] = replace(
+                dial,
+                ended_at=self.timestamp,
+                result=self.result,
+                reason=self.reason,
+                timed_out=self.timed_out,
+            )
+            target.dial_in_flight = None
+            target.last_dial_ended_at = self.timestamp
+            exhausted = dial.plan.next_destination(target.destinations, target.try_counts) is None
+            target.status = "done" if target.succeeded or exhausted else "idle"
+
+    class Deleted(Aggregate.Event):
+        TOPIC = "outdial:Target.Deleted"
+
+        def apply(self, aggregate: Any) -> None:
+            target: Target = aggregate
+            target.deleted_at = self.timestamp
+
+    # -- commands ---------------------------------------------------------------
+
+    @classmethod
+    def create(
+        cls,
+        *,
+        target_id: UUID,
+        outdial_id: UUID,
+        customer_id: UUID,
+        destinations: Sequence[Address | None],
+        at: datetime,
+        name: str = "",
+        detail: str = "",
+        data: str = "",
+    ) -> Target:
+        if len(destinations) != DESTINATION_SLOTS:
+            raise InvalidValue("destinations", f"must have {DESTINATION_SLOTS} slots")
+        if all(d is None for d in destinations):
+            raise InvalidValue("destination_0", "at least one destination must be set")
+        for index, destination in enumerate(destinations):
+            if destination is not None and not isinstance(destination, Address):
+                raise InvalidValue(f"destination_{index}", "must be an address")
+        return cls._create(
+            cls.Created,
+            id=target_id,
+            timestamp=at,
+            outdial_id=outdial_id,
+            customer_id=customer_id,
+            name=checked_name(name),
+            detail=checked_detail(detail),
+            data=checked_data(data),
+            destinations=list(destinations),
+        )
+
+    def start_dial(
+        self,
+        *,
+        dial_id: UUID,
+        plan: Plan,
+        at: datetime,
+        destination_index: int | None = None,
+        reference_id: str = "",
+        honour_try_interval: bool = True,
+    ) -> Dial:
+        """Start one dial; the next destination in order unless one is named.
+
+        ``honour_try_interval`` is False for an operator's manual redial, which
+        does not wait for the plan's try_interval.
+        """
+        if not isinstance(reference_id, str) or len(reference_id) > REFERENCE_ID_MAX:
+            raise InvalidValue(
+                "reference_id", f"must be a string of at most {REFERENCE_ID_MAX} characters"
+            )
+        if destination_index is not None and destination_index not in range(DESTINATION_SLOTS):
+            raise InvalidValue(
+                "destination_index", f"must be between 0 and {DESTINATION_SLOTS - 1}"
+            )
+        if str(dial_id) in self.dials:
+            raise InvalidValue("dial_id", "a dial with this id was already started")
+        self._check_dialable(plan, at, honour_try_interval)
+        if destination_index is None:
+            destination_index = plan.next_destination(self.destinations, self.try_counts)
+            assert destination_index is not None  # _check_dialable found one
+        elif self.destinations[destination_index] is None:
+            raise TargetNotDialable(f"destination_{destination_index} is not set")
+        elif not plan.is_eligible(destination_index, self.destinations, self.try_counts):
+            raise TargetNotDialable(
+                f"destination_{destination_index} has used its "
+                f"{plan.max_try_count(destination_index)} tries under the plan"
+            )
+        destination = self.destinations[destination_index]
+        assert destination is not None
+        self.trigger_event(
+            self.DialStarted,
+            timestamp=self._event_time(at),
+            dial_id=dial_id,
+            destination_index=destination_index,
+            destination=destination,
+            try_count=self.try_counts[destination_index] + 1,
+            plan=plan,
+            reference_id=reference_id,
+        )
+        return self.dials[str(dial_id)]
+
+    def finish_dial(self, *, dial_id: UUID, result: str, reason: str, at: datetime) -> bool:
+        """Record the result of a dial; False when it repeats a finish already recorded."""
+        if result not in RESULTS:
+            raise InvalidValue("result", f"must be one of {', '.join(RESULTS)}")
+        if not isinstance(reason, str):
+            raise InvalidValue("reason", "must be a string")
+        dial = self._dial(dial_id)
+        if dial.in_flight:
+            self._record_finish(dial_id, result, reason, at)
+            return True
+        if dial.accepts_late_finish:
+            self._record_finish(dial_id, result, reason, at, late=True)
+            return True
+        if dial.result == result:
+            return False
+        raise DialAlreadyFinished(f"dial {dial_id} already finished with result '{dial.result}'")
+
+    def time_out_dial(self, *, dial_id: UUID, at: datetime) -> None:
+        """The service finishes a dial its caller never finished, so the target is not stuck."""
+        dial = self._dial(dial_id)
+        if not dial.in_flight:
+            raise DialAlreadyFinished(f"dial {dial_id} already finished")
+        due = dial.started_at + timedelta(milliseconds=dial.plan.dial_timeout)
+        if at < due:
+            raise DialStillInTime(f"dial {dial_id} is within its dial_timeout until {due}")
+        self._record_finish(dial_id, "fail", TIMEOUT_REASON, at, timed_out=True)
+
+    def delete(self, *, at: datetime) -> bool:
+        """Soft-delete once; False when already deleted (nothing new is recorded)."""
+        if self.deleted_at is not None:
+            return False
+        self.trigger_event(self.Deleted, timestamp=self._event_time(at))
+        return True
+
+    # -- queries ----------------------------------------------------------------
+
+    @property
+    def is_deleted(self) -> bool:
+        return self.deleted_at is not None
+
+    def next_destination(self, plan: Plan) -> int | None:
+        return plan.next_destination(self.destinations, self.try_counts)
+
+    def is_available(self, plan: Plan, now: datetime) -> bool:
+        """May a campaign engine dial this target now under ``plan`` (SPEC §4)?"""
+        try:
+            self._check_dialable(plan, now, honour_try_interval=True)
+        except TargetNotDialable:
+            return False
+        return True
+
+    def in_flight_dial(self) -> Dial | None:
+        return None if self.dial_in_flight is None else self.dials[str(self.dial_in_flight)]
+
+    # -- internals --------------------------------------------------------------
+
+    def _check_dialable(self, plan: Plan, at: datetime, honour_try_interval: bool) -> None:
+        if self.is_deleted:
+            raise TargetNotDialable("the target is deleted")
+        if self.status != "idle":
+            raise TargetNotDialable(f"the target is {self.status}, not idle")
+        if self.next_destination(plan) is None:
+            raise TargetNotDialable("no destination has tries left under the plan")
+        if honour_try_interval and self.last_dial_ended_at is not None:
+            ready = self.last_dial_ended_at + timedelta(milliseconds=plan.try_interval)
+            if at < ready:
+                raise TargetNotDialable(f"the try_interval has not passed (ready at {ready})")
+
+    def _dial(self, dial_id: UUID) -> Dial:
+        try:
+            return self.dials[str(dial_id)]
+        except KeyError:
+            raise DialNotFound(f"dial {dial_id} was never started on this target") from None
+
+    def _record_finish(
+        self,
+        dial_id: UUID,
+        result: str,
+        reason: str,
+        at: datetime,
+        *,
+        timed_out: bool = False,
+        late: bool = False,
+    ) -> None:
+        self.trigger_event(
+            self.DialFinished,
+            timestamp=self._event_time(at),
+            dial_id=dial_id,
+            result=result,
+            reason=cut_reason(reason),
+            timed_out=timed_out,
+            late=late,
+        )
+
+    def _event_time(self, at: datetime) -> datetime:
+        return event_time(self.modified_on, at)

@@ -1,0 +1,74 @@
+"""SPEC §2's address table: accepted types and their target rules."""
+
+from __future__ import annotations
+
+import pytest
+
+from domain.address import Address
+from domain.errors import InvalidValue
+
+UUID_TEXT = "1b3d7a92-7146-466d-90f5-4bc701ada4c0"
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("tel", "+821100000001"),
+        ("tel", "+1234567"),
+        ("whatsapp", "+123456789012345"),
+        ("sip", "alice@example.com"),
+        ("email", "bob.smith+tag@example.co.uk"),
+        ("extension", "2001"),
+        ("line", "support"),
+        ("agent", UUID_TEXT),
+        ("conference", UUID_TEXT),
+        ("webchat", UUID_TEXT),
+        ("web_session", UUID_TEXT),
+    ],
+)
+def test_accepted_addresses(kind: str, target: str) -> None:
+    address = Address.parse({"type": kind, "target": target}, "destination_0")
+    assert address == Address(type=kind, target=target)
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("tel", "821100000001"),
+        ("tel", "+123456"),
+        ("tel", "+1234567890123456"),
+        ("whatsapp", "+82-11"),
+        ("sip", "alice"),
+        ("sip", "@example.com"),
+        ("email", "bob@"),
+        ("email", "not an email"),
+        ("extension", ""),
+        ("line", "   "),
+        ("agent", "not-a-uuid"),
+        ("conference", ""),
+        ("webchat", "123"),
+        ("web_session", "x"),
+    ],
+)
+def test_rejected_targets_name_the_target_field(kind: str, target: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        Address.parse({"type": kind, "target": target}, "destination_2")
+    assert error.value.field == "destination_2.target"
+
+
+@pytest.mark.parametrize(
+    ("raw", "field"),
+    [
+        ({"type": "fax", "target": "+821100000001"}, "destination_1.type"),
+        ({"target": "+821100000001"}, "destination_1.type"),
+        ({"type": "tel"}, "destination_1.target"),
+        ({"type": "tel", "target": 5}, "destination_1.target"),
+        ({"type": "tel", "target": "+821100000001", "name": "n" * 256}, "destination_1.name"),
+        ({"type": "tel", "target": "+821100000001", "colour": "red"}, "destination_1.colour"),
+        ("tel:+821100000001", "destination_1"),
+    ],
+)
+def test_malformed_addresses_name_the_field(raw: object, field: str) -> None:
+    with pytest.raises(InvalidValue) as error:
+        Address.parse(raw, "destination_1")
+    assert error.value.field == field
