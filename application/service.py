@@ -7,7 +7,9 @@ surfaces as ``ConcurrentChange`` so callers can retry.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import threading
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -67,6 +69,14 @@ class OutdialService(Application[UUID]):
         settings.update(env or {})
         super().__init__(settings)
         self.clock = clock
+        self._claims = RecentClaims()
+        self._positions = threading.local()
+
+    @property
+    def last_position(self) -> int | None:
+        """Notification id of this thread's latest write, for read-your-writes waits."""
+        position: int | None = getattr(self._positions, "last", None)
+        return position
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -228,6 +238,42 @@ class OutdialService(Application[UUID]):
             self._save(target)
         return target
 
+    def dispatch(
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        candidates: Iterable[UUID],
+        *,
+        limit: int,
+        plan_changes: Mapping[str, Any] | None = None,
+    ) -> list[Dial]:
+        """Claim up to ``limit`` of the candidates and start one dial on each.
+
+        Candidates come from the read model, which may lag: the aggregate decides.
+        A candidate another dispatcher just took (a lost race, or no longer idle) is
+        skipped, so contention moves on to the next candidate instead of failing.
+        """
+        plan = self.plan_for(customer_id, outdial_id, plan_changes)
+        started: list[Dial] = []
+        for target_id in candidates:
+            if len(started) >= limit:
+                break
+            if not self._claims.take(target_id):
+                continue
+            try:
+                started.append(
+                    self.start_dial(
+                        customer_id,
+                        outdial_id,
+                        target_id,
+                        plan_changes=plan.as_dict(),
+                        manual=False,
+                    )
+                )
+            except (ConcurrentChange, TargetNotDialable, TargetNotFound):
+                continue
+        return started
+
     def time_out_dial(self, target_id: UUID, dial_id: UUID) -> Target:
         """The service's own finish of a dial past its plan's dial_timeout."""
         target = self._load(Target, target_id, TargetNotFound)
@@ -248,7 +294,32 @@ class OutdialService(Application[UUID]):
 
     def _save(self, *aggregates: Aggregate) -> None:
         with translate_conflicts():
-            self.save(*aggregates)
+            recordings = self.save(*aggregates)
+        if recordings:
+            self._positions.last = max(r.notification.id for r in recordings)
+
+
+class RecentClaims:
+    """Targets this process's dispatchers claimed a moment ago.
+
+    Concurrent dispatchers read the same oldest candidates; a dispatcher skips what
+    another has just taken instead of colliding on it and retrying.
+    """
+
+    def __init__(self, hold_seconds: float = 2.0) -> None:
+        self._hold = hold_seconds
+        self._taken: dict[UUID, float] = {}
+        self._lock = threading.Lock()
+
+    def take(self, target_id: UUID) -> bool:
+        now = time.monotonic()
+        with self._lock:
+            if len(self._taken) > 10_000:
+                self._taken = {k: v for k, v in self._taken.items() if v > now}
+            if self._taken.get(target_id, 0.0) > now:
+                return False
+            self._taken[target_id] = now + self._hold
+            return True
 
 
 @contextmanager
