@@ -1,0 +1,62 @@
+"""Outdial events → ``outdials`` rows."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from domain.outdial import Outdial
+from domain.plan import DEFAULT_PLAN
+from domain.timeline import NOT_DELETED, format_timestamp
+from projections.readmodel import Row, Rows, to_json
+
+TABLE = "outdials"
+
+
+def outdial_created(rows: Rows, event: Outdial.Created) -> None:
+    stamp = format_timestamp(event.timestamp)
+    rows.put(
+        TABLE,
+        {
+            "id": str(event.originator_id),
+            "customer_id": str(event.customer_id),
+            "campaign_id": str(event.campaign_id),
+            "name": event.name,
+            "detail": event.detail,
+            "data": event.data,
+            "plan": to_json(DEFAULT_PLAN),
+            "tm_create": stamp,
+            "tm_update": stamp,
+            "tm_delete": NOT_DELETED,
+            "version": event.originator_version,
+        },
+    )
+
+
+def outdial_changed(rows: Rows, event: Outdial.Event) -> None:
+    """Every later outdial event changes some fields and ``tm_update``."""
+    row = rows.get(TABLE, str(event.originator_id))
+    if row is None:
+        msg = f"outdial {event.originator_id} has no row to change"
+        raise LookupError(msg)
+    row.update(_changed_fields(event))
+    row["tm_update"] = format_timestamp(event.timestamp)
+    row["version"] = event.originator_version
+    rows.put(TABLE, row)
+
+
+def _changed_fields(event: Outdial.Event) -> Row:
+    changes: dict[str, Any]
+    match event:
+        case Outdial.Updated():
+            changes = {"name": event.name, "detail": event.detail}
+        case Outdial.CampaignChanged():
+            changes = {"campaign_id": str(event.campaign_id)}
+        case Outdial.DataChanged():
+            changes = {"data": event.data}
+        case Outdial.PlanChanged():
+            changes = {"plan": to_json(event.plan)}
+        case Outdial.Deleted():
+            changes = {"tm_delete": format_timestamp(event.timestamp)}
+        case _:
+            changes = {}
+    return changes
