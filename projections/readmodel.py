@@ -199,6 +199,10 @@ class ReadModelView(TrackingRecorder, ABC):
         """A read-only transaction for queries."""
 
     @abstractmethod
+    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
+        """The tracked position, read inside a ``reading()`` transaction."""
+
+    @abstractmethod
     def drop(self) -> None:
         """Remove every read-model row and tracking position (for a rebuild)."""
 
@@ -231,6 +235,13 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
         with self.datastore.transaction(commit=False) as cursor:
             yield Rows(cursor, self.placeholders)
 
+    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
+        found = rows.select(
+            "SELECT notification_id FROM tracking WHERE application_name = :name",
+            {"name": application_name},
+        )
+        return found[0]["notification_id"] if found else None
+
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
             for table in COLUMNS:
@@ -254,7 +265,18 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
     @contextmanager
     def reading(self) -> Iterator[Rows]:
         with self.datastore.transaction(commit=False) as cursor:
+            # One snapshot for the whole read, as SQLite gives: verify reads the position
+            # and the rows it compares in one transaction.
+            cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Rows(cursor, self.placeholders)
+
+    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
+        found = rows.select(
+            f"SELECT notification_id FROM {self.tracking_table_name} "
+            "WHERE application_name = :name",
+            {"name": application_name},
+        )
+        return found[0]["notification_id"] if found else None
 
     def drop(self) -> None:
         with self.datastore.transaction(commit=True) as cursor:
