@@ -15,8 +15,8 @@ from domain.plan import DEFAULT_PLAN
 from projections import projection as projection_module
 from projections import targets as targets_module
 from projections.projection import ReadModelProjection
-from projections.readmodel import COLUMNS, ReadModelView
 from projections.queries import InvalidPageToken, ReadModelQueries
+from projections.readmodel import COLUMNS, ReadModelView
 from projections.rebuild import rebuild
 from projections.runner import ReadModel, open_view, read_model_env
 from projections.verify import verify
