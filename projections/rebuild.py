@@ -51,12 +51,23 @@ def project_into(
     until: int | None = None,
     progress: Progress | None = None,
 ) -> int:
+    view.drop()
+    return catch_up(app, view, until=until, progress=progress)
+
+
+def catch_up(
+    app: OutdialService,
+    view: ReadModelView,
+    *,
+    until: int | None = None,
+    progress: Progress | None = None,
+) -> int:
+    """Project the events after the view's position, up to ``until`` (all by default)."""
     head = app.recorder.max_notification_id() or 0
     last = head if until is None else min(until, head)
-    view.drop()
     projection = ReadModelProjection(view)
     done = 0
-    for position, event in events_until(app, last):
+    for position, event in events_until(app, last, after=view.max_tracking_id(app.name) or 0):
         projection.process_event(event, Tracking(app.name, position))
         done += 1
         if progress is not None and done % 200 == 0:

@@ -73,10 +73,10 @@ def replay_all(app: Application[UUID], until: int) -> dict[UUID, Any]:
 
 
 def events_until(
-    app: Application[UUID], until: int
+    app: Application[UUID], until: int, after: int = 0
 ) -> Iterator[tuple[int, CanMutateAggregate[UUID]]]:
-    """(notification id, domain event) from the start of the log up to ``until``."""
-    start = 0
+    """(notification id, domain event) after position ``after`` up to ``until``."""
+    start = after
     while start < until:
         page = app.recorder.select_notifications(
             start=start, limit=PAGE, stop=until, inclusive_of_start=False

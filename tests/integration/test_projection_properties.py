@@ -1,0 +1,94 @@
+"""Property: after any command sequence, the incrementally projected read model equals
+the replay of the events (SPEC §5), on the embedded store."""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import suppress
+from pathlib import Path
+from uuid import UUID, uuid4
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from application.service import OutdialService
+from application.storage import Storage
+from domain.errors import DomainError
+from projections.rebuild import catch_up
+from projections.runner import open_view, read_model_env
+from projections.verify import verify
+from tests.conftest import FakeClock, new_target
+
+command = st.one_of(
+    st.tuples(st.just("create"), st.integers(1, 3)),
+    st.tuples(st.just("dial"), st.integers(0, 5), st.none() | st.integers(0, 1)),
+    st.tuples(st.just("finish"), st.integers(0, 5), st.sampled_from(["success", "fail"])),
+    st.tuples(st.just("time_out"), st.integers(0, 5)),
+    st.tuples(st.just("delete"), st.integers(0, 5)),
+    st.tuples(st.just("plan"), st.integers(0, 3), st.integers(0, 30_000)),
+    st.tuples(st.just("wait"), st.integers(1, 120_000)),
+    st.tuples(
+        st.just("project"),
+    ),
+)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(commands=st.lists(command, min_size=1, max_size=30))
+def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
+    with tempfile.TemporaryDirectory() as directory:
+        storage = Storage(data_dir=Path(directory))
+        clock = FakeClock()
+        app = OutdialService(storage=storage, clock=clock)
+        view = open_view(read_model_env(storage))
+        try:
+            customer = uuid4()
+            outdial = app.create_outdial(customer).id
+            targets: list[UUID] = []
+            dials: dict[UUID, UUID] = {}
+            for step in commands:
+                with suppress(DomainError):
+                    run(app, clock, customer, outdial, targets, dials, step)
+                if step[0] == "project":
+                    catch_up(app, view)
+                    assert verify(app, view)[1] == []
+            catch_up(app, view)
+            position, differences = verify(app, view)
+            assert differences == []
+            assert position == app.recorder.max_notification_id()
+        finally:
+            app.close()
+
+
+def run(
+    app: OutdialService,
+    clock: FakeClock,
+    customer: UUID,
+    outdial: UUID,
+    targets: list[UUID],
+    dials: dict[UUID, UUID],
+    step: tuple[object, ...],
+) -> None:
+    kind, *args = step
+    pick = (
+        targets[args[0] % len(targets)] if targets and args and isinstance(args[0], int) else None
+    )
+    if kind == "create":
+        count = int(args[0])  # type: ignore[call-overload]
+        batch = [new_target("+821100000001", "+821100000002")] * count
+        targets += [t.id for t in app.create_targets(customer, outdial, batch)]
+    elif kind == "dial" and pick:
+        dial = app.start_dial(customer, outdial, pick, destination_index=args[1])  # type: ignore[arg-type]
+        dials[pick] = dial.id
+    elif kind == "finish" and pick in dials:
+        app.finish_dial(customer, outdial, pick, dials[pick], result=str(args[1]))
+    elif kind == "time_out" and pick in dials:
+        clock.advance(minutes=2)
+        app.time_out_dial(pick, dials[pick])
+    elif kind == "delete" and pick:
+        app.delete_target(customer, outdial, pick)
+    elif kind == "plan":
+        changes = {"max_try_count_0": args[0], "max_try_count_1": 1, "try_interval": args[1]}
+        app.change_outdial_plan(customer, outdial, changes)
+    elif kind == "wait":
+        clock.advance(milliseconds=int(args[0]))  # type: ignore[call-overload]
