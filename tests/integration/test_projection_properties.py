@@ -27,14 +27,14 @@ command = st.one_of(
     st.tuples(st.just("delete"), st.integers(0, 5)),
     st.tuples(st.just("plan"), st.integers(0, 3), st.integers(0, 30_000)),
     st.tuples(st.just("wait"), st.integers(1, 120_000)),
-    st.tuples(
-        st.just("project"),
-    ),
+    st.tuples(st.just("project")),
+    # Dial and fail the same target again and again: reaches retry exhaustion.
+    st.tuples(st.just("walk"), st.integers(0, 5), st.integers(1, 4)),
 )
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(commands=st.lists(command, min_size=1, max_size=30))
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(commands=st.lists(command, min_size=4, max_size=30))
 def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         storage = Storage(data_dir=Path(directory))
@@ -46,6 +46,7 @@ def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
             outdial = app.create_outdial(customer).id
             targets: list[UUID] = []
             dials: dict[UUID, UUID] = {}
+            run(app, clock, customer, outdial, targets, dials, ("create", 2))
             for step in commands:
                 with suppress(DomainError):
                     run(app, clock, customer, outdial, targets, dials, step)
@@ -90,5 +91,10 @@ def run(
     elif kind == "plan":
         changes = {"max_try_count_0": args[0], "max_try_count_1": 1, "try_interval": args[1]}
         app.change_outdial_plan(customer, outdial, changes)
+    elif kind == "walk" and pick:
+        for _ in range(int(args[1])):  # type: ignore[call-overload]
+            dial = app.start_dial(customer, outdial, pick)
+            dials[pick] = dial.id
+            app.finish_dial(customer, outdial, pick, dial.id, result="fail", reason="busy")
     elif kind == "wait":
         clock.advance(milliseconds=int(args[0]))  # type: ignore[call-overload]
