@@ -1,0 +1,168 @@
+"""Customers and their API keys (SPEC §7).
+
+A key is a long random token shown once, when it is made; the store keeps only its
+SHA-256. A salted slow hash would buy nothing here: the tokens carry 256 bits of
+entropy, so there is no dictionary to guess from. Customers exist through their keys.
+Keys live beside the events: a SQLite file under the data directory, a table in the
+PostgreSQL database, or memory.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import secrets
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from datetime import UTC, datetime
+from typing import Any
+from uuid import UUID
+
+from application.storage import SQLITE_BUSY_TIMEOUT_S, Storage
+
+KEY_PREFIX = "odk_"
+TABLE = "outdial_api_keys"
+KEY_NAME_MAX = 255
+ACCESS_DBNAME = "access.sqlite3"
+
+
+def key_hash(key: str) -> str:
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+class ApiKeys:
+    """The keys of every customer; each key belongs to exactly one customer."""
+
+    def __init__(self, table: KeyTable) -> None:
+        self._table = table
+
+    @classmethod
+    def open(cls, storage: Storage) -> ApiKeys:
+        if storage.database_url:
+            return cls(PostgresKeyTable(storage.database_url))
+        if storage.data_dir is not None:
+            storage.data_dir.mkdir(parents=True, exist_ok=True)
+            return cls(SQLiteKeyTable(str(storage.data_dir / ACCESS_DBNAME)))
+        return cls(SQLiteKeyTable(":memory:"))
+
+    def create(self, customer_id: UUID, name: str = "") -> str:
+        """Make a new key for the customer (a new customer id makes the customer)."""
+        if not isinstance(name, str) or len(name) > KEY_NAME_MAX:
+            msg = f"a key's name is a string of at most {KEY_NAME_MAX} characters"
+            raise ValueError(msg)
+        key = KEY_PREFIX + secrets.token_urlsafe(32)
+        self._table.insert(key_hash(key), customer_id, name, datetime.now(UTC))
+        return key
+
+    def customer_of(self, key: str) -> UUID | None:
+        """The customer a key belongs to, or None for a key nobody made."""
+        if not key.startswith(KEY_PREFIX):
+            return None
+        return self._table.customer_of(key_hash(key))
+
+    def is_empty(self) -> bool:
+        return self._table.count() == 0
+
+    def check(self) -> None:
+        """Raise when the key store cannot be reached."""
+        self._table.count()
+
+    def close(self) -> None:
+        self._table.close()
+
+
+class KeyTable(ABC):
+    """The ``outdial_api_keys`` table in one kind of database."""
+
+    @abstractmethod
+    def insert(self, digest: str, customer_id: UUID, name: str, created_at: datetime) -> None: ...
+
+    @abstractmethod
+    def customer_of(self, digest: str) -> UUID | None: ...
+
+    @abstractmethod
+    def count(self) -> int: ...
+
+    @abstractmethod
+    def close(self) -> None: ...
+
+
+class SQLiteKeyTable(KeyTable):
+    """One connection shared by the service's threads; lookups are far too short to queue."""
+
+    def __init__(self, path: str) -> None:
+        self._lock = threading.Lock()
+        self._connection = sqlite3.connect(
+            path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+        )
+        with self._lock:
+            if path != ":memory:":
+                # Readers do not block a writer in another process (`outdial keys create`).
+                self._connection.execute("PRAGMA journal_mode=WAL")
+            self._connection.execute(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                "key_hash TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
+                "name TEXT NOT NULL, created_at TEXT NOT NULL)"
+            )
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._lock:
+            return self._connection.execute(sql, params).fetchall()
+
+    def insert(self, digest: str, customer_id: UUID, name: str, created_at: datetime) -> None:
+        self._rows(
+            f"INSERT INTO {TABLE} (key_hash, customer_id, name, created_at) VALUES (?, ?, ?, ?)",
+            (digest, str(customer_id), name, created_at.isoformat()),
+        )
+
+    def customer_of(self, digest: str) -> UUID | None:
+        rows = self._rows(f"SELECT customer_id FROM {TABLE} WHERE key_hash = ?", (digest,))
+        return UUID(rows[0][0]) if rows else None
+
+    def count(self) -> int:
+        return int(self._rows(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+class PostgresKeyTable(KeyTable):
+    def __init__(self, database_url: str) -> None:
+        # Imported here so the embedded store never needs the PostgreSQL driver loaded.
+        import psycopg
+        from psycopg_pool import ConnectionPool
+
+        self._pool: ConnectionPool[Any] = ConnectionPool(
+            database_url, min_size=1, max_size=4, open=True
+        )
+        # Another process may create it at the same moment.
+        with contextlib.suppress(psycopg.errors.UniqueViolation):
+            self._rows(
+                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
+                "key_hash TEXT PRIMARY KEY, customer_id UUID NOT NULL, "
+                "name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL)"
+            )
+
+    def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            cursor.execute(sql, params)  # type: ignore[arg-type]  # sql is built from constants
+            return cursor.fetchall() if cursor.description else []
+
+    def insert(self, digest: str, customer_id: UUID, name: str, created_at: datetime) -> None:
+        self._rows(
+            f"INSERT INTO {TABLE} (key_hash, customer_id, name, created_at) "
+            "VALUES (%s, %s, %s, %s)",
+            (digest, customer_id, name, created_at),
+        )
+
+    def customer_of(self, digest: str) -> UUID | None:
+        rows = self._rows(f"SELECT customer_id FROM {TABLE} WHERE key_hash = %s", (digest,))
+        return UUID(str(rows[0][0])) if rows else None
+
+    def count(self) -> int:
+        return int(self._rows(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
+
+    def close(self) -> None:
+        self._pool.close()
