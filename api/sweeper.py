@@ -1,0 +1,55 @@
+"""The service's own finish of dials nobody finished (SPEC §4: no target stays stuck)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from application.service import OutdialService
+from domain.errors import DomainError
+from projections.queries import ReadModelQueries
+
+log = logging.getLogger(__name__)
+
+SWEEP_BATCH = 100
+
+
+class DialTimeoutSweeper:
+    """Every interval, times out the dials still progressing past their plan's dial_timeout."""
+
+    def __init__(
+        self, service: OutdialService, queries: ReadModelQueries, interval_seconds: float
+    ) -> None:
+        self._service = service
+        self._queries = queries
+        self._interval = interval_seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="dial-timeout-sweeper", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+
+    def sweep(self) -> int:
+        """Time out what is overdue now; the number of dials it finished."""
+        finished = 0
+        for target_id, dial_id in self._queries.overdue_dials(self._service.clock(), SWEEP_BATCH):
+            try:
+                self._service.time_out_dial(target_id, dial_id)
+            except DomainError:
+                # Finished meanwhile by its caller, or another process won the race: fine.
+                continue
+            finished += 1
+        return finished
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self.sweep()
+            except Exception:
+                # A store hiccup must not end the sweeping; the next round tries again.
+                log.exception("dial timeout sweep failed")
