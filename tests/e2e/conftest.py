@@ -1,0 +1,117 @@
+"""The whole service over HTTP, on a real SQLite store and the real read model."""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import uuid4
+
+import pytest
+from fastapi import FastAPI
+
+from api.app import create_app
+from api.settings import Settings
+
+with warnings.catch_warnings():
+    # Starlette asks for its httpx fork; the plain httpx it still supports is what we have.
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
+
+TEL_0 = "+821100000001"
+TEL_1 = "+821100000002"
+
+
+def tel(number: str = TEL_0) -> dict[str, str]:
+    return {"type": "tel", "target": number}
+
+
+def bearer(key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def make_app(data_dir: Path, **settings: Any) -> FastAPI:
+    return create_app(Settings(data_dir=data_dir, sweep_interval_seconds=0.2, **settings))
+
+
+def new_key(app: FastAPI) -> str:
+    """A key for a new customer."""
+    key: str = app.state.runtime.keys.create(uuid4())
+    return key
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> FastAPI:
+    return make_app(tmp_path / "var")
+
+
+@pytest.fixture
+def key(app: FastAPI) -> str:
+    return new_key(app)
+
+
+@pytest.fixture
+def other_key(app: FastAPI) -> str:
+    """The key of a second customer, who must see nothing of the first."""
+    return new_key(app)
+
+
+@pytest.fixture
+def client(app: FastAPI, key: str) -> Iterator[TestClient]:
+    """Acts for the first customer; the lifespan runs the read model and the sweeper."""
+    with TestClient(app, headers=bearer(key)) as test_client:
+        yield test_client
+
+
+def ok(response: Any) -> Any:
+    """The JSON of a 200, or a failure that shows the error envelope."""
+    assert response.status_code == 200, response.text
+    return response.json()
+
+
+def error_of(response: Any, http_status: int) -> dict[str, Any]:
+    """The error envelope of a refusal with this status; every refusal has the same shape."""
+    assert response.status_code == http_status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    error: dict[str, Any] = body["error"]
+    assert {"status", "reason", "message", "request_id"} <= set(error)
+    assert error["request_id"] == response.headers["x-request-id"]
+    return error
+
+
+def create_outdial(client: TestClient, **body: Any) -> dict[str, Any]:
+    outdial: dict[str, Any] = ok(client.post("/v1.0/outdials", json=body))
+    return outdial
+
+
+def set_plan(client: TestClient, outdial_id: str, **plan: int) -> dict[str, Any]:
+    outdial: dict[str, Any] = ok(client.put(f"/v1.0/outdials/{outdial_id}/plan", json=plan))
+    return outdial
+
+
+def create_target(
+    client: TestClient, outdial_id: str, *numbers: str, **fields: Any
+) -> dict[str, Any]:
+    body = {f"destination_{n}": tel(number) for n, number in enumerate(numbers)}
+    body.update(fields)
+    target: dict[str, Any] = ok(client.post(f"/v1.0/outdials/{outdial_id}/targets", json=body))
+    return target
+
+
+def targets_path(outdial_id: str, target_id: str = "") -> str:
+    path = f"/v1.0/outdials/{outdial_id}/targets"
+    return f"{path}/{target_id}" if target_id else path
+
+
+def dispatch(client: TestClient, outdial_id: str, limit: int = 1, **body: Any) -> Any:
+    return client.post(f"/v1.0/outdials/{outdial_id}/dispatch", json={"limit": limit, **body})
+
+
+def finish(
+    client: TestClient, dial: dict[str, Any], result: str, reason: str = ""
+) -> dict[str, Any]:
+    path = targets_path(dial["outdial_id"], dial["outdial_target_id"]) + f"/dials/{dial['id']}"
+    target: dict[str, Any] = ok(client.put(path, json={"result": result, "reason": reason}))
+    return target
