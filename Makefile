@@ -24,3 +24,6 @@ test: lint
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m benchmarks.projection_throughput --targets 2000

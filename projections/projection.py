@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any, TypeVar
+from collections.abc import Sequence
+from functools import singledispatch
+from typing import Any
 
 from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
@@ -15,8 +16,6 @@ from projections.outdials import outdial_changed, outdial_created
 from projections.readmodel import ReadModelView, Rows
 from projections.targets import dial_finished, dial_started, target_created, target_deleted
 
-E = TypeVar("E")
-
 
 class ReadModelProjection(Projection[ReadModelView]):
     """Outdials, targets and dials tables, with tracking written in the same transaction."""
@@ -27,33 +26,47 @@ class ReadModelProjection(Projection[ReadModelView]):
 
     @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
-        """Events the read model does not show still move its position."""
-        self.view.insert_tracking(tracking)
-
-    @process_event.register
-    def _(self, domain_event: Target.Created, tracking: Tracking) -> None:
-        self._apply(target_created, domain_event, tracking)
-
-    @process_event.register
-    def _(self, domain_event: Target.DialStarted, tracking: Tracking) -> None:
-        self._apply(dial_started, domain_event, tracking)
-
-    @process_event.register
-    def _(self, domain_event: Target.DialFinished, tracking: Tracking) -> None:
-        self._apply(dial_finished, domain_event, tracking)
-
-    @process_event.register
-    def _(self, domain_event: Target.Deleted, tracking: Tracking) -> None:
-        self._apply(target_deleted, domain_event, tracking)
-
-    @process_event.register
-    def _(self, domain_event: Outdial.Created, tracking: Tracking) -> None:
-        self._apply(outdial_created, domain_event, tracking)
-
-    @process_event.register
-    def _(self, domain_event: Outdial.Event, tracking: Tracking) -> None:
-        self._apply(outdial_changed, domain_event, tracking)
-
-    def _apply(self, write: Callable[[Rows, E], None], event: E, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as rows:
-            write(rows, event)
+            apply_event(domain_event, rows)
+
+    def process_events(self, domain_events: Sequence[Any], tracking: Tracking) -> None:
+        """Several consecutive events in one transaction, tracked at the last one (rebuilds)."""
+        with self.view.tracked(tracking) as rows:
+            for domain_event in domain_events:
+                apply_event(domain_event, rows)
+
+
+# The writers are looked up by name at call time, so each stays one module-level function.
+@singledispatch
+def apply_event(event: Any, rows: Rows) -> None:
+    """Events the read model does not show still move its position (tracked by the caller)."""
+
+
+@apply_event.register
+def _(event: Target.Created, rows: Rows) -> None:
+    target_created(rows, event)
+
+
+@apply_event.register
+def _(event: Target.DialStarted, rows: Rows) -> None:
+    dial_started(rows, event)
+
+
+@apply_event.register
+def _(event: Target.DialFinished, rows: Rows) -> None:
+    dial_finished(rows, event)
+
+
+@apply_event.register
+def _(event: Target.Deleted, rows: Rows) -> None:
+    target_deleted(rows, event)
+
+
+@apply_event.register
+def _(event: Outdial.Created, rows: Rows) -> None:
+    outdial_created(rows, event)
+
+
+@apply_event.register
+def _(event: Outdial.Event, rows: Rows) -> None:
+    outdial_changed(rows, event)

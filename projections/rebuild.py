@@ -9,6 +9,7 @@ starts over cleanly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from eventsourcing.persistence import Tracking
 
@@ -18,6 +19,10 @@ from projections.projection import ReadModelProjection
 from projections.readmodel import ReadModelView
 from projections.runner import open_view, read_model_env
 from projections.verify import events_until
+
+# Events per transaction: one commit per batch instead of per event; an interrupted
+# rebuild still stops at a batch boundary with its tracking position.
+BATCH = 500
 
 Progress = Callable[[int, int], None]  # (position reached, last position)
 
@@ -67,11 +72,19 @@ def catch_up(
     last = head if until is None else min(until, head)
     projection = ReadModelProjection(view)
     done = 0
-    for position, event in events_until(app, last, after=view.max_tracking_id(app.name) or 0):
-        projection.process_event(event, Tracking(app.name, position))
-        done += 1
-        if progress is not None and done % 200 == 0:
-            progress(position, last)
+    batch: list[Any] = []
+    after = view.max_tracking_id(app.name) or 0
+    for position, event in events_until(app, last, after=after):
+        batch.append(event)
+        if len(batch) == BATCH:
+            projection.process_events(batch, Tracking(app.name, position))
+            done += len(batch)
+            batch = []
+            if progress is not None:
+                progress(position, last)
+    if batch:
+        projection.process_events(batch, Tracking(app.name, position))
+        done += len(batch)
     if progress is not None:
         progress(last, last)
     return done
