@@ -39,9 +39,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.runtime = runtime
-    for module in (outdials, targets, dials, history, ops):
-        app.include_router(module.router)
-    errors.install(app)
+    routers = [module.router for module in (outdials, targets, dials, history, ops)]
+    for router in routers:
+        app.include_router(router)
+    errors.install(app, routers)
     # Added last, so outermost: it counts the answers the error handling produced too.
     app.add_middleware(RequestMetrics, metrics=runtime.metrics)
     return app

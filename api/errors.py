@@ -13,10 +13,12 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
-from fastapi import FastAPI, Request
+from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from fastapi.routing import APIRoute
 from starlette.exceptions import HTTPException
+from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.models import ErrorBody, ErrorResponse, FieldProblem
@@ -133,6 +135,14 @@ def validation_error(request: Request, error: Exception) -> JSONResponse:
     problems = [_problem(e) for e in error.errors()]
     if not problems:
         problems = [FieldProblem(field="body", message="is invalid")]
+    if first.get("type") == "uuid_parsing" and first["loc"][0] == "path":
+        named = _route_table(request).routes(request.url.path)
+        current = getattr(request.scope.get("route"), "path", "")
+        if named and current not in named:
+            # /targets/batch names the batch resource, not a malformed target id.
+            message = f"{request.method} is not allowed on {request.url.path}"
+            allow = {"Allow": ", ".join(sorted(set().union(*named.values())))}
+            return envelope(request.scope, 405, "METHOD_NOT_ALLOWED", message, headers=allow)
     if first.get("type") == "uuid_parsing" and first["loc"][0] in ("path", "query"):
         reason, message = "INVALID_ID", f"{problems[0].field}: is not a UUID"
     else:
@@ -160,6 +170,7 @@ def http_error(request: Request, error: Exception) -> JSONResponse:
         return envelope(request.scope, 404, "ROUTE_NOT_FOUND", f"no route {path}", headers=headers)
     if code == 405:
         message = f"{request.method} is not allowed on {request.url.path}"
+        headers["Allow"] = ", ".join(sorted(_route_table(request).methods(request.url.path)))
         return envelope(request.scope, 405, "METHOD_NOT_ALLOWED", message, headers=headers)
     if code == 413:
         return envelope(request.scope, 413, "PAYLOAD_TOO_LARGE", _TOO_LARGE)
@@ -181,13 +192,68 @@ def unavailable(request: Request, error: Exception) -> JSONResponse:
     return envelope(request.scope, 503, error.reason, error.message)
 
 
-def install(app: FastAPI) -> None:
+class RouteTable:
+    """Which routes a path names, for the Allow header of a 405.
+
+    Starlette names only the methods of the first route it matched, where a path such as
+    /v1.0/outdials has several. Literal segments win over parameters, as in routing:
+    .../targets/batch is the batch resource, not a target whose id is "batch".
+    """
+
+    def __init__(self, routers: Sequence[APIRouter]) -> None:
+        self._routes = [
+            (compile_path(route.path)[0], route.path, frozenset(route.methods or ()))
+            for router in routers
+            for route in router.routes
+            if isinstance(route, APIRoute)
+        ]
+
+    def routes(self, path: str) -> dict[str, frozenset[str]]:
+        """The most literal route templates matching ``path``, with their methods."""
+        found = [(t, m) for pattern, t, m in self._routes if pattern.match(path)]
+        fewest = min((t.count("{") for t, _ in found), default=0)
+        named: dict[str, frozenset[str]] = {}
+        for template, methods in found:
+            if template.count("{") == fewest:
+                named[template] = named.get(template, frozenset()) | methods
+        return named
+
+    def methods(self, path: str) -> set[str]:
+        return set().union(*self.routes(path).values())
+
+
+def _route_table(request: Request) -> RouteTable:
+    table: RouteTable = request.app.state.route_table
+    return table
+
+
+def install(app: FastAPI, routers: Sequence[APIRouter]) -> None:
+    app.state.route_table = RouteTable(routers)
     app.add_exception_handler(DomainError, domain_error)
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Unauthenticated, unauthenticated)
     app.add_exception_handler(Unavailable, unavailable)
     app.add_middleware(RequestGuard)
+    _document_no_422(app)
+
+
+def _document_no_422(app: FastAPI) -> None:
+    """FastAPI documents a 422 on every operation with parameters; here they are 400s."""
+    generate = app.openapi
+
+    def openapi() -> dict[str, Any]:
+        first = app.openapi_schema is None
+        document = generate()
+        if first:
+            for operations in document["paths"].values():
+                for operation in operations.values():
+                    operation["responses"].pop("422", None)
+            for name in ("HTTPValidationError", "ValidationError"):
+                document.get("components", {}).get("schemas", {}).pop(name, None)
+        return document
+
+    app.openapi = openapi  # type: ignore[method-assign]
 
 
 class RequestGuard:
