@@ -58,6 +58,10 @@ DeletedAt = Annotated[
 Name = Annotated[str, Field(max_length=NAME_MAX)]
 Detail = Annotated[str, Field(max_length=DETAIL_MAX)]
 Data = Annotated[str, Field(max_length=DATA_MAX)]
+# Bodies are JSON: a number field takes a number, not true or "5". (Query parameters
+# arrive as text, so their models stay lax; models with UUIDs stay lax, since strict
+# UUIDs refuse the strings JSON carries them in.)
+STRICT_BODY = ConfigDict(extra="forbid", strict=True)
 TargetStatus = Literal["idle", "progressing", "done"]
 DialResult = Literal["success", "fail"]
 
@@ -162,7 +166,7 @@ class TryPlanChanges(BaseModel):
 class PlanChanges(TryPlanChanges):
     """Plan fields to change; fields left out keep the outdial's value."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     dial_timeout: DialTimeout | None = None
 
@@ -236,8 +240,6 @@ def outdial_wire(outdial: OutdialAggregate) -> dict[str, Any]:
 
 class Target(BaseModel):
     """An outdial target: the seed resource's fields, in its order."""
-
-    model_config = ConfigDict(title="Outdialtarget")
 
     id: UUID
     outdial_id: UUID
@@ -368,7 +370,7 @@ class DialList(BaseModel):
 
 
 class DispatchRequest(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     plan: PlanChanges | None = None
     limit: int = Field(ge=1, le=LIMIT_MAX, description="How many targets to claim at most.")
@@ -382,7 +384,7 @@ class DispatchResult(BaseModel):
 
 
 class DialStart(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     plan: PlanChanges | None = None
     destination_index: int | None = Field(
@@ -398,7 +400,7 @@ class DialStart(BaseModel):
 
 
 class DialFinish(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = STRICT_BODY
 
     result: DialResult
     reason: str = Field(
