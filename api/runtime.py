@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Annotated, TypeVar
 
 from fastapi import Depends, Request
@@ -21,37 +22,59 @@ T = TypeVar("T")
 
 
 class Runtime:
-    """Opened by create_app; the lifespan starts and stops its threads."""
+    """The stores are opened by create_app; the lifespan runs the threads.
+
+    One app's lifespan may be entered more than once, and again after it ended (test
+    clients, a fuzzer): the threads start with the first entry and everything closes
+    with the last exit, to be opened anew by the next entry.
+    """
 
     def __init__(self, settings: Settings) -> None:
-        storage = settings.storage()
         self.settings = settings
+        self.metrics = Metrics()
+        self.metrics.watch_store(
+            lambda: self.service.recorder.max_notification_id(),
+            lambda: self.read_model.position(),
+            lambda: self.read_model.lag(),
+        )
+        self._lifespans = 0
+        self._lock = threading.Lock()
+        self._open()
+
+    def _open(self) -> None:
+        storage = self.settings.storage()
         self.service = OutdialService(storage=storage)
         self.read_model = ReadModel(storage)
         self.keys = ApiKeys.open(storage)
         self.sweeper = DialTimeoutSweeper(
-            self.service, self.read_model.queries, settings.sweep_interval_seconds
+            self.service, self.read_model.queries, self.settings.sweep_interval_seconds
         )
-        self.metrics = Metrics()
-        self.metrics.watch_store(
-            self.service.recorder.max_notification_id,
-            self.read_model.position,
-            self.read_model.lag,
-        )
+        self._closed = False
 
     @property
     def queries(self) -> ReadModelQueries:
         return self.read_model.queries
 
     def start(self) -> None:
-        self.read_model.start()
-        self.sweeper.start()
+        with self._lock:
+            self._lifespans += 1
+            if self._lifespans > 1:
+                return
+            if self._closed:
+                self._open()
+            self.read_model.start()
+            self.sweeper.start()
 
     def stop(self) -> None:
-        self.sweeper.stop()
-        self.read_model.close()
-        self.service.close()
-        self.keys.close()
+        with self._lock:
+            self._lifespans -= 1
+            if self._lifespans > 0:
+                return
+            self.sweeper.stop()
+            self.read_model.close()
+            self.service.close()
+            self.keys.close()
+            self._closed = True
 
     def written(self, answer: T) -> T:
         """``answer``, once the read model holds this thread's latest write (read-your-writes)."""
