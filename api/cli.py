@@ -1,7 +1,8 @@
 """The `outdial` console script (SPEC §7).
 
 Every command finds the store as `serve` does: ``--data-dir`` / ``OUTDIAL_DATA_DIR``,
-or ``OUTDIAL_DATABASE_URL``.
+or ``OUTDIAL_DATABASE_URL``. Each command is a function of the settings and its
+parsed arguments that returns the exit status.
 """
 
 from __future__ import annotations
@@ -9,29 +10,28 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from collections.abc import Callable
+from typing import Any
 from uuid import UUID, uuid4
 
 from api.settings import Settings
 from application.access import ApiKeys
 
+Command = Callable[[Settings, argparse.Namespace], int]
+
 
 def main(argv: list[str] | None = None) -> int:
-    parser = _parser()
+    parser, commands = _parser()
     args = parser.parse_args(argv)
     settings = Settings.from_env().with_flags(
         data_dir=args.data_dir,
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
     )
-    if args.command == "serve":
-        return serve(settings)
-    if args.command == "keys" and args.keys_command == "create":
-        return create_key(settings, args.customer_id, args.name)
-    parser.error(f"unknown command {args.command}")
-    return 2  # parser.error exits; this is for type checkers
+    return commands[args.command](settings, args)
 
 
-def serve(settings: Settings) -> int:
+def serve(settings: Settings, args: argparse.Namespace) -> int:
     """The API with the read model and the dial-timeout sweeper in this process."""
     import uvicorn  # only `serve` needs the server
 
@@ -51,17 +51,17 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def create_key(settings: Settings, customer_id: UUID, name: str) -> int:
-    """Print a new key for the customer, alone on stdout (a new id makes a new customer)."""
-    keys = ApiKeys.open(settings.storage())
+def keys(settings: Settings, args: argparse.Namespace) -> int:
+    """`keys create`: print a new key alone on stdout (a new customer id makes the customer)."""
+    store = ApiKeys.open(settings.storage())
     try:
-        print(keys.create(customer_id, name=name))
+        print(store.create(args.customer_id, name=args.name))
     finally:
-        keys.close()
+        store.close()
     return 0
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     store = argparse.ArgumentParser(add_help=False)
     store.add_argument(
         "--data-dir", help="directory of the embedded store (env OUTDIAL_DATA_DIR, default ./var)"
@@ -69,7 +69,7 @@ def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="outdial", description="Outdial targets and the history of every dial attempt."
     )
-    commands = parser.add_subparsers(dest="command", required=True)
+    commands: Any = parser.add_subparsers(dest="command", required=True)
 
     serve_command = commands.add_parser(
         "serve", parents=[store], help="run the HTTP API with in-process projections"
@@ -77,14 +77,14 @@ def _parser() -> argparse.ArgumentParser:
     serve_command.add_argument("--host", help="address to listen on (default 127.0.0.1)")
     serve_command.add_argument("--port", type=int, help="port to listen on (default 8000)")
 
-    keys = commands.add_parser("keys", help="API keys")
-    keys_commands = keys.add_subparsers(dest="keys_command", required=True)
+    keys_command = commands.add_parser("keys", help="API keys")
+    keys_commands = keys_command.add_subparsers(dest="keys_command", required=True)
     create = keys_commands.add_parser(
         "create", parents=[store], help="make an API key and print it alone on stdout"
     )
     create.add_argument("--customer-id", type=UUID, required=True, help="the key's customer")
     create.add_argument("--name", default="", help="a label for the key")
-    return parser
+    return parser, {"serve": serve, "keys": keys}
 
 
 if __name__ == "__main__":
