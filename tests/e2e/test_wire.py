@@ -1,0 +1,196 @@
+"""What every response shares: the request id, the error envelope, limits, probes, OpenAPI."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from tests.e2e.conftest import bearer, create_outdial, error_of, make_app, new_key, ok
+
+MIB = 1024 * 1024
+
+
+def test_every_response_echoes_the_callers_request_id(app: FastAPI, client: TestClient) -> None:
+    anonymous = TestClient(app)
+    for response in [
+        client.post("/v1.0/outdials", json={}, headers={"X-Request-ID": "abc-123"}),
+        client.get("/v1.0/outdials/nope", headers={"X-Request-ID": "abc-123"}),
+        client.get("/nowhere", headers={"X-Request-ID": "abc-123"}),
+        anonymous.get("/v1.0/outdials", headers={"X-Request-ID": "abc-123"}),
+        client.get("/healthz", headers={"X-Request-ID": "abc-123"}),
+    ]:
+        assert response.headers["x-request-id"] == "abc-123"
+        if response.status_code >= 400:
+            assert response.json()["error"]["request_id"] == "abc-123"
+
+
+def test_without_a_request_id_each_response_gets_its_own(client: TestClient) -> None:
+    first, second = client.get("/v1.0/outdials"), client.get("/nowhere")
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    assert second.json()["error"]["request_id"] == second.headers["x-request-id"]
+
+
+def test_an_unknown_route_is_404_route_not_found(client: TestClient) -> None:
+    for path in ["/nowhere", "/v1.0/outdial", "/v2.0/outdials"]:
+        error = error_of(client.get(path), 404)
+        assert (error["status"], error["reason"]) == ("NOT_FOUND", "ROUTE_NOT_FOUND")
+
+
+def test_a_wrong_method_is_405_invalid_argument(client: TestClient) -> None:
+    outdial = create_outdial(client)
+    for method, path, allow in [
+        ("PATCH", "/v1.0/outdials", "GET, POST"),
+        ("DELETE", "/v1.0/outdials", "GET, POST"),
+        ("POST", f"/v1.0/outdials/{outdial['id']}", "DELETE, GET, PUT"),
+        ("PUT", "/v1.0/dials", "GET"),
+        # A literal segment names its own resource rather than a malformed id.
+        ("GET", f"/v1.0/outdials/{outdial['id']}/targets/batch", "POST"),
+    ]:
+        response = client.request(method, path)
+        error = error_of(response, 405)
+        assert (error["status"], error["reason"]) == ("INVALID_ARGUMENT", "METHOD_NOT_ALLOWED")
+        assert response.headers["allow"] == allow, (method, path)
+
+
+def test_a_body_that_is_not_json_is_400_invalid_json_body(client: TestClient) -> None:
+    json_type = {"content-type": "application/json"}
+    for content in [b"{bad", b'{"name": "x",}', b"\xff\xfe", b"[1, 2"]:
+        error = error_of(client.post("/v1.0/outdials", content=content, headers=json_type), 400)
+        assert (error["status"], error["reason"]) == ("INVALID_ARGUMENT", "INVALID_JSON_BODY")
+
+
+def test_a_body_of_the_wrong_shape_is_400_never_422(client: TestClient) -> None:
+    for body in [[], "text", 5, None, {"name": 5}, {"name": None}]:
+        response = client.post("/v1.0/outdials", json=body)
+        error_of(response, 400)
+    error = error_of(client.post("/v1.0/outdials", content=b"name=x"), 400)
+    assert error["status"] == "INVALID_ARGUMENT"
+
+
+def test_a_body_over_one_mib_is_413_whether_declared_or_streamed(client: TestClient) -> None:
+    too_big = b'{"data": "' + b"x" * MIB + b'"}'
+    error = error_of(
+        client.post(
+            "/v1.0/outdials", content=too_big, headers={"content-type": "application/json"}
+        ),
+        413,
+    )
+    assert (error["status"], error["reason"]) == ("PAYLOAD_TOO_LARGE", "PAYLOAD_TOO_LARGE")
+
+    def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it streams
+        yield b'{"data": "'
+        for _ in range(20):
+            yield b"x" * (64 * 1024)
+        yield b'"}'
+
+    response = client.post(
+        "/v1.0/outdials", content=chunks(), headers={"content-type": "application/json"}
+    )
+    error = error_of(response, 413)
+    assert error["reason"] == "PAYLOAD_TOO_LARGE"
+    big_batch = {
+        "targets": [
+            {"data": "x" * 16_000, "destination_0": {"type": "tel", "target": "+821100000001"}}
+        ]
+        * 70
+    }
+    outdial = create_outdial(client)
+    error_of(client.post(f"/v1.0/outdials/{outdial['id']}/targets/batch", json=big_batch), 413)
+
+
+def test_an_unexpected_failure_is_500_without_a_stack_trace(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(*args: Any, **kwargs: Any) -> Any:
+        raise RuntimeError("secret internals")
+
+    monkeypatch.setattr(app.state.runtime.read_model.queries, "page_outdials", broken)
+    response = client.get("/v1.0/outdials", headers={"X-Request-ID": "trace-me"})
+    error = error_of(response, 500)
+    assert (error["status"], error["reason"]) == ("INTERNAL", "INTERNAL")
+    assert "trace-me" in error["message"]
+    assert "secret" not in response.text
+    assert "Traceback" not in response.text
+
+
+def test_probes_answer_without_a_key(app: FastAPI, client: TestClient) -> None:
+    create_outdial(client)
+    anonymous = TestClient(app)
+    assert ok(anonymous.get("/healthz")) == {"status": "ok"}
+    ready = ok(anonymous.get("/readyz"))
+    assert ready == {"status": "ready", "position": 1, "lag": 0}
+
+
+def test_readyz_is_503_while_the_read_model_lags_beyond_its_bound(tmp_path: Path) -> None:
+    app = make_app(tmp_path / "var", ready_max_lag=-1)  # any lag at all is too much
+    with TestClient(app) as client:
+        error = error_of(client.get("/readyz"), 503)
+        assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_LAGGING")
+
+
+def test_metrics_count_requests_by_route_template_and_show_the_store(
+    app: FastAPI, client: TestClient
+) -> None:
+    outdial = create_outdial(client)
+    client.get(f"/v1.0/outdials/{outdial['id']}")
+    client.get("/nowhere")
+    text = TestClient(app).get("/metrics").text
+    route = 'route="/v1.0/outdials/{outdial_id}"'
+    assert f'outdial_http_requests_total{{method="GET",{route},status="200"}} 1.0' in text
+    assert 'route="<unmatched>",status="404"' in text
+    assert "outdial_http_request_duration_seconds_bucket" in text
+    assert "outdial_events_appended_total 1.0" in text
+    assert "outdial_projection_position 1.0" in text
+    assert "outdial_projection_lag 0.0" in text
+
+
+def test_openapi_documents_every_operation_with_its_key_and_its_errors(
+    client: TestClient,
+) -> None:
+    document = ok(client.get("/openapi.json"))
+    operations = [
+        (path, method, operation)
+        for path, methods in document["paths"].items()
+        for method, operation in methods.items()
+    ]
+    v1 = [(p, m, o) for p, m, o in operations if p.startswith("/v1.0")]
+    assert len(v1) == 21  # SPEC §3: 8 outdial, 5 target, 6 dialing, 2 history
+    for path, method, operation in v1:
+        assert "422" not in operation["responses"], (path, method)
+        assert {"bearer", "token", "accesskey"} <= {
+            name for requirement in operation["security"] for name in requirement
+        }
+        for code in ("400", "401"):
+            schema = operation["responses"][code]["content"]["application/json"]["schema"]
+            assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
+        assert operation["responses"]["200"]["content"]["application/json"]["schema"]
+    assert "HTTPValidationError" not in document["components"]["schemas"]
+    target = document["components"]["schemas"]["Target"]
+    assert list(target["properties"])[:6] == [
+        "id",
+        "outdial_id",
+        "name",
+        "detail",
+        "data",
+        "status",
+    ]
+    assert client.get("/docs").status_code == 200
+
+
+def test_a_customer_made_by_another_key_store_process_is_seen_without_restart(
+    app: FastAPI, client: TestClient
+) -> None:
+    """`outdial keys create` may run while the service runs on the same store."""
+    key = new_key(make_app_sibling(app))
+    assert ok(client.get("/v1.0/outdials", headers=bearer(key)))["result"] == []
+
+
+def make_app_sibling(app: FastAPI) -> FastAPI:
+    """A second app on the same data directory, as another process would open it."""
+    data_dir = app.state.runtime.settings.data_dir
+    return make_app(data_dir)
