@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID, uuid4
 
+from api import operations
 from api.settings import Settings
 from application.access import ApiKeys
 
@@ -84,7 +85,7 @@ def _parser() -> tuple[argparse.ArgumentParser, dict[str, Command]]:
     )
     create.add_argument("--customer-id", type=UUID, required=True, help="the key's customer")
     create.add_argument("--name", default="", help="a label for the key")
-    return parser, {"serve": serve, "keys": keys}
+    return parser, {"serve": serve, "keys": keys, **operations.register(commands, store)}
 
 
 if __name__ == "__main__":
