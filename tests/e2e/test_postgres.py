@@ -1,0 +1,49 @@
+"""The same service on PostgreSQL: events, read model and keys in one database."""
+
+from __future__ import annotations
+
+import psycopg
+from fastapi.testclient import TestClient
+
+from api.app import create_app
+from api.settings import Settings
+from application.storage import Storage
+from tests.e2e.conftest import (
+    TEL_0,
+    TEL_1,
+    bearer,
+    create_outdial,
+    create_target,
+    dispatch,
+    error_of,
+    finish,
+    new_key,
+    ok,
+    targets_path,
+)
+from tests.integration.conftest import postgres_storage  # noqa: F401  # the fixture
+
+
+def test_the_api_runs_on_postgresql(postgres_storage: Storage) -> None:  # noqa: F811
+    assert postgres_storage.database_url
+    settings = Settings(database_url=postgres_storage.database_url, sweep_interval_seconds=0.2)
+    app = create_app(settings)
+    key, other_key = new_key(app), new_key(app)
+    with TestClient(app, headers=bearer(key)) as client:
+        outdial = create_outdial(client, name="pg")
+        target = create_target(client, outdial["id"], TEL_0, TEL_1)
+        (dial,) = ok(dispatch(client, outdial["id"]))["result"]
+        finished = finish(client, dial, "fail", "busy")
+        path = targets_path(outdial["id"], target["id"])
+        assert ok(client.get(path)) == finished
+        assert ok(client.get(path, params={"version": 1})) == target
+        assert [d["id"] for d in ok(client.get("/v1.0/dials"))["result"]] == [dial["id"]]
+        assert len(ok(client.get(path + "/replay"))["result"]) == 3
+        assert ok(client.get("/readyz"))["lag"] == 0
+        error = error_of(client.get(path, headers=bearer(other_key)), 404)
+        assert error["reason"] == "OUTDIAL_TARGET_NOT_FOUND"
+        assert ok(client.get("/v1.0/outdials", headers=bearer(other_key)))["result"] == []
+    with psycopg.connect(postgres_storage.database_url) as connection:
+        stored = connection.execute("SELECT key_hash FROM outdial_api_keys").fetchall()
+    assert len(stored) == 2
+    assert key not in {row[0] for row in stored}
