@@ -28,7 +28,6 @@ from domain.errors import DialNotFound, DomainError, InvalidValue
 log = logging.getLogger(__name__)
 
 BODY_MAX_BYTES = 1024 * 1024
-REQUEST_ID_HEADER = "X-Request-ID"
 # A caller's request id is echoed when it is short visible ASCII, so it is safe in logs.
 _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
 _TOO_LARGE = f"the body is over {BODY_MAX_BYTES} bytes"
@@ -132,22 +131,23 @@ def validation_error(request: Request, error: Exception) -> JSONResponse:
         problem = FieldProblem(field="body", message=where)
         message = f"the body is not valid JSON: {where}"
         return envelope(request.scope, 400, "INVALID_JSON_BODY", message, details=[problem])
-    problems = [_problem(e) for e in error.errors()]
-    if not problems:
-        problems = [FieldProblem(field="body", message="is invalid")]
-    if first.get("type") == "uuid_parsing" and first["loc"][0] == "path":
-        named = _route_table(request).routes(request.url.path)
-        current = getattr(request.scope.get("route"), "path", "")
-        if named and current not in named:
-            # /targets/batch names the batch resource, not a malformed target id.
-            message = f"{request.method} is not allowed on {request.url.path}"
-            allow = {"Allow": ", ".join(sorted(set().union(*named.values())))}
-            return envelope(request.scope, 405, "METHOD_NOT_ALLOWED", message, headers=allow)
+    problems = [_problem(e) for e in error.errors()] or [
+        FieldProblem(field="body", message="is invalid")
+    ]
     if first.get("type") == "uuid_parsing" and first["loc"][0] in ("path", "query"):
-        reason, message = "INVALID_ID", f"{problems[0].field}: is not a UUID"
-    else:
-        reason, message = "INVALID_ARGUMENT", f"{problems[0].field}: {problems[0].message}"
-    return envelope(request.scope, 400, reason, message, details=problems)
+        named = _route_table(request).routes(request.url.path)
+        if named and getattr(request.scope.get("route"), "path", "") not in named:
+            # /targets/batch names the batch resource, not a malformed target id.
+            return _method_not_allowed(request)
+        return envelope(
+            request.scope,
+            400,
+            "INVALID_ID",
+            f"{problems[0].field}: is not a UUID",
+            details=problems,
+        )
+    message = f"{problems[0].field}: {problems[0].message}"
+    return envelope(request.scope, 400, "INVALID_ARGUMENT", message, details=problems)
 
 
 def _problem(error: Any) -> FieldProblem:
@@ -169,9 +169,7 @@ def http_error(request: Request, error: Exception) -> JSONResponse:
         path = request.url.path
         return envelope(request.scope, 404, "ROUTE_NOT_FOUND", f"no route {path}", headers=headers)
     if code == 405:
-        message = f"{request.method} is not allowed on {request.url.path}"
-        headers["Allow"] = ", ".join(sorted(_route_table(request).methods(request.url.path)))
-        return envelope(request.scope, 405, "METHOD_NOT_ALLOWED", message, headers=headers)
+        return _method_not_allowed(request)
     if code == 413:
         return envelope(request.scope, 413, "PAYLOAD_TOO_LARGE", _TOO_LARGE)
     if code == 400:
@@ -179,6 +177,12 @@ def http_error(request: Request, error: Exception) -> JSONResponse:
         return envelope(request.scope, 400, "INVALID_JSON_BODY", "the body is not valid JSON")
     status = _STATUS_OF_HTTP.get(code, "INTERNAL" if code >= 500 else "INVALID_ARGUMENT")
     return envelope(request.scope, code, "HTTP_" + str(code), str(error.detail), status=status)
+
+
+def _method_not_allowed(request: Request) -> JSONResponse:
+    allow = ", ".join(sorted(_route_table(request).methods(request.url.path)))
+    message = f"{request.method} is not allowed on {request.url.path}"
+    return envelope(request.scope, 405, "METHOD_NOT_ALLOWED", message, headers={"Allow": allow})
 
 
 def unauthenticated(request: Request, error: Exception) -> JSONResponse:

@@ -37,9 +37,10 @@ from domain.target import Dial as DialMemory
 from domain.target import Target as TargetAggregate
 from domain.text import DATA_MAX, DETAIL_MAX, NAME_MAX
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
+from projections.queries import PAGE_SIZE_MAX
 
-PAGE_SIZE_MAX = 100
 LIMIT_MAX = 100
+_MILLISECOND = timedelta(milliseconds=1)
 
 Timestamp = Annotated[
     str,
@@ -427,8 +428,6 @@ def dial_wire(dial: DialMemory, outdial_id: UUID, target_id: UUID) -> dict[str, 
         "duration_ms": None if ended is None else (ended - dial.started_at) // _MILLISECOND,
     }
 
-
-_MILLISECOND = timedelta(milliseconds=1)
 
 # -- history ---------------------------------------------------------------------------
 
