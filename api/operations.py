@@ -99,13 +99,10 @@ def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         model.close()
         app.close()
-    console = Console()
+    # Plain lines, never wrapped: people grep them and scripts parse them.
     for difference in differences:
-        console.print(str(difference), markup=False, highlight=False)
-    console.print(
-        f"checked the read model at position {position}: {len(differences)} difference(s)",
-        markup=False,
-    )
+        print(difference)
+    print(f"checked the read model at position {position}: {len(differences)} difference(s)")
     return 1 if differences else 0
 
 

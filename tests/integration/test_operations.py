@@ -1,0 +1,97 @@
+"""The operations commands of the console script, on the embedded store."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from uuid import uuid4
+
+import pytest
+
+from api.cli import main
+from application.service import OutdialService
+from application.storage import Storage
+from projections.runner import ReadModel
+from tests.conftest import new_target
+
+WAIT = 10.0
+
+
+def some_history(app: OutdialService) -> tuple[str, str]:
+    customer = uuid4()
+    outdial = app.create_outdial(customer, name="ops")
+    target = app.create_target(customer, outdial.id, new_target("+821100000001", "+821100000002"))
+    dial = app.start_dial(customer, outdial.id, target.id)
+    app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
+    return str(outdial.id), str(target.id)
+
+
+def test_verify_passes_after_a_forced_restart_and_names_a_tampered_field(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = Storage(data_dir=tmp_path)
+    app = OutdialService(storage=storage)
+    model = ReadModel(storage)
+    model.start()
+    some_history(app)
+    assert model.wait(app.last_position, WAIT)
+    model.stop()  # the process dies: events keep arriving while nothing projects
+    _, target_id = some_history(app)
+    model = ReadModel(storage)  # a new process picks up from its tracked position
+    model.start()
+    assert model.wait(app.last_position, WAIT)
+    model.close()
+    app.close()
+    assert main(["verify", "--data-dir", str(tmp_path)]) == 0
+    assert "0 difference(s)" in capsys.readouterr().out
+
+    with sqlite3.connect(tmp_path / "readmodel.sqlite3") as connection:
+        connection.execute("UPDATE targets SET try_count_0 = 7 WHERE id = ?", (target_id,))
+    assert main(["verify", "--data-dir", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert f"targets {target_id} try_count_0: expected 1, read model has 7" in out
+
+
+def test_rebuild_restores_a_tampered_read_model(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    storage = Storage(data_dir=tmp_path)
+    app = OutdialService(storage=storage)
+    _, target_id = some_history(app)
+    app.close()
+    assert main(["rebuild", "--data-dir", str(tmp_path)]) == 0
+    with sqlite3.connect(tmp_path / "readmodel.sqlite3") as connection:
+        connection.execute("DELETE FROM dials")
+    assert main(["verify", "--data-dir", str(tmp_path)]) == 1
+    assert main(["rebuild", "--data-dir", str(tmp_path)]) == 0
+    assert main(["verify", "--data-dir", str(tmp_path)]) == 0
+    assert "projected 4 events" in capsys.readouterr().err
+
+
+def test_rebuild_until_into_a_separate_store(tmp_path: Path) -> None:
+    storage = Storage(data_dir=tmp_path / "var")
+    app = OutdialService(storage=storage)
+    _, target_id = some_history(app)
+    app.close()
+    copy = tmp_path / "then.sqlite3"
+    argv = ["rebuild", "--data-dir", str(tmp_path / "var"), "--until", "2", "--into", str(copy)]
+    assert main(argv) == 0
+    with sqlite3.connect(copy) as connection:
+        status, tries = connection.execute(
+            "SELECT status, try_count_0 FROM targets WHERE id = ?", (target_id,)
+        ).fetchone()
+        assert (status, tries) == ("idle", 0)  # position 2 is the target's Created
+        assert connection.execute("SELECT COUNT(*) FROM dials").fetchone() == (0,)
+
+
+def test_replay_prints_each_event_and_what_it_changed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    app = OutdialService(storage=Storage(data_dir=tmp_path))
+    _, target_id = some_history(app)
+    app.close()
+    assert main(["replay", target_id, "--data-dir", str(tmp_path)]) == 0
+    out = capsys.readouterr().out
+    for expected in ("Created", "DialStarted", "DialFinished", "progressing", "try_count_0"):
+        assert expected in out
+    assert main(["replay", str(uuid4()), "--data-dir", str(tmp_path)]) == 1
