@@ -57,7 +57,7 @@ def test_rebuild_restores_a_tampered_read_model(
 ) -> None:
     storage = Storage(data_dir=tmp_path)
     app = OutdialService(storage=storage)
-    _, target_id = some_history(app)
+    some_history(app)
     app.close()
     assert main(["rebuild", "--data-dir", str(tmp_path)]) == 0
     with sqlite3.connect(tmp_path / "readmodel.sqlite3") as connection:
