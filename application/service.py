@@ -8,7 +8,6 @@ surfaces as ``ConcurrentChange`` so callers can retry.
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -69,7 +68,7 @@ class OutdialService(Application[UUID]):
         settings.update(env or {})
         super().__init__(settings)
         self.clock = clock
-        self._claims = RecentClaims()
+        self._claims = Claims()
         self._positions = threading.local()
 
     @property
@@ -151,7 +150,7 @@ class OutdialService(Application[UUID]):
     # -- targets ----------------------------------------------------------------
 
     def create_target(self, customer_id: UUID, outdial_id: UUID, new: NewTarget) -> Target:
-        return self.create_targets(customer_id, outdial_id, [new])[0]
+        return self._create_targets(customer_id, outdial_id, [new], batch=False)[0]
 
     def create_targets(
         self, customer_id: UUID, outdial_id: UUID, batch: Sequence[NewTarget]
@@ -159,14 +158,17 @@ class OutdialService(Application[UUID]):
         """Create a batch of targets in one atomic write: all of them or none."""
         if not 1 <= len(batch) <= BATCH_MAX:
             raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
+        return self._create_targets(customer_id, outdial_id, batch, batch=True)
+
+    def _create_targets(
+        self, customer_id: UUID, outdial_id: UUID, news: Sequence[NewTarget], *, batch: bool
+    ) -> list[Target]:
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.check_takes_targets()
         at = self.clock()
         targets = [
-            _new_target(
-                new, outdial_id, customer_id, at, field=f"targets[{n}]" if len(batch) > 1 else ""
-            )
-            for n, new in enumerate(batch)
+            _new_target(new, outdial_id, customer_id, at, field=f"targets[{n}]" if batch else "")
+            for n, new in enumerate(news)
         ]
         self._save(*targets)
         return targets
@@ -204,23 +206,17 @@ class OutdialService(Application[UUID]):
         destination_index: int | None = None,
         reference_id: str = "",
         manual: bool = True,
-        dial_id: UUID | None = None,
     ) -> Dial:
         """Start one dial. ``manual`` (an operator's redial) does not wait for try_interval."""
         outdial = self.get_outdial(customer_id, outdial_id)
-        target = self.get_target(customer_id, outdial_id, target_id)
-        if outdial.is_deleted:
-            raise TargetNotDialable(f"outdial {outdial_id} is deleted")
-        dial = target.start_dial(
-            dial_id=dial_id or uuid4(),
+        return self._start_dial(
+            outdial,
+            target_id,
             plan=outdial.plan.with_changes(plan_changes or {}),
             destination_index=destination_index,
             reference_id=reference_id,
-            at=self.clock(),
-            honour_try_interval=not manual,
+            manual=manual,
         )
-        self._save(target)
-        return dial
 
     def finish_dial(
         self,
@@ -246,32 +242,28 @@ class OutdialService(Application[UUID]):
         *,
         limit: int,
         plan_changes: Mapping[str, Any] | None = None,
-    ) -> list[Dial]:
+    ) -> list[tuple[UUID, Dial]]:
         """Claim up to ``limit`` of the candidates and start one dial on each.
 
         Candidates come from the read model, which may lag: the aggregate decides.
-        A candidate another dispatcher just took (a lost race, or no longer idle) is
-        skipped, so contention moves on to the next candidate instead of failing.
+        A candidate another dispatcher is taking or just took (a lost race, or no longer
+        idle) is skipped, so contention moves on to the next candidate instead of failing.
+        Answers (target id, dial) pairs.
         """
-        plan = self.plan_for(customer_id, outdial_id, plan_changes)
-        started: list[Dial] = []
+        outdial = self.get_outdial(customer_id, outdial_id)
+        plan = outdial.plan.with_changes(plan_changes or {})
+        started: list[tuple[UUID, Dial]] = []
         for target_id in candidates:
             if len(started) >= limit:
                 break
-            if not self._claims.take(target_id):
-                continue
-            try:
-                started.append(
-                    self.start_dial(
-                        customer_id,
-                        outdial_id,
-                        target_id,
-                        plan_changes=plan.as_dict(),
-                        manual=False,
-                    )
-                )
-            except (ConcurrentChange, TargetNotDialable, TargetNotFound):
-                continue
+            with self._claims.claim(target_id) as claimed:
+                if not claimed:
+                    continue
+                try:
+                    dial = self._start_dial(outdial, target_id, plan=plan, manual=False)
+                except (ConcurrentChange, TargetNotDialable, TargetNotFound):
+                    continue
+                started.append((target_id, dial))
         return started
 
     def time_out_dial(self, target_id: UUID, dial_id: UUID) -> Target:
@@ -282,6 +274,30 @@ class OutdialService(Application[UUID]):
         return target
 
     # -- internals --------------------------------------------------------------
+
+    def _start_dial(
+        self,
+        outdial: Outdial,
+        target_id: UUID,
+        *,
+        plan: Plan,
+        manual: bool,
+        destination_index: int | None = None,
+        reference_id: str = "",
+    ) -> Dial:
+        target = self.get_target(outdial.customer_id, outdial.id, target_id)
+        if outdial.is_deleted:
+            raise TargetNotDialable(f"outdial {outdial.id} is deleted")
+        dial = target.start_dial(
+            dial_id=uuid4(),
+            plan=plan,
+            destination_index=destination_index,
+            reference_id=reference_id,
+            at=self.clock(),
+            honour_try_interval=not manual,
+        )
+        self._save(target)
+        return dial
 
     def _load(self, kind: type[A], aggregate_id: UUID, missing: type[Exception]) -> A:
         try:
@@ -299,27 +315,29 @@ class OutdialService(Application[UUID]):
             self._positions.last = max(r.notification.id for r in recordings)
 
 
-class RecentClaims:
-    """Targets this process's dispatchers claimed a moment ago.
+class Claims:
+    """Targets this process's dispatchers are starting dials on right now.
 
-    Concurrent dispatchers read the same oldest candidates; a dispatcher skips what
-    another has just taken instead of colliding on it and retrying.
+    Concurrent dispatchers read the same oldest candidates; a dispatcher skips a target
+    another is taking instead of colliding on it and retrying. Once the dial is started
+    the target is no longer idle, so the aggregate turns later dispatchers away itself.
     """
 
-    def __init__(self, hold_seconds: float = 2.0) -> None:
-        self._hold = hold_seconds
-        self._taken: dict[UUID, float] = {}
+    def __init__(self) -> None:
+        self._taking: set[UUID] = set()
         self._lock = threading.Lock()
 
-    def take(self, target_id: UUID) -> bool:
-        now = time.monotonic()
+    @contextmanager
+    def claim(self, target_id: UUID) -> Iterator[bool]:
         with self._lock:
-            if len(self._taken) > 10_000:
-                self._taken = {k: v for k, v in self._taken.items() if v > now}
-            if self._taken.get(target_id, 0.0) > now:
-                return False
-            self._taken[target_id] = now + self._hold
-            return True
+            claimed = target_id not in self._taking
+            self._taking.add(target_id)
+        try:
+            yield claimed
+        finally:
+            if claimed:
+                with self._lock:
+                    self._taking.discard(target_id)
 
 
 @contextmanager

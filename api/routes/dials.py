@@ -89,16 +89,11 @@ def _dispatched(
             limit=(limit - len(started)) * CANDIDATES_PER_DIAL,
         )
         candidates = [UUID(row["id"]) for row in rows if UUID(row["id"]) not in tried]
-        for target_id in candidates:
-            if len(started) == limit:
-                return started
-            tried.add(target_id)
-            # One candidate at a time: the application's dials do not say which target
-            # they belong to, and the answer must.
-            for dial in rt.service.dispatch(
-                customer, outdial_id, [target_id], limit=1, plan_changes=changes
-            ):
-                started.append(models.dial_wire(dial, outdial_id, target_id))
+        tried.update(candidates)
+        for target_id, dial in rt.service.dispatch(
+            customer, outdial_id, candidates, limit=limit - len(started), plan_changes=changes
+        ):
+            started.append(models.dial_wire(dial, outdial_id, target_id))
         if not candidates or len(started) == limit:
             break
     if tried and not started:

@@ -67,20 +67,7 @@ def start_next(client: TestClient, outdial_id: str, target_id: str, how: str) ->
     return started
 
 
-@pytest.mark.parametrize(
-    "how",
-    [
-        "start",
-        pytest.param(
-            "dispatch",
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="OutdialService.dispatch skips a target it claimed in the last 2 s "
-                "(RecentClaims), even after that dial finished: the redial answers 409 ABORTED",
-            ),
-        ),
-    ],
-)
+@pytest.mark.parametrize("how", ["start", "dispatch"])
 def test_retries_walk_the_destinations_in_order_until_the_target_is_done(
     client: TestClient, how: str
 ) -> None:

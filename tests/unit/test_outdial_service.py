@@ -177,3 +177,38 @@ def test_long_histories_are_snapshotted_and_rebuild_the_same(
     live = app.get_target(customer, outdial.id, target.id)
     assert target_record(replay(stored_events(app, target.id))) == target_record(live)
     assert live.try_counts[0] == 40
+
+
+def test_a_batch_of_one_still_names_its_fields_by_position(
+    app: OutdialService, customer: UUID
+) -> None:
+    outdial = app.create_outdial(customer)
+    with pytest.raises(InvalidValue) as error:
+        app.create_targets(customer, outdial.id, [NewTarget(destinations=[None] * 5)])
+    assert error.value.field == "targets[0].destination_0"
+
+
+def test_dispatch_skips_targets_it_cannot_take_and_answers_which_target_each_dial_is_on(
+    app: OutdialService, customer: UUID
+) -> None:
+    outdial = app.create_outdial(customer)
+    busy, free, gone = (
+        app.create_target(customer, outdial.id, new_target("+821100000001")).id for _ in range(3)
+    )
+    app.start_dial(customer, outdial.id, busy)
+    app.delete_target(customer, outdial.id, gone)
+    started = app.dispatch(customer, outdial.id, [busy, gone, uuid4(), free], limit=5)
+    assert [target_id for target_id, _ in started] == [free]
+    assert started[0][1].try_count == 1
+
+
+def test_dispatch_redials_a_target_as_soon_as_its_plan_allows(
+    app: OutdialService, customer: UUID
+) -> None:
+    outdial = app.create_outdial(customer)
+    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2})
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).id
+    [(_, dial)] = app.dispatch(customer, outdial.id, [target], limit=1)
+    app.finish_dial(customer, outdial.id, target, dial.id, result="fail", reason="busy")
+    [(_, again)] = app.dispatch(customer, outdial.id, [target], limit=1)
+    assert again.try_count == 2
