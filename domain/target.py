@@ -236,6 +236,8 @@ class Target(Aggregate):
             )
         if str(dial_id) in self.dials:
             raise InvalidValue("dial_id", "a dial with this id was already started")
+        # Judged at the time the dial will be recorded (never before the last event).
+        at = self._event_time(at)
         self._check_dialable(plan, at, honour_try_interval)
         if destination_index is None:
             destination_index = plan.next_destination(self.destinations, self.try_counts)
