@@ -85,6 +85,7 @@ class ReadModel:
         self.queries = ReadModelQueries(self.view)
         self.last_error: str | None = None
         self.restarts = 0
+        self._failed_at: int | None = None  # position when the last error happened
         self._events = OutdialService(self.env)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -132,6 +133,7 @@ class ReadModel:
                         failures = 0
             except Exception as error:  # the runner re-raises its thread's error here
                 self.last_error = f"{type(error).__name__}: {error}"
+                self._failed_at = self.position() or 0
                 self.restarts += 1
                 log.exception("read-model projection failed; restarting from its last position")
                 delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
@@ -150,6 +152,12 @@ class ReadModel:
 
     def lag(self) -> int:
         return max(0, self.head() - (self.position() or 0))
+
+    def failing(self) -> bool:
+        """The projection failed and has not moved past that point since."""
+        if self._failed_at is None:
+            return False
+        return (self.position() or 0) <= self._failed_at and self.lag() > 0
 
     def wait(self, position: int | None, timeout: float = 5.0) -> bool:
         """Block until the read model has applied ``position`` (read-your-writes).

@@ -29,6 +29,10 @@ def readyz(rt: Rt) -> dict[str, Any]:
         rt.keys.check()
     except Exception as error:
         raise Unavailable("STORE_UNREACHABLE", f"a store does not answer: {error}") from error
+    if rt.read_model.failing():
+        raise Unavailable(
+            "PROJECTION_FAILING", f"the read model is stuck: {rt.read_model.last_error}"
+        )
     lag = rt.read_model.lag()
     if lag > rt.settings.ready_max_lag:
         raise Unavailable(

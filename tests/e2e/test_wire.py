@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,6 +11,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from projections import projection as projection_module
 from tests.e2e.conftest import bearer, create_outdial, error_of, make_app, new_key, ok
 
 MIB = 1024 * 1024
@@ -131,6 +133,24 @@ def test_readyz_is_503_while_the_read_model_lags_beyond_its_bound(tmp_path: Path
     with TestClient(app) as client:
         error = error_of(client.get("/readyz"), 503)
         assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_LAGGING")
+
+
+def test_readyz_is_503_while_the_projection_keeps_failing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def always_fail(rows: object, event: object) -> None:
+        raise RuntimeError("bad row")
+
+    monkeypatch.setattr(projection_module, "outdial_created", always_fail)
+    app = make_app(tmp_path / "var", read_wait_seconds=0.1)
+    with TestClient(app) as client:
+        client.post("/v1.0/outdials", json={"name": "x"}, headers=bearer(new_key(app)))
+        deadline = time.monotonic() + 10
+        while not app.state.runtime.read_model.failing() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        error = error_of(client.get("/readyz"), 503)
+        assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_FAILING")
+        assert "bad row" in error["message"]
 
 
 def test_metrics_count_requests_by_route_template_and_show_the_store(

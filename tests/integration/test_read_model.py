@@ -137,6 +137,7 @@ def test_a_crash_inside_the_transaction_applies_nothing_and_the_runner_recovers(
         assert model.last_error is not None
         assert "RuntimeError" in model.last_error
         assert model.lag() == 0
+        assert not model.failing()  # it moved past the failure
         assert verify(stored_app, model.view)[1] == []
         dials = model.queries.search_dials(customer, target_id=ids["first"]).result
         assert [d["try_count"] for d in dials] == [1, 1]  # one row per attempt, no duplicates
@@ -160,6 +161,7 @@ def test_a_failing_projection_is_visible_as_growing_lag(
         assert not model.wait(stored_app.last_position, timeout=1.0)
         assert model.lag() == 2
         assert model.last_error == "RuntimeError: bad row"
+        assert model.failing()
     finally:
         model.close()
 
