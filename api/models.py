@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Annotated, Any, Literal
 from uuid import UUID
 
@@ -38,9 +38,10 @@ from domain.target import Target as TargetAggregate
 from domain.text import DATA_MAX, DETAIL_MAX, NAME_MAX
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.queries import PAGE_SIZE_MAX
+from projections.readmodel import DIAL_FIELDS, OUTDIAL_FIELDS, wire
+from projections.rows import dial_row, outdial_row
 
 LIMIT_MAX = 100
-_MILLISECOND = timedelta(milliseconds=1)
 
 Timestamp = Annotated[
     str,
@@ -222,18 +223,7 @@ class OutdialData(BaseModel):
 
 
 def outdial_wire(outdial: OutdialAggregate) -> dict[str, Any]:
-    return {
-        "id": str(outdial.id),
-        "customer_id": str(outdial.customer_id),
-        "campaign_id": str(outdial.campaign_id),
-        "name": outdial.name,
-        "detail": outdial.detail,
-        "data": outdial.data,
-        "plan": outdial.plan.as_dict(),
-        "tm_create": format_timestamp(outdial.created_on),
-        "tm_update": format_timestamp(outdial.modified_on),
-        "tm_delete": format_timestamp(outdial.deleted_at),
-    }
+    return wire(outdial_row(outdial), OUTDIAL_FIELDS)
 
 
 # -- targets ---------------------------------------------------------------------------
@@ -409,24 +399,11 @@ class DialFinish(BaseModel):
     )
 
 
-def dial_wire(dial: DialMemory, outdial_id: UUID, target_id: UUID) -> dict[str, Any]:
-    ended = dial.ended_at
-    return {
-        "id": str(dial.id),
-        "outdial_id": str(outdial_id),
-        "outdial_target_id": str(target_id),
-        "destination_index": dial.destination_index,
-        "destination": dial.destination.as_dict(),
-        "try_count": dial.try_count,
-        "reference_id": dial.reference_id,
-        "status": "progressing" if dial.in_flight else "done",
-        "result": dial.result,
-        "reason": dial.reason,
-        "plan": dial.plan.as_dict(),
-        "tm_start": format_timestamp(dial.started_at),
-        "tm_end": None if ended is None else format_timestamp(ended),
-        "duration_ms": None if ended is None else (ended - dial.started_at) // _MILLISECOND,
-    }
+def dial_wire(
+    dial: DialMemory, *, customer_id: UUID, outdial_id: UUID, target_id: UUID
+) -> dict[str, Any]:
+    row = dial_row(dial, customer_id=customer_id, outdial_id=outdial_id, target_id=target_id)
+    return wire(row, DIAL_FIELDS)
 
 
 # -- history ---------------------------------------------------------------------------

@@ -20,21 +20,6 @@ from application.service import OutdialService
 from domain.plan import DESTINATION_SLOTS
 from domain.target import Target
 
-# The seed resource's fields, in its order.
-TARGET_FIELDS: tuple[str, ...] = (
-    "id",
-    "outdial_id",
-    "name",
-    "detail",
-    "data",
-    "status",
-    *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-    *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
-    "tm_create",
-    "tm_update",
-    "tm_delete",
-)
-
 _EVENT_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
 
 

@@ -13,50 +13,16 @@ from uuid import UUID
 from domain.errors import InvalidValue
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.timeline import NOT_DELETED, format_timestamp
-from projections.readmodel import COLUMNS, ReadModelView, Row, from_json
+from projections.readmodel import (
+    COLUMNS,
+    DIAL_FIELDS,
+    OUTDIAL_FIELDS,
+    TARGET_FIELDS,
+    ReadModelView,
+    Row,
+    wire,
+)
 
-TARGET_FIELDS: tuple[str, ...] = (
-    "id",
-    "outdial_id",
-    "name",
-    "detail",
-    "data",
-    "status",
-    *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-    *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
-    "tm_create",
-    "tm_update",
-    "tm_delete",
-)
-OUTDIAL_FIELDS: tuple[str, ...] = (
-    "id",
-    "customer_id",
-    "campaign_id",
-    "name",
-    "detail",
-    "data",
-    "plan",
-    "tm_create",
-    "tm_update",
-    "tm_delete",
-)
-DIAL_FIELDS: tuple[str, ...] = (
-    "id",
-    "outdial_id",
-    "outdial_target_id",
-    "destination_index",
-    "destination",
-    "try_count",
-    "reference_id",
-    "status",
-    "result",
-    "reason",
-    "plan",
-    "tm_start",
-    "tm_end",
-    "duration_ms",
-)
-_JSON_FIELDS = {"plan", "destination", *(f"destination_{n}" for n in range(DESTINATION_SLOTS))}
 PAGE_SIZE_MAX = 100
 
 
@@ -71,11 +37,6 @@ class InvalidPageToken(InvalidValue):
 class Page:
     result: list[dict[str, Any]]
     next_page_token: str  # "" when there is no further page
-
-
-def wire(row: Row, fields: tuple[str, ...]) -> dict[str, Any]:
-    """A stored row as the API shows it: the resource's fields, in order, JSON decoded."""
-    return {f: from_json(row[f]) if f in _JSON_FIELDS else row[f] for f in fields}
 
 
 class PageCursor:

@@ -24,60 +24,70 @@ from domain.plan import DESTINATION_SLOTS, Plan
 
 Row = dict[str, Any]
 
+# The fields each resource shows on the wire, in its order (targets: the seed's order).
+OUTDIAL_FIELDS: tuple[str, ...] = (
+    "id",
+    "customer_id",
+    "campaign_id",
+    "name",
+    "detail",
+    "data",
+    "plan",
+    "tm_create",
+    "tm_update",
+    "tm_delete",
+)
+TARGET_FIELDS: tuple[str, ...] = (
+    "id",
+    "outdial_id",
+    "name",
+    "detail",
+    "data",
+    "status",
+    *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
+    *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
+    "tm_create",
+    "tm_update",
+    "tm_delete",
+)
+DIAL_FIELDS: tuple[str, ...] = (
+    "id",
+    "outdial_id",
+    "outdial_target_id",
+    "destination_index",
+    "destination",
+    "try_count",
+    "reference_id",
+    "status",
+    "result",
+    "reason",
+    "plan",
+    "tm_start",
+    "tm_end",
+    "duration_ms",
+)
+
+# Each table: the wire fields plus what queries and verify need besides.
 COLUMNS: dict[str, tuple[str, ...]] = {
-    "outdials": (
-        "id",
-        "customer_id",
-        "campaign_id",
-        "name",
-        "detail",
-        "data",
-        "plan",
-        "tm_create",
-        "tm_update",
-        "tm_delete",
-        "version",
-    ),
+    "outdials": (*OUTDIAL_FIELDS, "version"),
     "targets": (
-        "id",
+        *TARGET_FIELDS,
         "customer_id",
-        "outdial_id",
-        "name",
-        "detail",
-        "data",
-        "status",
-        *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-        *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
-        "tm_create",
-        "tm_update",
-        "tm_delete",
         "version",
         "dial_in_flight",  # id of the dial in flight, or NULL
         "last_dial_end",  # when the latest dial ended: try_interval counts from here
         "succeeded",  # 1 once any dial succeeded: the target stays done
     ),
     "dials": (
-        "id",
+        *DIAL_FIELDS,
         "customer_id",
-        "outdial_id",
-        "outdial_target_id",
-        "destination_index",
-        "destination",
         "destination_target",  # the dialed address's target string, for audit search
-        "try_count",
-        "reference_id",
-        "status",
-        "result",
-        "reason",
-        "plan",
-        "tm_start",
-        "tm_end",
-        "duration_ms",
         "timeout_at",  # tm_start + the plan's dial_timeout: when the service may time it out
         "timed_out",
         "late",
     ),
 }
+_JSON_COLUMNS = {"plan", "destination", *(f"destination_{n}" for n in range(DESTINATION_SLOTS))}
 
 _INTEGER_COLUMNS = {
     "version",
@@ -295,3 +305,8 @@ def to_json(value: Address | Plan | None) -> str | None:
 
 def from_json(text: str | None) -> Any:
     return None if text is None else json.loads(text)
+
+
+def wire(row: Row, fields: tuple[str, ...]) -> dict[str, Any]:
+    """A stored row as the API shows it: the resource's fields, in order, JSON decoded."""
+    return {f: from_json(row[f]) if f in _JSON_COLUMNS else row[f] for f in fields}

@@ -93,7 +93,11 @@ def _dispatched(
         for target_id, dial in rt.service.dispatch(
             customer, outdial_id, candidates, limit=limit - len(started), plan_changes=changes
         ):
-            started.append(models.dial_wire(dial, outdial_id, target_id))
+            started.append(
+                models.dial_wire(
+                    dial, customer_id=customer, outdial_id=outdial_id, target_id=target_id
+                )
+            )
         if not candidates or len(started) == limit:
             break
     if tried and not started:
@@ -121,7 +125,9 @@ def start_dial(
         reference_id=request.reference_id,
         manual=True,
     )
-    return rt.written(models.dial_wire(dial, outdial_id, target_id))
+    return rt.written(
+        models.dial_wire(dial, customer_id=customer, outdial_id=outdial_id, target_id=target_id)
+    )
 
 
 @router.put(
