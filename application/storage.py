@@ -10,10 +10,16 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from threading import Thread
+from threading import Event, Lock, Thread
+from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import ApplicationRecorder, ListenNotifySubscription, Subscription
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ListenNotifySubscription,
+    StoredEvent,
+    Subscription,
+)
 from eventsourcing.sqlite import SQLiteApplicationRecorder
 
 # Seconds a SQLite writer waits for another process's write lock before giving up.
@@ -22,16 +28,31 @@ SQLITE_BUSY_TIMEOUT_S = 30
 SQLITE_POLL_INTERVAL_S = 0.05
 
 
+# Subscriptions of this process, woken at once when this process records events, so
+# in-process projections (and read-your-writes waits) need not wait for the next poll.
+_LISTENERS: set[Event] = set()
+_LISTENERS_LOCK = Lock()
+
+
+def _wake_listeners() -> None:
+    with _LISTENERS_LOCK:
+        for listener in _LISTENERS:
+            listener.set()
+
+
 class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
     """SQLite has no LISTEN/NOTIFY: wake the library's pull loop on a short timer.
 
-    Polling also sees events that other processes (an import, say) wrote to the file.
+    Polling also sees events that other processes (an import, say) wrote to the file;
+    writes of this process wake it at once.
     """
 
     def __init__(
         self, recorder: SQLiteApplicationRecorder, gt: int | None = None, topics: Sequence[str] = ()
     ) -> None:
         super().__init__(recorder=recorder, gt=gt, topics=topics)
+        with _LISTENERS_LOCK:
+            _LISTENERS.add(self._has_been_notified)
         self._poll_thread = Thread(target=self._poll, name="sqlite-poll", daemon=True)
         self._poll_thread.start()
 
@@ -40,6 +61,11 @@ class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
         while not self._has_been_stopped:
             self._has_been_notified.set()
             time.sleep(SQLITE_POLL_INTERVAL_S)
+
+    def stop(self) -> None:
+        with _LISTENERS_LOCK:
+            _LISTENERS.discard(self._has_been_notified)
+        super().stop()
 
     def __exit__(self, *args: object, **kwargs: object) -> None:
         try:
@@ -50,6 +76,13 @@ class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
 
 class PollingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
     """The library's SQLite recorder plus a subscription, so projection runners work on it."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids = super().insert_events(stored_events, **kwargs)
+        _wake_listeners()  # committed: subscriptions of this process may pull it now
+        return notification_ids
 
     def subscribe(
         self, gt: int | None = None, topics: Sequence[str] = ()

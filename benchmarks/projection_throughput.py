@@ -4,6 +4,8 @@ Writes a campaign's worth of events (targets in batches, then a dial and a finis
 each), then measures:
   - append: events written per second by the application (the write path);
   - rebuild: events projected per second by the read model (the same code as the runner);
+  - live: the in-process runner catching up on the same events (one transaction each);
+  - read-your-writes: a target write plus the wait until the read model shows it;
   - reference: bare SQLite upserts with a commit each, the floor the projection sits on.
 Machines are noisy: compare the figures of one run with each other, not across runs.
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import sqlite3
+import statistics
 import tempfile
 import time
 from pathlib import Path
@@ -21,6 +24,7 @@ from application.service import NewTarget, OutdialService
 from application.storage import Storage
 from domain.address import Address
 from projections.rebuild import rebuild
+from projections.runner import ReadModel
 
 
 def main() -> None:
@@ -50,12 +54,41 @@ def main() -> None:
         projected = rebuild(storage)
         rebuild_s = time.perf_counter() - started
 
+        (Path(directory) / "readmodel.sqlite3").unlink()
+        model = ReadModel(storage)
+        started = time.perf_counter()
+        model.start()
+        model.wait(events, timeout=600)
+        live_s = time.perf_counter() - started
+        latencies = read_your_writes(storage, model, samples=200)
+        model.close()
+
         reference_s = bare_sqlite_upserts(Path(directory) / "reference.sqlite3", events)
 
     print(f"events: {events}")
     print(f"append:    {events / append_s:8.0f} events/s")
     print(f"rebuild:   {projected / rebuild_s:8.0f} events/s (projection into SQLite)")
+    print(f"live:      {events / live_s:8.0f} events/s (runner catching up, one commit each)")
+    print(
+        f"read-your-writes: median {statistics.median(latencies):.1f} ms, "
+        f"p95 {latencies[int(len(latencies) * 0.95)]:.1f} ms (write + wait)"
+    )
     print(f"reference: {events / reference_s:8.0f} upserts/s (bare SQLite, one commit each)")
+
+
+def read_your_writes(storage: Storage, model: ReadModel, samples: int) -> list[float]:
+    app = OutdialService(storage=storage)
+    customer = uuid4()
+    outdial = app.create_outdial(customer).id
+    new = NewTarget([Address("tel", "+821100000001"), None, None, None, None])
+    latencies = []
+    for _ in range(samples):
+        started = time.perf_counter()
+        app.create_target(customer, outdial, new)
+        model.wait(app.last_position, timeout=10)
+        latencies.append((time.perf_counter() - started) * 1000)
+    app.close()
+    return sorted(latencies)
 
 
 def bare_sqlite_upserts(path: Path, count: int) -> float:
