@@ -19,6 +19,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from api.settings import Settings
+from api.sweeper import DialTimeoutSweeper
 from application.history import replay_trace, stored_events
 from application.service import OutdialService
 from domain.address import Address
@@ -63,15 +64,23 @@ def register(commands: Any, store: argparse.ArgumentParser) -> dict[str, Command
 
 
 def project(settings: Settings, args: argparse.Namespace) -> int:
-    """The projection worker (SPEC §6): for API processes that do not project themselves."""
+    """The projection worker (SPEC §6): for API processes started with
+    OUTDIAL_RUN_PROJECTIONS=false."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    model = ReadModel(settings.storage())
+    storage = settings.storage()
+    model = ReadModel(storage)
+    service = OutdialService(storage=storage)
+    # The worker also times out overdue dials, for API processes that run neither.
+    sweeper = DialTimeoutSweeper(service, model.queries, settings.sweep_interval_seconds)
+    sweeper.start()
     try:
         model.run_forever()
     except KeyboardInterrupt:
         pass
     finally:
+        sweeper.stop()
         model.close()
+        service.close()
     return 0
 
 

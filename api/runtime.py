@@ -62,8 +62,9 @@ class Runtime:
                 return
             if self._closed:
                 self._open()
-            self.read_model.start()
-            self.sweeper.start()
+            if self.settings.run_projections:
+                self.read_model.start()
+                self.sweeper.start()
 
     def stop(self) -> None:
         with self._lock:

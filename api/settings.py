@@ -45,6 +45,8 @@ class Settings:
             database_url=env.get("OUTDIAL_DATABASE_URL") or None,
             host=env.get("OUTDIAL_HOST") or DEFAULT_HOST,
             port=int(env.get("OUTDIAL_PORT") or DEFAULT_PORT),
+            run_projections=(env.get("OUTDIAL_RUN_PROJECTIONS") or "true").lower()
+            not in ("0", "false", "no", "off"),
         )
 
     def with_flags(

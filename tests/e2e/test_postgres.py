@@ -8,6 +8,7 @@ from fastapi.testclient import TestClient
 from api.app import create_app
 from api.settings import Settings
 from application.storage import Storage
+from projections.runner import ReadModel
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -47,3 +48,27 @@ def test_the_api_runs_on_postgresql(postgres_storage: Storage) -> None:  # noqa:
         stored = connection.execute("SELECT key_hash FROM outdial_api_keys").fetchall()
     assert len(stored) == 2
     assert key not in {row[0] for row in stored}
+
+
+def test_two_api_processes_share_a_separate_projection_worker(
+    postgres_storage: Storage,  # noqa: F811
+) -> None:
+    """SPEC §6: several API processes on one database, projected by `outdial project`."""
+    assert postgres_storage.database_url
+    settings = Settings(database_url=postgres_storage.database_url, run_projections=False)
+    first, second = create_app(settings), create_app(settings)
+    key = new_key(first)
+    worker = ReadModel(postgres_storage)
+    worker.start()
+    try:
+        with (
+            TestClient(first, headers=bearer(key)) as one,
+            TestClient(second, headers=bearer(key)) as other,
+        ):
+            outdial = create_outdial(one, name="shared")
+            target = create_target(other, outdial["id"], TEL_0)
+            # Each write waited for the worker, so the other process reads it at once.
+            assert ok(one.get(targets_path(outdial["id"], target["id"]))) == target
+            assert [o["id"] for o in ok(other.get("/v1.0/outdials"))["result"]] == [outdial["id"]]
+    finally:
+        worker.close()
