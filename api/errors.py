@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
+import sqlite3
 from collections.abc import Sequence
 from typing import Any
 from uuid import uuid4
 
+import psycopg
+from eventsourcing.persistence import InterfaceError, OperationalError
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
@@ -26,6 +29,14 @@ from application.errors import ConcurrentChange, NotFound
 from domain.errors import DialNotFound, DomainError, InvalidValue
 
 log = logging.getLogger(__name__)
+
+# Errors of a store that is busy, locked or down, from the library or the drivers.
+STORE_UNREACHABLE: tuple[type[Exception], ...] = (
+    OperationalError,
+    InterfaceError,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+)
 
 BODY_MAX_BYTES = 1024 * 1024
 # A caller's request id is echoed when it is short visible ASCII, so it is safe in logs.
@@ -196,6 +207,13 @@ def unavailable(request: Request, error: Exception) -> JSONResponse:
     return envelope(request.scope, 503, error.reason, error.message)
 
 
+def store_unavailable(request: Request, error: Exception) -> JSONResponse:
+    """A store that does not answer (busy, locked, down) is the server's state, not a bug."""
+    log.warning("store unavailable: %s", error)
+    message = "a store did not answer in time; retry shortly"
+    return envelope(request.scope, 503, "STORE_UNAVAILABLE", message)
+
+
 class RouteTable:
     """Which routes a path names, for the Allow header of a 405.
 
@@ -238,6 +256,8 @@ def install(app: FastAPI, routers: Sequence[APIRouter]) -> None:
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Unauthenticated, unauthenticated)
     app.add_exception_handler(Unavailable, unavailable)
+    for unreachable in STORE_UNREACHABLE:
+        app.add_exception_handler(unreachable, store_unavailable)
     app.add_middleware(RequestGuard)
     _document_no_422(app)
 

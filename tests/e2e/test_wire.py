@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from eventsourcing.persistence import OperationalError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
@@ -118,6 +119,17 @@ def test_an_unexpected_failure_is_500_without_a_stack_trace(
     assert "trace-me" in error["message"]
     assert "secret" not in response.text
     assert "Traceback" not in response.text
+
+
+def test_a_store_that_does_not_answer_is_503_not_500(
+    app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def locked(*args: object, **kwargs: object) -> None:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(app.state.runtime.read_model.queries, "page_outdials", locked)
+    error = error_of(client.get("/v1.0/outdials"), 503)
+    assert (error["status"], error["reason"]) == ("UNAVAILABLE", "STORE_UNAVAILABLE")
 
 
 def test_probes_answer_without_a_key(app: FastAPI, client: TestClient) -> None:
