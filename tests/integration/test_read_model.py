@@ -296,3 +296,18 @@ def test_a_page_token_from_another_list_is_refused(
 def test_new_target_helper_builds_five_slots() -> None:
     assert len(new_target("+821100000001").destinations) == 5
     assert isinstance(new_target("+821100000001"), NewTarget)
+
+
+def test_rebuild_into_postgresql_gives_the_same_rows(
+    sqlite_storage: Storage, postgres_storage: Storage, clock: FakeClock, customer: UUID
+) -> None:
+    app = OutdialService(storage=sqlite_storage, clock=clock)
+    campaign_day(app, clock, customer)
+    app.close()
+    rebuild(sqlite_storage)
+    assert postgres_storage.database_url
+    rebuild(sqlite_storage, into=postgres_storage.database_url)
+    local = open_view(read_model_env(sqlite_storage))
+    remote = open_view(read_model_env(sqlite_storage, postgres_storage.database_url))
+    assert all_rows(remote) == all_rows(local)
+    remote.datastore.close()  # type: ignore[attr-defined]  # before the database is dropped
