@@ -179,9 +179,6 @@ class OutdialService(Application[UUID]):
             raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
         return target
 
-    def target_exists(self, target_id: UUID) -> bool:
-        return bool(list(self.events.get(target_id, limit=1)))
-
     def delete_target(self, customer_id: UUID, outdial_id: UUID, target_id: UUID) -> Target:
         target = self.get_target(customer_id, outdial_id, target_id)
         if target.delete(at=self.clock()):
