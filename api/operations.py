@@ -38,7 +38,9 @@ def register(commands: Any, store: argparse.ArgumentParser) -> dict[str, Command
         "project", parents=[store], help="run the read-model projection worker until stopped"
     )
     rebuild_command = commands.add_parser(
-        "rebuild", parents=[store], help="drop the read model and project every event again"
+        "rebuild",
+        parents=[store],
+        help="project every event again into a fresh read model, replacing it in one transaction",
     )
     rebuild_command.add_argument(
         "--until", type=int, metavar="POSITION", help="stop at this notification id"
@@ -86,6 +88,10 @@ def project(settings: Settings, args: argparse.Namespace) -> int:
 
 def rebuild_read_model(settings: Settings, args: argparse.Namespace) -> int:
     console = Console(stderr=True)
+    if args.until is not None and args.into is None:
+        # A live read model behind the events would lose what its runner already passed.
+        console.print("outdial rebuild: --until needs --into (a separate store)", markup=False)
+        return 2
     columns = (TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
     with Progress(*columns, console=console, transient=False) as progress:
         task = progress.add_task("rebuild", total=None)

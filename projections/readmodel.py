@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import re
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -213,8 +213,27 @@ class ReadModelView(TrackingRecorder, ABC):
         """The tracked position, read inside a ``reading()`` transaction."""
 
     @abstractmethod
-    def drop(self) -> None:
-        """Remove every read-model row and tracking position (for a rebuild)."""
+    @contextmanager
+    def replacing(
+        self, application_name: str, position: Callable[[], int]
+    ) -> Iterator[tuple[Rows, int]]:
+        """One transaction that empties the read model, records ``position()`` as its new
+        position, and lets the caller write every row again up to it (a rebuild).
+
+        ``position`` is asked once the write lock is held, so no runner can have applied
+        an event past it: a runner waiting on the lock then finds its next position either
+        refused (and restarts from the rebuilt one) or next in line. Readers see the old
+        read model until the new one commits; interrupted, it rolls back whole.
+        """
+
+    @staticmethod
+    def _empty(rows: Rows, application_name: str, tracking_table: str) -> None:
+        for table in COLUMNS:
+            rows.execute(f"DELETE FROM {table}")
+        rows.execute(
+            f"DELETE FROM {tracking_table} WHERE application_name = :name",
+            {"name": application_name},
+        )
 
 
 class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
@@ -225,16 +244,33 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
 
     @contextmanager
     def tracked(self, tracking: Tracking) -> Iterator[Rows]:
+        with self._writing() as cursor:
+            self._insert_tracking(cursor, tracking)
+            yield Rows(cursor, self.placeholders)
+
+    @contextmanager
+    def replacing(
+        self, application_name: str, position: Callable[[], int]
+    ) -> Iterator[tuple[Rows, int]]:
+        with self._writing() as cursor:
+            rows = Rows(cursor, self.placeholders)
+            last = position()
+            self._empty(rows, application_name, "tracking")
+            if last:
+                self._insert_tracking(cursor, Tracking(application_name, last))
+            yield rows, last
+
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
         with self.datastore.get_connection(commit=True) as connection:
             cursor = connection.cursor()
             # Durable enough for a view that can always be rebuilt; much faster commits.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # IMMEDIATE: this transaction reads then writes; take the write lock up front
-            # so another process's writer makes it wait instead of failing.
+            # IMMEDIATE: these transactions read then write; take the write lock up front
+            # so another process's writer makes them wait instead of failing.
             cursor.execute("BEGIN IMMEDIATE")
             try:
-                self._insert_tracking(cursor, tracking)
-                yield Rows(cursor, self.placeholders)
+                yield cursor
             except BaseException:
                 connection.rollback()
                 raise
@@ -252,12 +288,6 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
         )
         return found[0]["notification_id"] if found else None
 
-    def drop(self) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            for table in COLUMNS:
-                cursor.execute(f"DELETE FROM {table}")
-            cursor.execute("DELETE FROM tracking WHERE application_name != '__migration__'")
-
 
 class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
     placeholders = staticmethod(postgres_placeholders)
@@ -271,6 +301,22 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
         with self.datastore.transaction(commit=True) as cursor:
             self._insert_tracking(cursor, tracking)
             yield Rows(cursor, self.placeholders)
+
+    @contextmanager
+    def replacing(
+        self, application_name: str, position: Callable[[], int]
+    ) -> Iterator[tuple[Rows, int]]:
+        with self.datastore.transaction(commit=True) as cursor:
+            # The tracking row is the lock a runner's transaction takes: hold it first.
+            cursor.execute(
+                f"LOCK TABLE {self.tracking_table_name} IN EXCLUSIVE MODE"  # type: ignore[call-overload]
+            )
+            rows = Rows(cursor, self.placeholders)
+            last = position()
+            self._empty(rows, application_name, self.tracking_table_name)
+            if last:
+                self._insert_tracking(cursor, Tracking(application_name, last))
+            yield rows, last
 
     @contextmanager
     def reading(self) -> Iterator[Rows]:
@@ -287,15 +333,6 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
             {"name": application_name},
         )
         return found[0]["notification_id"] if found else None
-
-    def drop(self) -> None:
-        with self.datastore.transaction(commit=True) as cursor:
-            for table in COLUMNS:
-                cursor.execute(f"DELETE FROM {table}")  # type: ignore[call-overload]
-            cursor.execute(
-                f"DELETE FROM {self.tracking_table_name} WHERE application_name != %s",  # type: ignore[call-overload]
-                ("__migration__",),
-            )
 
 
 def to_json(value: Address | Plan | None) -> str | None:

@@ -1,9 +1,9 @@
-"""Rebuilding the read model: drop it and project every event again.
+"""Rebuilding the read model: empty it and project every event again.
 
 The same projection code as the live runner, so a rebuild gives exactly the rows that
-incremental projection gives. Each event commits with its tracking position, so an
-interrupted rebuild leaves a consistent (shorter) read model, and running it again
-starts over cleanly.
+incremental projection gives. The whole rebuild is one transaction: readers see the old
+read model until the new one commits, a running projection waits and then carries on
+from the rebuilt position, and an interrupted rebuild leaves the old read model intact.
 """
 
 from __future__ import annotations
@@ -15,14 +15,15 @@ from eventsourcing.persistence import Tracking
 
 from application.service import OutdialService
 from application.storage import Storage
-from projections.projection import ReadModelProjection
+from projections.projection import ReadModelProjection, apply_event
 from projections.readmodel import ReadModelView
 from projections.runner import open_view, read_model_env
 from projections.verify import events_until
 
-# Events per transaction: one commit per batch instead of per event; an interrupted
-# rebuild still stops at a batch boundary with its tracking position.
+# Events per transaction when catching up: one commit per batch instead of per event.
 BATCH = 500
+# How often a rebuild reports its progress, in events.
+PROGRESS_EVERY = 500
 
 Progress = Callable[[int, int], None]  # (position reached, last position)
 
@@ -56,8 +57,22 @@ def project_into(
     until: int | None = None,
     progress: Progress | None = None,
 ) -> int:
-    view.drop()
-    return catch_up(app, view, until=until, progress=progress)
+    """Replace the view's rows with the projection of the events up to ``until``."""
+
+    def position() -> int:
+        head = app.recorder.max_notification_id() or 0
+        return head if until is None else min(until, head)
+
+    done = 0
+    with view.replacing(app.name, position) as (rows, last):
+        for notification_id, event in events_until(app, last):
+            apply_event(event, rows)
+            done += 1
+            if progress is not None and done % PROGRESS_EVERY == 0:
+                progress(notification_id, last)
+    if progress is not None:
+        progress(last, last)
+    return done
 
 
 def catch_up(

@@ -68,6 +68,10 @@ def test_rebuild_restores_a_tampered_read_model(
     assert "projected 4 events" in capsys.readouterr().err
 
 
+def test_rebuild_until_needs_a_separate_store(tmp_path: Path) -> None:
+    assert main(["rebuild", "--data-dir", str(tmp_path), "--until", "2"]) == 2
+
+
 def test_rebuild_until_into_a_separate_store(tmp_path: Path) -> None:
     storage = Storage(data_dir=tmp_path / "var")
     app = OutdialService(storage=storage)

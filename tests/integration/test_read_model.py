@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -181,9 +182,33 @@ def test_rebuild_gives_exactly_the_rows_of_incremental_projection(
     projected = rebuild(storage, into=copy)
     assert projected == stored_app.recorder.max_notification_id()
     assert all_rows(open_view(read_model_env(storage, copy))) == incremental
-    read_model.stop()
-    rebuild(storage)  # in place
+    rebuild(storage)  # in place, while the runner keeps projecting
     assert all_rows(read_model.view) == incremental
+    outdial = stored_app.create_outdial(customer, name="after the rebuild")
+    assert read_model.wait(stored_app.last_position, WAIT)
+    assert read_model.queries.get_outdial(customer, outdial.id) is not None
+    assert verify(stored_app, read_model.view)[1] == []
+
+
+def test_an_interrupted_rebuild_leaves_the_old_read_model_intact(
+    stored_app: OutdialService,
+    read_model: ReadModel,
+    storage: Storage,
+    clock: FakeClock,
+    customer: UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    campaign_day(stored_app, clock, customer)
+    assert read_model.wait(stored_app.last_position, WAIT)
+    before = all_rows(read_model.view)
+
+    def interrupted(rows: Any, event: Any) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(projection_module, "dial_finished", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        rebuild(storage)
+    assert all_rows(read_model.view) == before
 
 
 def test_rebuild_until_shows_the_read_model_as_it_was(
@@ -311,3 +336,25 @@ def test_rebuild_into_postgresql_gives_the_same_rows(
     remote = open_view(read_model_env(sqlite_storage, postgres_storage.database_url))
     assert all_rows(remote) == all_rows(local)
     remote.datastore.close()  # type: ignore[attr-defined]  # before the database is dropped
+
+
+def test_rebuilding_in_place_while_writes_and_the_runner_go_on_loses_nothing(
+    stored_app: OutdialService, read_model: ReadModel, storage: Storage, customer: UUID
+) -> None:
+    outdial = stored_app.create_outdial(customer)
+    stop = threading.Event()
+
+    def keep_writing() -> None:
+        while not stop.is_set():
+            stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
+
+    writer = threading.Thread(target=keep_writing)
+    writer.start()
+    try:
+        for _ in range(3):
+            rebuild(storage)
+    finally:
+        stop.set()
+        writer.join()
+    assert read_model.wait(stored_app.recorder.max_notification_id(), WAIT)
+    assert verify(stored_app, read_model.view)[1] == []
