@@ -29,7 +29,6 @@ from domain.text import checked_data, checked_detail, checked_name
 from domain.timeline import event_time
 
 Status = Literal["idle", "progressing", "done"]
-Result = Literal["success", "fail"]
 RESULTS: tuple[str, ...] = ("success", "fail")
 REASON_MAX = 64
 REFERENCE_ID_MAX = 255
