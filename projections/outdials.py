@@ -14,7 +14,7 @@ TABLE = "outdials"
 
 def outdial_created(rows: Rows, event: Outdial.Created) -> None:
     stamp = format_timestamp(event.timestamp)
-    rows.put(
+    rows.insert(
         TABLE,
         {
             "id": str(event.originator_id),
@@ -34,14 +34,12 @@ def outdial_created(rows: Rows, event: Outdial.Created) -> None:
 
 def outdial_changed(rows: Rows, event: Outdial.Event) -> None:
     """Every later outdial event changes some fields and ``tm_update``."""
-    row = rows.get(TABLE, str(event.originator_id))
-    if row is None:
+    if rows.get(TABLE, str(event.originator_id)) is None:
         msg = f"outdial {event.originator_id} has no row to change"
         raise LookupError(msg)
-    row.update(_changed_fields(event))
-    row["tm_update"] = format_timestamp(event.timestamp)
-    row["version"] = event.originator_version
-    rows.put(TABLE, row)
+    changes = _changed_fields(event)
+    changes.update(tm_update=format_timestamp(event.timestamp), version=event.originator_version)
+    rows.update(TABLE, str(event.originator_id), changes)
 
 
 def _changed_fields(event: Outdial.Event) -> Row:

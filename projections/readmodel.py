@@ -154,17 +154,20 @@ class Rows:
         rows = self.select(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
         return rows[0] if rows else None
 
-    def put(self, table: str, row: Mapping[str, Any]) -> None:
-        """Insert or replace a whole row."""
+    def insert(self, table: str, row: Mapping[str, Any]) -> None:
+        """A new row: every column of the table."""
         columns = COLUMNS[table]
-        names = ", ".join(columns)
-        values = ", ".join(f":{c}" for c in columns)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "id")
         self.execute(
-            f"INSERT INTO {table} ({names}) VALUES ({values}) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}",
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(f':{c}' for c in columns)})",
             {c: row[c] for c in columns},
         )
+
+    def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
+        """Change some columns of a row; indexes on the others are left alone."""
+        assert "id" not in changes
+        assignments = ", ".join(f"{c} = :{c}" for c in changes)
+        self.execute(f"UPDATE {table} SET {assignments} WHERE id = :id", {**changes, "id": row_id})
 
     def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         self._cursor.execute(self._sql(statement), dict(params))

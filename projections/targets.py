@@ -7,6 +7,7 @@ holds it against the domain's replay, field by field.
 from __future__ import annotations
 
 from datetime import timedelta
+from typing import Any
 
 from domain.address import Address
 from domain.plan import DESTINATION_SLOTS, Plan
@@ -39,17 +40,22 @@ def target_created(rows: Rows, event: Target.Created) -> None:
     for n in range(DESTINATION_SLOTS):
         row[f"destination_{n}"] = to_json(event.destinations[n])
         row[f"try_count_{n}"] = 0
-    rows.put(TARGETS, row)
+    rows.insert(TARGETS, row)
 
 
 def dial_started(rows: Rows, event: Target.DialStarted) -> None:
     target = _target(rows, event)
-    target[f"try_count_{event.destination_index}"] = event.try_count
-    target["status"] = "progressing"
-    target["dial_in_flight"] = str(event.dial_id)
-    rows.put(TARGETS, _touched(target, event))
+    _touch(
+        rows,
+        event,
+        {
+            f"try_count_{event.destination_index}": event.try_count,
+            "status": "progressing",
+            "dial_in_flight": str(event.dial_id),
+        },
+    )
     timeout_at = event.timestamp + timedelta(milliseconds=event.plan.dial_timeout)
-    rows.put(
+    rows.insert(
         DIALS,
         {
             "id": str(event.dial_id),
@@ -81,32 +87,35 @@ def dial_finished(rows: Rows, event: Target.DialFinished) -> None:
     if dial is None:
         msg = f"dial {event.dial_id} of target {event.originator_id} has no row"
         raise LookupError(msg)
-    if event.result == "success":
-        target["succeeded"] = 1
-    dial["result"] = event.result
-    dial["reason"] = event.reason
+    succeeded = bool(target["succeeded"]) or event.result == "success"
+    dial_changes: dict[str, Any] = {"result": event.result, "reason": event.reason}
+    target_changes: dict[str, Any] = {"succeeded": int(succeeded)}
     if event.late:
         # The caller's finish after the service timed the dial out: the dial ended then.
-        dial["late"] = 1
-        if target["succeeded"]:
-            target["status"] = "done"
+        dial_changes["late"] = 1
+        if succeeded:
+            target_changes["status"] = "done"
     else:
         end = format_timestamp(event.timestamp)
-        dial["status"] = "done"
-        dial["tm_end"] = end
-        dial["duration_ms"] = _milliseconds_between(dial["tm_start"], event)
-        dial["timed_out"] = int(event.timed_out)
-        target["dial_in_flight"] = None
-        target["last_dial_end"] = end
-        target["status"] = "done" if target["succeeded"] or _exhausted(target, dial) else "idle"
-    rows.put(DIALS, dial)
-    rows.put(TARGETS, _touched(target, event))
+        dial_changes.update(
+            status="done",
+            tm_end=end,
+            duration_ms=(event.timestamp - parse_timestamp(dial["tm_start"]))
+            // timedelta(milliseconds=1),
+            timed_out=int(event.timed_out),
+        )
+        target_changes.update(
+            dial_in_flight=None,
+            last_dial_end=end,
+            status="done" if succeeded or _exhausted(target, dial) else "idle",
+        )
+    rows.update(DIALS, dial["id"], dial_changes)
+    _touch(rows, event, target_changes)
 
 
 def target_deleted(rows: Rows, event: Target.Deleted) -> None:
-    target = _target(rows, event)
-    target["tm_delete"] = format_timestamp(event.timestamp)
-    rows.put(TARGETS, _touched(target, event))
+    _target(rows, event)
+    _touch(rows, event, {"tm_delete": format_timestamp(event.timestamp)})
 
 
 def _target(rows: Rows, event: Target.Event) -> Row:
@@ -117,14 +126,17 @@ def _target(rows: Rows, event: Target.Event) -> Row:
     return target
 
 
-def _touched(target: Row, event: Target.Event) -> Row:
-    target["tm_update"] = format_timestamp(event.timestamp)
-    target["version"] = event.originator_version
-    return target
+def _touch(rows: Rows, event: Target.Event, changes: dict[str, Any]) -> None:
+    """Every target event changes some fields, ``tm_update`` and the version."""
+    changes.update(tm_update=format_timestamp(event.timestamp), version=event.originator_version)
+    rows.update(TARGETS, str(event.originator_id), changes)
 
 
 def _exhausted(target: Row, dial: Row) -> bool:
-    """No destination has tries left under the plan the finished dial ran under."""
+    """No destination has tries left under the plan the finished dial ran under.
+
+    The target row is as it was before this event; a finish changes no try count.
+    """
     plan = Plan(**from_json(dial["plan"]))
     destinations = [
         None
@@ -134,7 +146,3 @@ def _exhausted(target: Row, dial: Row) -> bool:
     ]
     try_counts = [target[f"try_count_{n}"] for n in range(DESTINATION_SLOTS)]
     return plan.next_destination(destinations, try_counts) is None
-
-
-def _milliseconds_between(start: str, event: Target.DialFinished) -> int:
-    return (event.timestamp - parse_timestamp(start)) // timedelta(milliseconds=1)
