@@ -127,6 +127,14 @@ class Address(BaseModel):
     name: str = Field(default="", max_length=ADDRESS_FIELD_MAX)
     detail: str = Field(default="", max_length=ADDRESS_FIELD_MAX)
 
+
+class AddressInput(Address):
+    """A destination as callers send it: the labels may also be null (read as "")."""
+
+    target_name: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)  # type: ignore[assignment]
+    name: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)  # type: ignore[assignment]
+    detail: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)  # type: ignore[assignment]
+
     def value(self, field: str) -> AddressValue:
         """The domain's address; its rules name ``field`` when they refuse it."""
         return AddressValue.parse(self.model_dump(), field)
@@ -266,11 +274,11 @@ class TargetCreate(BaseModel):
     name: Name = ""
     detail: Detail = ""
     data: Data = ""
-    destination_0: Address | None = None
-    destination_1: Address | None = None
-    destination_2: Address | None = None
-    destination_3: Address | None = None
-    destination_4: Address | None = None
+    destination_0: AddressInput | None = None
+    destination_1: AddressInput | None = None
+    destination_2: AddressInput | None = None
+    destination_3: AddressInput | None = None
+    destination_4: AddressInput | None = None
 
     def new_target(self, field_prefix: str = "") -> NewTarget:
         """The application's command; address errors name ``<prefix>destination_N.<field>``."""

@@ -102,6 +102,19 @@ def test_every_address_type_is_accepted_with_its_own_rule(client: TestClient) ->
         assert target["destination_3"]["target"] == address["target"]
 
 
+def test_null_address_labels_are_read_as_empty(client: TestClient) -> None:
+    outdial = create_outdial(client)
+    address = {"type": "tel", "target": TEL_0, "target_name": None, "name": None, "detail": None}
+    target = ok(client.post(targets_path(outdial["id"]), json={"destination_0": address}))
+    assert target["destination_0"] == {
+        "type": "tel",
+        "target": TEL_0,
+        "target_name": "",
+        "name": "",
+        "detail": "",
+    }
+
+
 def test_a_bad_address_is_400_naming_the_field(client: TestClient) -> None:
     outdial = create_outdial(client)
     path = targets_path(outdial["id"])
