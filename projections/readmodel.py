@@ -193,11 +193,36 @@ def postgres_placeholders(statement: str) -> str:
 
 
 class ReadModelView(TrackingRecorder, ABC):
-    """The read model's store: its tables plus the library's tracking table."""
+    """The read model's store: its tables plus the library's tracking table.
+
+    The two stores differ only in how a write transaction starts and where tracking
+    lives; everything written through a view is the same SQL on both.
+    """
 
     placeholders: PlaceholderStyle
 
+    @property
     @abstractmethod
+    def tracking_table(self) -> str:
+        """The library's tracking table of this store."""
+
+    @abstractmethod
+    @contextmanager
+    def _writing(self) -> Iterator[Any]:
+        """A write transaction (a cursor), committed when the block ends without error."""
+
+    @abstractmethod
+    def _lock_tracking(self, cursor: Any) -> None:
+        """Keep runners from recording a position until this transaction ends."""
+
+    @abstractmethod
+    def _insert_tracking(self, cursor: Any, tracking: Tracking) -> None: ...
+
+    @abstractmethod
+    @contextmanager
+    def reading(self) -> Iterator[Rows]:
+        """A read-only transaction for queries."""
+
     @contextmanager
     def tracked(self, tracking: Tracking) -> Iterator[Rows]:
         """One transaction that writes view rows and records ``tracking``.
@@ -205,17 +230,10 @@ class ReadModelView(TrackingRecorder, ABC):
         The tracking insert refuses a position that is not past the recorded one, so an
         event is applied exactly once: a replayed event rolls the whole transaction back.
         """
+        with self._writing() as cursor:
+            self._insert_tracking(cursor, tracking)
+            yield Rows(cursor, self.placeholders)
 
-    @abstractmethod
-    @contextmanager
-    def reading(self) -> Iterator[Rows]:
-        """A read-only transaction for queries."""
-
-    @abstractmethod
-    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
-        """The tracked position, read inside a ``reading()`` transaction."""
-
-    @abstractmethod
     @contextmanager
     def replacing(
         self, application_name: str, position: Callable[[], int]
@@ -228,40 +246,35 @@ class ReadModelView(TrackingRecorder, ABC):
         refused (and restarts from the rebuilt one) or next in line. Readers see the old
         read model until the new one commits; interrupted, it rolls back whole.
         """
+        with self._writing() as cursor:
+            self._lock_tracking(cursor)
+            rows = Rows(cursor, self.placeholders)
+            last = position()
+            for table in COLUMNS:
+                rows.execute(f"DELETE FROM {table}")
+            rows.execute(
+                f"DELETE FROM {self.tracking_table} WHERE application_name = :name",
+                {"name": application_name},
+            )
+            if last:
+                self._insert_tracking(cursor, Tracking(application_name, last))
+            yield rows, last
 
-    @staticmethod
-    def _empty(rows: Rows, application_name: str, tracking_table: str) -> None:
-        for table in COLUMNS:
-            rows.execute(f"DELETE FROM {table}")
-        rows.execute(
-            f"DELETE FROM {tracking_table} WHERE application_name = :name",
+    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
+        """The tracked position, read inside a ``reading()`` transaction."""
+        found = rows.select(
+            f"SELECT notification_id FROM {self.tracking_table} WHERE application_name = :name",
             {"name": application_name},
         )
+        return found[0]["notification_id"] if found else None
 
 
 class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
     placeholders = staticmethod(sqlite_placeholders)
+    tracking_table = "tracking"  # type: ignore[assignment]
 
     def construct_create_table_statements(self) -> list[str]:
         return [*super().construct_create_table_statements(), *SCHEMA]
-
-    @contextmanager
-    def tracked(self, tracking: Tracking) -> Iterator[Rows]:
-        with self._writing() as cursor:
-            self._insert_tracking(cursor, tracking)
-            yield Rows(cursor, self.placeholders)
-
-    @contextmanager
-    def replacing(
-        self, application_name: str, position: Callable[[], int]
-    ) -> Iterator[tuple[Rows, int]]:
-        with self._writing() as cursor:
-            rows = Rows(cursor, self.placeholders)
-            last = position()
-            self._empty(rows, application_name, "tracking")
-            if last:
-                self._insert_tracking(cursor, Tracking(application_name, last))
-            yield rows, last
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -279,17 +292,13 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
                 raise
             connection.commit()
 
+    def _lock_tracking(self, cursor: Any) -> None:
+        pass  # BEGIN IMMEDIATE already holds the database's only write lock
+
     @contextmanager
     def reading(self) -> Iterator[Rows]:
         with self.datastore.transaction(commit=False) as cursor:
             yield Rows(cursor, self.placeholders)
-
-    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
-        found = rows.select(
-            "SELECT notification_id FROM tracking WHERE application_name = :name",
-            {"name": application_name},
-        )
-        return found[0]["notification_id"] if found else None
 
 
 class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
@@ -299,27 +308,18 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
         super().__init__(*args, **kwargs)
         self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
 
-    @contextmanager
-    def tracked(self, tracking: Tracking) -> Iterator[Rows]:
-        with self.datastore.transaction(commit=True) as cursor:
-            self._insert_tracking(cursor, tracking)
-            yield Rows(cursor, self.placeholders)
+    @property
+    def tracking_table(self) -> str:
+        return self.tracking_table_name
 
     @contextmanager
-    def replacing(
-        self, application_name: str, position: Callable[[], int]
-    ) -> Iterator[tuple[Rows, int]]:
+    def _writing(self) -> Iterator[Any]:
         with self.datastore.transaction(commit=True) as cursor:
-            # The tracking row is the lock a runner's transaction takes: hold it first.
-            cursor.execute(
-                f"LOCK TABLE {self.tracking_table_name} IN EXCLUSIVE MODE"  # type: ignore[call-overload]
-            )
-            rows = Rows(cursor, self.placeholders)
-            last = position()
-            self._empty(rows, application_name, self.tracking_table_name)
-            if last:
-                self._insert_tracking(cursor, Tracking(application_name, last))
-            yield rows, last
+            yield cursor
+
+    def _lock_tracking(self, cursor: Any) -> None:
+        # A runner's transaction writes the tracking row; hold the table until commit.
+        cursor.execute(f"LOCK TABLE {self.tracking_table_name} IN EXCLUSIVE MODE")
 
     @contextmanager
     def reading(self) -> Iterator[Rows]:
@@ -328,14 +328,6 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
             # and the rows it compares in one transaction.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
             yield Rows(cursor, self.placeholders)
-
-    def tracking_position(self, rows: Rows, application_name: str) -> int | None:
-        found = rows.select(
-            f"SELECT notification_id FROM {self.tracking_table_name} "
-            "WHERE application_name = :name",
-            {"name": application_name},
-        )
-        return found[0]["notification_id"] if found else None
 
 
 def to_json(value: Address | Plan | None) -> str | None:
