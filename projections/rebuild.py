@@ -75,31 +75,20 @@ def project_into(
     return done
 
 
-def catch_up(
-    app: OutdialService,
-    view: ReadModelView,
-    *,
-    until: int | None = None,
-    progress: Progress | None = None,
-) -> int:
-    """Project the events after the view's position, up to ``until`` (all by default)."""
-    head = app.recorder.max_notification_id() or 0
-    last = head if until is None else min(until, head)
+def catch_up(app: OutdialService, view: ReadModelView) -> int:
+    """Project the events after the view's position, a batch per transaction."""
     projection = ReadModelProjection(view)
     done = 0
     batch: list[Any] = []
     after = view.max_tracking_id(app.name) or 0
+    last = app.recorder.max_notification_id() or 0
     for position, event in events_until(app, last, after=after):
         batch.append(event)
         if len(batch) == BATCH:
             projection.process_events(batch, Tracking(app.name, position))
             done += len(batch)
             batch = []
-            if progress is not None:
-                progress(position, last)
     if batch:
         projection.process_events(batch, Tracking(app.name, position))
         done += len(batch)
-    if progress is not None:
-        progress(last, last)
     return done
