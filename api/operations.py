@@ -10,7 +10,6 @@ import argparse
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import Any
 from uuid import UUID
 
@@ -18,13 +17,11 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 from rich.table import Table
 
+from api.models import replay_wire
 from api.settings import Settings
 from api.sweeper import DialTimeoutSweeper
 from application.history import replay_trace, stored_events
 from application.service import OutdialService
-from domain.address import Address
-from domain.plan import Plan
-from domain.timeline import format_timestamp
 from projections.rebuild import rebuild
 from projections.runner import ReadModel
 from projections.verify import verify
@@ -134,27 +131,17 @@ def replay_target(settings: Settings, args: argparse.Namespace) -> int:
     table = Table(title=f"target {args.target_id}", show_lines=True)
     for column in ("version", "event", "time", "data", "changed"):
         table.add_column(column, overflow="fold")
-    for step in steps:
+    for step in replay_wire(steps):  # the same wire form as GET .../replay
+        event = step["event"]
         changes = "\n".join(
-            f"{field}: {_text(old)} → {_text(new)}" for field, (old, new) in step.changes.items()
+            f"{field}: {_text(old)} → {_text(new)}" for field, (old, new) in step["changes"].items()
         )
-        data = "\n".join(f"{k}: {_text(v)}" for k, v in step.event.data.items())
-        table.add_row(
-            str(step.event.version),
-            step.event.type,
-            format_timestamp(step.event.timestamp),
-            data,
-            changes,
-        )
+        data = "\n".join(f"{key}: {_text(value)}" for key, value in event["data"].items())
+        table.add_row(str(event["version"]), event["type"], event["timestamp"], data, changes)
     console.print(table)
     return 0
 
 
-def _text(value: Any) -> str:
-    if isinstance(value, datetime):
-        return format_timestamp(value)
-    if isinstance(value, Address | Plan):
-        return json.dumps(value.as_dict(), separators=(",", ":"))
-    if isinstance(value, list):
-        return "[" + ", ".join(_text(v) for v in value) + "]"
-    return "null" if value is None else str(value)
+def _text(wired: Any) -> str:
+    """A wire value as one line: strings as they are, anything else as JSON."""
+    return wired if isinstance(wired, str) else json.dumps(wired, separators=(",", ":"))
