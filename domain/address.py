@@ -20,6 +20,10 @@ _EMAIL = re.compile(
 )
 
 
+def is_e164(target: str) -> bool:
+    return bool(_E164.match(target))
+
+
 def _is_uuid(value: str) -> bool:
     try:
         UUID(value)
@@ -30,8 +34,8 @@ def _is_uuid(value: str) -> bool:
 
 # type -> (rule, what the rule asks for, in words for the error message)
 _TARGET_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
-    "tel": (lambda t: bool(_E164.match(t)), "an E.164 number such as +821100000001"),
-    "whatsapp": (lambda t: bool(_E164.match(t)), "an E.164 number such as +821100000001"),
+    "tel": (is_e164, "an E.164 number such as +821100000001"),
+    "whatsapp": (is_e164, "an E.164 number such as +821100000001"),
     "sip": (lambda t: bool(_SIP.match(t)), "a SIP address user@domain"),
     "email": (lambda t: bool(_EMAIL.match(t)), "a valid e-mail address"),
     "extension": (lambda t: bool(t.strip()), "a non-empty string"),
@@ -43,6 +47,8 @@ _TARGET_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
 }
 
 ADDRESS_TYPES: tuple[str, ...] = tuple(_TARGET_RULES)
+# A bare phone number needs no type: VoIPbin's CLI sends only the number.
+IMPLIED_TYPE = "tel"
 
 
 @dataclass(frozen=True)
@@ -76,12 +82,33 @@ class Address:
                 )
             values[key] = value
         kind = values["type"]
+        if not kind:
+            if not is_e164(values["target"]):
+                raise InvalidValue(
+                    f"{field}.type",
+                    "is required unless target is an E.164 number such as +821100000001; "
+                    f"one of {', '.join(ADDRESS_TYPES)}",
+                )
+            kind = values["type"] = IMPLIED_TYPE
         if kind not in _TARGET_RULES:
             raise InvalidValue(f"{field}.type", f"must be one of {', '.join(ADDRESS_TYPES)}")
         rule, wanted = _TARGET_RULES[kind]
         if not rule(values["target"]):
             raise InvalidValue(f"{field}.target", f"must be {wanted} for type '{kind}'")
         return cls(**values)
+
+    @classmethod
+    def parse_destination(cls, raw: object, field: str) -> Address | None:
+        """A destination slot from untrusted input: None when it is unset.
+
+        Unset is absent, null, ``{}`` or every field empty: VoIPbin's SDK sends all five
+        destinations on every create, the unset ones as ``{}``.
+        """
+        if raw is None:
+            return None
+        if isinstance(raw, Mapping) and all(v is None or v == "" for v in raw.values()):
+            return None
+        return cls.parse(raw, field)
 
     def as_dict(self) -> dict[str, str]:
         return {

@@ -60,7 +60,8 @@ def test_rejected_targets_name_the_target_field(kind: str, target: str) -> None:
     ("raw", "field"),
     [
         ({"type": "fax", "target": "+821100000001"}, "destination_1.type"),
-        ({"target": "+821100000001"}, "destination_1.type"),
+        ({"target": "alice@example.com"}, "destination_1.type"),
+        ({"type": "", "target": "01012345678"}, "destination_1.type"),
         ({"type": "tel"}, "destination_1.target"),
         ({"type": "tel", "target": 5}, "destination_1.target"),
         ({"type": "tel", "target": "+821100000001", "name": "n" * 256}, "destination_1.name"),
@@ -72,3 +73,24 @@ def test_malformed_addresses_name_the_field(raw: object, field: str) -> None:
     with pytest.raises(InvalidValue) as error:
         Address.parse(raw, "destination_1")
     assert error.value.field == field
+
+
+def test_a_number_without_a_type_is_a_tel_address() -> None:
+    for raw in [{"target": "+821100000001"}, {"type": "", "target": "+821100000001"}]:
+        assert Address.parse(raw, "destination_0") == Address("tel", "+821100000001")
+
+
+@pytest.mark.parametrize(
+    "raw", [None, {}, {"type": "", "target": ""}, {"target": "", "name": None, "detail": ""}]
+)
+def test_an_empty_destination_is_unset(raw: object) -> None:
+    assert Address.parse_destination(raw, "destination_4") is None
+
+
+def test_a_destination_with_any_field_given_is_parsed_as_an_address() -> None:
+    assert Address.parse_destination({"target": "+821100000001"}, "destination_0") == Address(
+        "tel", "+821100000001"
+    )
+    with pytest.raises(InvalidValue) as error:
+        Address.parse_destination({"name": "home"}, "destination_2")
+    assert error.value.field == "destination_2.type"
