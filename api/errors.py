@@ -168,7 +168,10 @@ def _problem(error: Any) -> FieldProblem:
     field = ""
     for part in where:
         field += f"[{part}]" if isinstance(part, int) else (f".{part}" if field else str(part))
-    return FieldProblem(field=field or "body", message=str(error.get("msg", "is invalid")))
+    message = str(error.get("msg", "is invalid"))
+    if error.get("type") == "extra_forbidden":
+        message = "is not a field of this body"
+    return FieldProblem(field=field or "body", message=message)
 
 
 def http_error(request: Request, error: Exception) -> JSONResponse:

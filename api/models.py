@@ -8,6 +8,7 @@ per type, plan ranges across fields) stay in the domain.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime
@@ -15,7 +16,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import Path, Query
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
 
 from application.history import EventRecord, ReplayStep, target_record
 from application.service import BATCH_MAX, NewTarget
@@ -57,9 +58,63 @@ DeletedAt = Annotated[
         examples=[NOT_DELETED],
     ),
 ]
-Name = Annotated[str, Field(max_length=NAME_MAX)]
-Detail = Annotated[str, Field(max_length=DETAIL_MAX)]
-Data = Annotated[str, Field(max_length=DATA_MAX)]
+
+
+def _null_as_empty(value: object) -> object:
+    return "" if value is None else value
+
+
+def _as_data_text(value: object) -> object:
+    """`data` is free text. VoIPbin's CLI sends `--data` parsed as JSON, so a JSON value
+    other than a string is kept as its compact JSON text rather than refused."""
+    if value is None or isinstance(value, str):
+        return _null_as_empty(value)
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def _text(limit: int, description: str) -> WithJsonSchema:
+    return WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "maxLength": limit}, {"type": "null"}],
+            "description": description,
+        }
+    )
+
+
+Name = Annotated[
+    str,
+    BeforeValidator(_null_as_empty),
+    Field(max_length=NAME_MAX),
+    _text(NAME_MAX, 'null is read as "".'),
+]
+Detail = Annotated[
+    str,
+    BeforeValidator(_null_as_empty),
+    Field(max_length=DETAIL_MAX),
+    _text(DETAIL_MAX, 'null is read as "".'),
+]
+Data = Annotated[
+    str,
+    BeforeValidator(_as_data_text),
+    Field(max_length=DATA_MAX),
+    WithJsonSchema(
+        {
+            "description": f'Free text of at most {DATA_MAX} characters; null is read as "", '
+            "and any other JSON value is kept as its compact JSON text.",
+        }
+    ),
+]
+# VoIPbin's Go SDK sends "campaign_id": "" when no campaign is given.
+CampaignId = Annotated[
+    UUID,
+    BeforeValidator(lambda value: NO_CAMPAIGN if value == "" else value),
+    WithJsonSchema(
+        {
+            "anyOf": [{"type": "string", "format": "uuid"}, {"type": "string", "enum": [""]}],
+            "description": f'"" (or {NO_CAMPAIGN}) means not attached to a campaign.',
+        }
+    ),
+]
 # Bodies are JSON: a number field takes a number, not true or "5". (Query parameters
 # arrive as text, so their models stay lax; models with UUIDs stay lax, since strict
 # UUIDs refuse the strings JSON carries them in.)
@@ -89,7 +144,12 @@ def paging(
         ),
     ] = None,
     page_token: Annotated[
-        str, Query(description="The `next_page_token` of the previous page.")
+        str,
+        Query(
+            description="The `next_page_token` of the previous page; or, as VoIPbin's clients "
+            "send, a time such as `2022-04-30 17:52:16.484341`: the items sorted strictly "
+            "before it.",
+        ),
     ] = "",
 ) -> Paging:
     """SPEC §2: a page size outside 1..100 is clamped to 100 rather than refused."""
@@ -128,16 +188,38 @@ class Address(BaseModel):
     detail: str = Field(default="", max_length=ADDRESS_FIELD_MAX)
 
 
-class AddressInput(Address):
-    """A destination as callers send it: the labels may also be null (read as "")."""
+class AddressInput(BaseModel):
+    """A destination as callers send it, VoIPbin's own clients included.
 
-    target_name: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)  # type: ignore[assignment]
-    name: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)  # type: ignore[assignment]
-    detail: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)  # type: ignore[assignment]
+    Unset when every field is empty (`{}`, as VoIPbin's Go SDK sends the destinations it
+    does not use). Without a `type`, a `target` that is an E.164 number is a `tel` address
+    (VoIPbin's CLI sends only the number); any other target then needs its `type`.
+    The labels may be null (read as "").
+    """
 
-    def value(self, field: str) -> AddressValue:
-        """The domain's address; its rules name ``field`` when they refuse it."""
-        return AddressValue.parse(self.model_dump(), field)
+    model_config = ConfigDict(extra="forbid")
+
+    type: str = Field(
+        default="",
+        max_length=ADDRESS_FIELD_MAX,
+        json_schema_extra={"enum": ["", *ADDRESS_TYPES]},
+        description='"" or left out: `tel` when `target` is an E.164 number.',
+        examples=["tel"],
+    )
+    target: str = Field(
+        default="",
+        max_length=ADDRESS_FIELD_MAX,
+        description=Address.model_fields["target"].description,
+        examples=["+821100000001"],
+    )
+    target_name: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)
+    name: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)
+    detail: str | None = Field(default="", max_length=ADDRESS_FIELD_MAX)
+
+    def value(self, field: str) -> AddressValue | None:
+        """The domain's address, or None when unset; its rules name ``field`` when they
+        refuse it."""
+        return AddressValue.parse_destination(self.model_dump(), field)
 
 
 TryCount = Annotated[int, Field(ge=0, le=MAX_TRY_COUNT_LIMIT)]
@@ -205,23 +287,30 @@ class OutdialList(BaseModel):
 class OutdialCreate(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    campaign_id: UUID = NO_CAMPAIGN
+    campaign_id: CampaignId = NO_CAMPAIGN
     name: Name = ""
     detail: Detail = ""
     data: Data = ""
 
 
 class OutdialUpdate(BaseModel):
+    """Fields left out keep their value (VoIPbin's CLI sends only the flags it was given)."""
+
     model_config = ConfigDict(extra="forbid")
 
-    name: Name
-    detail: Detail
+    name: Name = ""
+    detail: Detail = ""
+
+    def given(self, field: str) -> str | None:
+        """The field's new value, or None when it was left out."""
+        value: str = getattr(self, field)
+        return value if field in self.model_fields_set else None
 
 
 class OutdialCampaign(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    campaign_id: UUID
+    campaign_id: CampaignId
 
 
 class OutdialData(BaseModel):

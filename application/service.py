@@ -111,10 +111,20 @@ class OutdialService(Application[UUID]):
         return outdial
 
     def update_outdial(
-        self, customer_id: UUID, outdial_id: UUID, *, name: str, detail: str
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        *,
+        name: str | None = None,
+        detail: str | None = None,
     ) -> Outdial:
+        """Change the name and the detail; one left out (None) keeps its value."""
         outdial = self.get_outdial(customer_id, outdial_id)
-        outdial.update(name=name, detail=detail, at=self.clock())
+        outdial.update(
+            name=outdial.name if name is None else name,
+            detail=outdial.detail if detail is None else detail,
+            at=self.clock(),
+        )
         self._save(outdial)
         return outdial
 

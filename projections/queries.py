@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -12,7 +13,7 @@ from uuid import UUID
 
 from domain.errors import InvalidValue
 from domain.plan import DESTINATION_SLOTS, Plan
-from domain.timeline import NOT_DELETED, format_timestamp
+from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.readmodel import (
     COLUMNS,
     DIAL_FIELDS,
@@ -71,6 +72,21 @@ class PageCursor:
     @classmethod
     def _mac(cls, scope: str, body: bytes) -> bytes:
         return hashlib.sha256(cls._SALT + scope.encode() + b"\0" + body).digest()[:8]
+
+
+# VoIPbin's own page tokens are the sort time of the last item shown: the wire form, or
+# the ISO 8601 form its servers also write (2022-04-28T01:41:40.503790Z).
+_VOIPBIN_TOKEN = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$")
+
+
+def voipbin_token_time(token: str) -> str | None:
+    """The wire time a VoIPbin-style token names, or None when it is not one."""
+    if not _VOIPBIN_TOKEN.match(token):
+        return None
+    try:
+        return format_timestamp(parse_timestamp(token))
+    except ValueError:
+        return None
 
 
 class ReadModelQueries:
@@ -257,7 +273,12 @@ class ReadModelQueries:
         assert time_column in COLUMNS[table]
         page_size = page_size if 1 <= page_size <= PAGE_SIZE_MAX else PAGE_SIZE_MAX
         params = {**params, "limit": page_size + 1}
-        if page_token:
+        before = voipbin_token_time(page_token)
+        if before is not None:
+            # VoIPbin's semantics: strictly before that time, skipping items that share it.
+            where += f" AND {time_column} < :after_time"
+            params["after_time"] = before
+        elif page_token:
             moment, last_id = PageCursor.read(scope, page_token)
             where += (
                 f" AND ({time_column} < :after_time "

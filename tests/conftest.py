@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 
 from application.service import NewTarget, OutdialService
@@ -54,3 +57,42 @@ def app(clock: FakeClock) -> Iterator[OutdialService]:
 @pytest.fixture
 def customer() -> UUID:
     return uuid4()
+
+
+# -- stores ----------------------------------------------------------------------------
+
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OUTDIAL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
+)
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> Storage:
+    return Storage(data_dir=tmp_path / "var")
+
+
+@pytest.fixture
+def postgres_storage() -> Iterator[Storage]:
+    """A database of its own for each test, dropped afterwards.
+
+    Without a server the test is skipped, except under CI=true, where a missing
+    PostgreSQL fails the run instead of hiding half the suite.
+    """
+    name = f"outdial_test_{uuid4().hex[:12]}"
+    try:
+        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+    except psycopg.OperationalError as error:
+        message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(message)
+        pytest.skip(message)
+    with admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
+    yield Storage(database_url=f"{base}/{name}")
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+# Both stores, for tests that expect the same behaviour of each.
+BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -55,7 +55,10 @@ def get_outdial(outdial_id: OutdialId, customer: Customer, rt: Rt) -> dict[str, 
 def update_outdial(
     outdial_id: OutdialId, body: models.OutdialUpdate, customer: Customer, rt: Rt
 ) -> dict[str, Any]:
-    outdial = rt.service.update_outdial(customer, outdial_id, name=body.name, detail=body.detail)
+    """Change the name and the detail; a field left out keeps its value."""
+    outdial = rt.service.update_outdial(
+        customer, outdial_id, name=body.given("name"), detail=body.given("detail")
+    )
     return rt.written(models.outdial_wire(outdial))
 
 

@@ -13,6 +13,8 @@ from fastapi import FastAPI
 
 from api.app import create_app
 from api.settings import Settings
+from application.storage import Storage
+from tests.conftest import BOTH_STORES
 
 with warnings.catch_warnings():
     # Starlette asks for its httpx fork; the plain httpx it still supports is what we have.
@@ -41,9 +43,26 @@ def new_key(app: FastAPI) -> str:
     return key
 
 
+def app_on(storage: Storage, **settings: Any) -> FastAPI:
+    """The service on a store of the integration fixtures (SQLite or PostgreSQL)."""
+    where: dict[str, Any] = (
+        {"database_url": storage.database_url}
+        if storage.database_url
+        else {"data_dir": storage.data_dir}
+    )
+    return create_app(Settings(**where, sweep_interval_seconds=0.2, **settings))
+
+
 @pytest.fixture
 def app(tmp_path: Path) -> FastAPI:
     return make_app(tmp_path / "var")
+
+
+@pytest.fixture(params=BOTH_STORES)
+def app_on_each_store(request: pytest.FixtureRequest) -> FastAPI:
+    """The service on SQLite, then on PostgreSQL: the same answers are expected of both."""
+    storage: Storage = request.getfixturevalue(f"{request.param}_storage")
+    return app_on(storage)
 
 
 @pytest.fixture

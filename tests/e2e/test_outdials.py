@@ -101,10 +101,15 @@ def test_a_campaign_id_that_is_not_a_uuid_is_400(client: TestClient) -> None:
     assert error["message"].startswith("campaign_id:")
 
 
-def test_an_update_needs_both_name_and_detail(client: TestClient) -> None:
-    outdial = create_outdial(client)
-    error = error_of(client.put(f"/v1.0/outdials/{outdial['id']}", json={"name": "x"}), 400)
-    assert error["message"].startswith("detail:")
+def test_an_update_changes_the_fields_given_and_keeps_those_left_out(client: TestClient) -> None:
+    outdial = create_outdial(client, name="spring", detail="list")
+    path = f"/v1.0/outdials/{outdial['id']}"
+    renamed = ok(client.put(path, json={"name": "summer"}))
+    assert (renamed["name"], renamed["detail"]) == ("summer", "list")
+    cleared = ok(client.put(path, json={"detail": None}))
+    assert (cleared["name"], cleared["detail"]) == ("summer", "")
+    error = error_of(client.put(path, json={"name": 5}), 400)
+    assert error["message"].startswith("name:")
 
 
 def test_a_deleted_outdial_stays_readable_takes_nothing_new_and_deletes_once(

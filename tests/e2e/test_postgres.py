@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import psycopg
+import pytest
 from fastapi.testclient import TestClient
 
 from api.app import create_app
@@ -22,10 +23,10 @@ from tests.e2e.conftest import (
     ok,
     targets_path,
 )
-from tests.integration.conftest import postgres_storage  # noqa: F401  # the fixture
 
 
-def test_the_api_runs_on_postgresql(postgres_storage: Storage) -> None:  # noqa: F811
+@pytest.mark.postgres
+def test_the_api_runs_on_postgresql(postgres_storage: Storage) -> None:
     assert postgres_storage.database_url
     settings = Settings(database_url=postgres_storage.database_url, sweep_interval_seconds=0.2)
     app = create_app(settings)
@@ -50,8 +51,9 @@ def test_the_api_runs_on_postgresql(postgres_storage: Storage) -> None:  # noqa:
     assert key not in {row[0] for row in stored}
 
 
+@pytest.mark.postgres
 def test_two_api_processes_share_a_separate_projection_worker(
-    postgres_storage: Storage,  # noqa: F811
+    postgres_storage: Storage,
 ) -> None:
     """SPEC §6: several API processes on one database, projected by `outdial project`."""
     assert postgres_storage.database_url

@@ -125,7 +125,8 @@ def test_a_bad_address_is_400_naming_the_field(client: TestClient) -> None:
         ({"type": "agent", "target": "not-a-uuid"}, "destination_2.target"),
         ({"type": "tel", "target": TEL_0, "name": "x" * 256}, "destination_2.name"),
         ({"type": "tel", "target": TEL_0, "colour": "red"}, "destination_2.colour"),
-        ({"target": TEL_0}, "destination_2.type"),
+        ({"target": "alice@example.com"}, "destination_2.type"),
+        ({"type": "", "name": "home"}, "destination_2.type"),
         ("+821100000001", "destination_2"),
     ]:
         error = error_of(client.post(path, json={"destination_2": destination}), 400)

@@ -68,7 +68,7 @@ def test_a_body_that_is_not_json_is_400_invalid_json_body(client: TestClient) ->
 
 
 def test_a_body_of_the_wrong_shape_is_400_never_422(client: TestClient) -> None:
-    for body in [[], "text", 5, None, {"name": 5}, {"name": None}]:
+    for body in [[], "text", 5, None, {"name": 5}, {"name": []}, {"detail": {}}]:
         response = client.post("/v1.0/outdials", json=body)
         error_of(response, 400)
     error = error_of(client.post("/v1.0/outdials", content=b"name=x"), 400)

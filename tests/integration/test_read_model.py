@@ -323,6 +323,7 @@ def test_new_target_helper_builds_five_slots() -> None:
     assert isinstance(new_target("+821100000001"), NewTarget)
 
 
+@pytest.mark.postgres
 def test_rebuild_into_postgresql_gives_the_same_rows(
     sqlite_storage: Storage, postgres_storage: Storage, clock: FakeClock, customer: UUID
 ) -> None:
