@@ -1,4 +1,4 @@
-"""SPEC §4, rule by rule, on the Target aggregate alone (no store)."""
+"""The domain rules of docs/design.md, rule by rule, on the Target aggregate alone (no store)."""
 
 from __future__ import annotations
 
@@ -75,12 +75,17 @@ def test_a_target_needs_at_least_one_destination() -> None:
     assert error.value.field == "destination_0"
 
 
-def test_default_plan_is_one_try_each_no_interval_and_a_minute_timeout() -> None:
-    assert DEFAULT_PLAN.as_dict() == {
-        **{f"max_try_count_{n}": 1 for n in range(5)},
-        "try_interval": 0,
-        "dial_timeout": 60_000,
-    }
+def test_under_the_default_plan_each_destination_is_tried_once_with_a_minute_to_answer() -> None:
+    target = make_target("+821100000001", "+821100000002")
+    first = dial(target, seconds=1)
+    with pytest.raises(DialStillInTime):
+        target.time_out_dial(dial_id=first.id, at=at(60.9))
+    target.time_out_dial(dial_id=first.id, at=at(61))  # a minute after it started
+    assert target.status == "idle"
+    second = dial(target, seconds=61)  # no try_interval to wait for
+    assert second.destination_index == 1
+    target.finish_dial(dial_id=second.id, result="fail", reason="busy", at=at(62))
+    assert (target.status, target.try_counts) == ("done", [1, 1, 0, 0, 0])
 
 
 def test_next_destination_is_the_lowest_eligible_one() -> None:
@@ -167,16 +172,20 @@ def test_fail_on_last_try_makes_target_done() -> None:
 
 
 def test_exhaustion_is_judged_under_the_plan_of_the_finished_dial() -> None:
-    target = make_target("+821100000001")
-    started = dial(target, plan(1))
-    # The outdial's plan may change later; the dial's own plan decides.
-    target.finish_dial(dial_id=started.id, result="fail", reason="busy", at=at(2))
-    assert target.status == "done"
-    assert not target.is_available(plan(5), at(10))  # done stays done
+    one_try, two_tries = make_target("+821100000001"), make_target("+821100000001")
+    for target, p in [(one_try, plan(1)), (two_tries, plan(2))]:
+        started = dial(target, p)
+        target.finish_dial(dial_id=started.id, result="fail", reason="busy", at=at(2))
+    # The same failure: spent under a plan of one try, not under a plan of two.
+    assert one_try.status == "done"
+    assert two_tries.status == "idle"
+    # A later, more generous plan does not reopen what the dial's own plan closed.
+    assert not one_try.is_available(plan(5), at(10))
+    assert two_tries.is_available(plan(5), at(10))
 
 
 def test_retry_walk_two_destinations_tries_two_and_one() -> None:
-    """SPEC §4 example: max_try_count 2 and 1 dial destinations 0, 0, 1, then done."""
+    """max_try_count 2 and 1 dial destinations 0, 0, 1, then the target is done."""
     target = make_target("+821100000001", "+821100000002")
     p = plan(2, 1)
     walked = []
