@@ -1,66 +1,56 @@
-"""Settings of the HTTP service and the console script: flags and OUTDIAL_* variables.
+"""Settings of every process: each field from its OUTDIAL_* variable or its flag.
 
-Every entrypoint finds the store the same way (SPEC §7): ``OUTDIAL_DATABASE_URL``
-(PostgreSQL) when set, else SQLite files under the data directory.
+A flag on the command line wins over the environment, which wins over the default.
+Every entrypoint finds the store the same way: ``OUTDIAL_DATABASE_URL`` (PostgreSQL) when
+set, else SQLite files under the data directory.
 """
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from application.storage import Storage
 
-DEFAULT_DATA_DIR = Path("./var")
-DEFAULT_HOST = "127.0.0.1"
-DEFAULT_PORT = 8000
 
-
-@dataclass(frozen=True)
-class Settings:
+class Settings(BaseSettings):
     """Where the store is, where to listen, and the service's few tunables."""
 
-    data_dir: Path = DEFAULT_DATA_DIR
-    database_url: str | None = None
-    host: str = DEFAULT_HOST
-    port: int = DEFAULT_PORT
-    # How long a write waits for the read model to catch up before answering, so the
-    # caller's next read sees it (read-your-writes).
-    read_wait_seconds: float = 5.0
-    # /readyz answers 503 while more events than this wait for the projection.
-    ready_max_lag: int = 1_000
-    # How often the service looks for dials past their plan's dial_timeout.
-    sweep_interval_seconds: float = 1.0
-    # Run the read model and the dial-timeout sweeper in this process (SPEC §6: `serve`
-    # does; with PostgreSQL a separate `outdial project` worker may do it instead).
-    run_projections: bool = True
+    model_config = SettingsConfigDict(env_prefix="OUTDIAL_", frozen=True, extra="forbid")
+
+    data_dir: Path = Field(
+        default=Path("./var"), description="directory of the embedded store (SQLite files)"
+    )
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user:pass@host:port/db: events, read model and keys there "
+        "instead of the data directory",
+    )
+    host: str = Field(default="127.0.0.1", description="address `serve` listens on")
+    port: int = Field(default=8000, description="port `serve` listens on")
+    read_wait_seconds: float = Field(
+        default=5.0,
+        description="how long a write waits for the read model to show it before answering",
+    )
+    ready_max_lag: int = Field(
+        default=1_000, description="/readyz is 503 while more events than this wait"
+    )
+    sweep_interval_seconds: float = Field(
+        default=1.0, description="how often dials past their dial_timeout are looked for"
+    )
+    run_projections: bool = Field(
+        default=True,
+        description="run the read model's projection and the dial-timeout sweeper in "
+        "`serve` (false: an `outdial project` worker does)",
+    )
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str] | None = None) -> Settings:
-        env = os.environ if environ is None else environ
-        return cls(
-            data_dir=Path(env.get("OUTDIAL_DATA_DIR") or DEFAULT_DATA_DIR),
-            database_url=env.get("OUTDIAL_DATABASE_URL") or None,
-            host=env.get("OUTDIAL_HOST") or DEFAULT_HOST,
-            port=int(env.get("OUTDIAL_PORT") or DEFAULT_PORT),
-            run_projections=(env.get("OUTDIAL_RUN_PROJECTIONS") or "true").lower()
-            not in ("0", "false", "no", "off"),
-        )
-
-    def with_flags(
-        self, *, data_dir: str | None = None, host: str | None = None, port: int | None = None
-    ) -> Settings:
-        """These settings with the command line's flags, which win over the environment."""
-        changed = self
-        if data_dir is not None:
-            changed = replace(changed, data_dir=Path(data_dir))
-        if host is not None:
-            changed = replace(changed, host=host)
-        if port is not None:
-            changed = replace(changed, port=port)
-        return changed
+    def load(cls, **flags: Any) -> Settings:
+        """The environment's settings, with the flags that were given (not None) on top."""
+        return cls(**{name: value for name, value in flags.items() if value is not None})
 
     def storage(self) -> Storage:
         if self.database_url:

@@ -1,4 +1,4 @@
-"""Customers and their API keys (SPEC §7).
+"""Customers and their API keys (docs/api.md, Authentication).
 
 A key is a long random token shown once, when it is made; the store keeps only its
 SHA-256. A salted slow hash would buy nothing here: the tokens carry 256 bits of

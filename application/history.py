@@ -1,5 +1,5 @@
 """A target's history, read from the event store: its events, its state at a version
-or a time, and a replay trace with the fields each event changed.
+or a time, and its replay, event by event.
 
 Replay uses the domain's own aggregate, so this is the authority that the read model
 is verified against.
@@ -7,7 +7,7 @@ is verified against.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, cast
@@ -17,7 +17,6 @@ from eventsourcing.domain import CanMutateAggregate
 
 from application.errors import VersionNotFound
 from application.service import OutdialService
-from domain.plan import DESTINATION_SLOTS
 from domain.target import Target
 
 _EVENT_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -31,33 +30,6 @@ class EventRecord:
     type: str
     timestamp: datetime
     data: dict[str, Any]
-
-
-@dataclass(frozen=True)
-class ReplayStep:
-    event: EventRecord
-    state: dict[str, Any]
-    changes: dict[str, tuple[Any, Any]]
-
-
-def target_record(target: Target) -> dict[str, Any]:
-    """The target's state as the seed resource describes it (``tm_delete`` None when live)."""
-    record: dict[str, Any] = {
-        "id": target.id,
-        "outdial_id": target.outdial_id,
-        "name": target.name,
-        "detail": target.detail,
-        "data": target.data,
-        "status": target.status,
-    }
-    for n in range(DESTINATION_SLOTS):
-        record[f"destination_{n}"] = target.destinations[n]
-    for n in range(DESTINATION_SLOTS):
-        record[f"try_count_{n}"] = target.try_counts[n]
-    record["tm_create"] = target.created_on
-    record["tm_update"] = target.modified_on
-    record["tm_delete"] = target.deleted_at
-    return record
 
 
 def stored_events(app: OutdialService, aggregate_id: UUID) -> list[CanMutateAggregate[UUID]]:
@@ -116,19 +88,14 @@ def replay(events: Iterable[CanMutateAggregate[UUID]]) -> Target:
     return target
 
 
-def replay_trace(events: Iterable[CanMutateAggregate[UUID]]) -> list[ReplayStep]:
-    """Each event with the state after it and the fields it changed."""
-    steps: list[ReplayStep] = []
+def replay_steps(
+    events: Iterable[CanMutateAggregate[UUID]],
+) -> Iterator[tuple[EventRecord, Target]]:
+    """Each event with the target as it stands after it.
+
+    The target is one object that each event moves on, so read it before the next step.
+    """
     target: Any = None
-    before: dict[str, Any] = {}
     for event in events:
         target = event.mutate(target)
-        after = target_record(target)
-        changes = {
-            field: (before.get(field), value)
-            for field, value in after.items()
-            if not before or before[field] != value
-        }
-        steps.append(ReplayStep(event=event_record(event), state=after, changes=changes))
-        before = after
-    return steps
+        yield event_record(event), target

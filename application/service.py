@@ -1,14 +1,14 @@
 """The outdial application: one method per use case, each a few lines.
 
-Every command loads aggregates scoped by customer, lets the domain decide, and
-saves the new events in one atomic write. A lost optimistic-concurrency race
-surfaces as ``ConcurrentChange`` so callers can retry.
+Every command loads aggregates scoped by customer, lets the domain decide, and saves the
+new events in one atomic write. It answers ``Written``: its result and the position of
+its last event, for callers that wait until the read model shows the write. A lost
+optimistic-concurrency race surfaces as ``ConcurrentChange`` so callers can retry.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -19,9 +19,11 @@ from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
+from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
 from application.storage import Storage
 from application.transcoding import register_domain_transcodings
+from application.written import Written
 from domain.address import Address
 from domain.errors import InvalidValue, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN, Outdial
@@ -33,6 +35,7 @@ BATCH_MAX = 1_000
 TARGET_SNAPSHOT_INTERVAL = 50
 
 A = TypeVar("A", bound=Aggregate)
+T = TypeVar("T")
 
 
 def utc_now() -> datetime:
@@ -68,14 +71,7 @@ class OutdialService(Application[UUID]):
         settings.update(env or {})
         super().__init__(settings)
         self.clock = clock
-        self._claims = Claims()
-        self._positions = threading.local()
-
-    @property
-    def last_position(self) -> int | None:
-        """Notification id of this thread's latest write, for read-your-writes waits."""
-        position: int | None = getattr(self._positions, "last", None)
-        return position
+        self._dispatcher = Dispatcher()
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)
@@ -91,7 +87,7 @@ class OutdialService(Application[UUID]):
         detail: str = "",
         data: str = "",
         campaign_id: UUID = NO_CAMPAIGN,
-    ) -> Outdial:
+    ) -> Written[Outdial]:
         outdial = Outdial.create(
             outdial_id=uuid4(),
             customer_id=customer_id,
@@ -101,8 +97,7 @@ class OutdialService(Application[UUID]):
             data=data,
             at=self.clock(),
         )
-        self._save(outdial)
-        return outdial
+        return self._save(outdial, answer=outdial)
 
     def get_outdial(self, customer_id: UUID, outdial_id: UUID) -> Outdial:
         outdial = self._load(Outdial, outdial_id, OutdialNotFound)
@@ -117,7 +112,7 @@ class OutdialService(Application[UUID]):
         *,
         name: str | None = None,
         detail: str | None = None,
-    ) -> Outdial:
+    ) -> Written[Outdial]:
         """Change the name and the detail; one left out (None) keeps its value."""
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.update(
@@ -125,46 +120,45 @@ class OutdialService(Application[UUID]):
             detail=outdial.detail if detail is None else detail,
             at=self.clock(),
         )
-        self._save(outdial)
-        return outdial
+        return self._save(outdial, answer=outdial)
 
     def change_outdial_campaign(
         self, customer_id: UUID, outdial_id: UUID, campaign_id: UUID
-    ) -> Outdial:
+    ) -> Written[Outdial]:
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.change_campaign(campaign_id=campaign_id, at=self.clock())
-        self._save(outdial)
-        return outdial
+        return self._save(outdial, answer=outdial)
 
-    def change_outdial_data(self, customer_id: UUID, outdial_id: UUID, data: str) -> Outdial:
+    def change_outdial_data(
+        self, customer_id: UUID, outdial_id: UUID, data: str
+    ) -> Written[Outdial]:
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.change_data(data=data, at=self.clock())
-        self._save(outdial)
-        return outdial
+        return self._save(outdial, answer=outdial)
 
     def change_outdial_plan(
         self, customer_id: UUID, outdial_id: UUID, changes: Mapping[str, Any]
-    ) -> Outdial:
+    ) -> Written[Outdial]:
         """Set the outdial's default plan; fields left out keep their value."""
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.change_plan(plan=outdial.plan.with_changes(changes), at=self.clock())
-        self._save(outdial)
-        return outdial
+        return self._save(outdial, answer=outdial)
 
-    def delete_outdial(self, customer_id: UUID, outdial_id: UUID) -> Outdial:
+    def delete_outdial(self, customer_id: UUID, outdial_id: UUID) -> Written[Outdial]:
+        """Soft-delete once; deleting again records nothing and answers the same outdial."""
         outdial = self.get_outdial(customer_id, outdial_id)
-        if outdial.delete(at=self.clock()):
-            self._save(outdial)
-        return outdial
+        outdial.delete(at=self.clock())
+        return self._save(outdial, answer=outdial)
 
     # -- targets ----------------------------------------------------------------
 
-    def create_target(self, customer_id: UUID, outdial_id: UUID, new: NewTarget) -> Target:
-        return self._create_targets(customer_id, outdial_id, [new], batch=False)[0]
+    def create_target(self, customer_id: UUID, outdial_id: UUID, new: NewTarget) -> Written[Target]:
+        written = self._create_targets(customer_id, outdial_id, [new], batch=False)
+        return Written(written.value[0], written.position)
 
     def create_targets(
         self, customer_id: UUID, outdial_id: UUID, batch: Sequence[NewTarget]
-    ) -> list[Target]:
+    ) -> Written[list[Target]]:
         """Create a batch of targets in one atomic write: all of them or none."""
         if not 1 <= len(batch) <= BATCH_MAX:
             raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
@@ -172,7 +166,7 @@ class OutdialService(Application[UUID]):
 
     def _create_targets(
         self, customer_id: UUID, outdial_id: UUID, news: Sequence[NewTarget], *, batch: bool
-    ) -> list[Target]:
+    ) -> Written[list[Target]]:
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.check_takes_targets()
         at = self.clock()
@@ -180,8 +174,7 @@ class OutdialService(Application[UUID]):
             _new_target(new, outdial_id, customer_id, at, field=f"targets[{n}]" if batch else "")
             for n, new in enumerate(news)
         ]
-        self._save(*targets)
-        return targets
+        return self._save(*targets, answer=targets)
 
     def get_target(self, customer_id: UUID, outdial_id: UUID, target_id: UUID) -> Target:
         target = self._load(Target, target_id, TargetNotFound)
@@ -189,19 +182,15 @@ class OutdialService(Application[UUID]):
             raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
         return target
 
-    def delete_target(self, customer_id: UUID, outdial_id: UUID, target_id: UUID) -> Target:
+    def delete_target(
+        self, customer_id: UUID, outdial_id: UUID, target_id: UUID
+    ) -> Written[Target]:
+        """Soft-delete once; deleting again records nothing and answers the same target."""
         target = self.get_target(customer_id, outdial_id, target_id)
-        if target.delete(at=self.clock()):
-            self._save(target)
-        return target
+        target.delete(at=self.clock())
+        return self._save(target, answer=target)
 
     # -- dialing ----------------------------------------------------------------
-
-    def plan_for(
-        self, customer_id: UUID, outdial_id: UUID, changes: Mapping[str, Any] | None = None
-    ) -> Plan:
-        """The outdial's plan, with the fields a request gives replacing its own."""
-        return self.get_outdial(customer_id, outdial_id).plan.with_changes(changes or {})
 
     def start_dial(
         self,
@@ -213,13 +202,13 @@ class OutdialService(Application[UUID]):
         destination_index: int | None = None,
         reference_id: str = "",
         manual: bool = True,
-    ) -> Dial:
+    ) -> Written[Dial]:
         """Start one dial. ``manual`` (an operator's redial) does not wait for try_interval."""
         outdial = self.get_outdial(customer_id, outdial_id)
+        target = self.get_target(customer_id, outdial_id, target_id)
         return self._start_dial(
-            outdial,
-            target_id,
-            plan=outdial.plan.with_changes(plan_changes or {}),
+            target,
+            plan=outdial.dialing_plan(plan_changes),
             destination_index=destination_index,
             reference_id=reference_id,
             manual=manual,
@@ -234,67 +223,57 @@ class OutdialService(Application[UUID]):
         *,
         result: str,
         reason: str = "",
-    ) -> Target:
+    ) -> Written[Target]:
         """Record a dial's result; repeating the same finish records nothing."""
         target = self.get_target(customer_id, outdial_id, target_id)
-        if target.finish_dial(dial_id=dial_id, result=result, reason=reason, at=self.clock()):
-            self._save(target)
-        return target
+        target.finish_dial(dial_id=dial_id, result=result, reason=reason, at=self.clock())
+        return self._save(target, answer=target)
 
     def dispatch(
         self,
         customer_id: UUID,
         outdial_id: UUID,
-        candidates: Iterable[UUID],
         *,
         limit: int,
+        candidates: Candidates,
         plan_changes: Mapping[str, Any] | None = None,
-    ) -> list[tuple[UUID, Dial]]:
-        """Claim up to ``limit`` of the candidates and start one dial on each.
-
-        Candidates come from the read model, which may lag: the aggregate decides.
-        A candidate another dispatcher is taking or just took (a lost race, or no longer
-        idle) is skipped, so contention moves on to the next candidate instead of failing.
-        Answers (target id, dial) pairs.
-        """
+    ) -> Written[Dispatched]:
+        """Claim up to ``limit`` available targets and start one dial on each (see
+        application.dispatch); a deleted outdial dispatches nothing."""
         outdial = self.get_outdial(customer_id, outdial_id)
-        plan = outdial.plan.with_changes(plan_changes or {})
-        started: list[tuple[UUID, Dial]] = []
-        for target_id in candidates:
-            if len(started) >= limit:
-                break
-            with self._claims.claim(target_id) as claimed:
-                if not claimed:
-                    continue
-                try:
-                    dial = self._start_dial(outdial, target_id, plan=plan, manual=False)
-                except (ConcurrentChange, TargetNotDialable, TargetNotFound):
-                    continue
-                started.append((target_id, dial))
-        return started
+        try:
+            plan = outdial.dialing_plan(plan_changes)
+        except TargetNotDialable:
+            return Written([], None)
 
-    def time_out_dial(self, target_id: UUID, dial_id: UUID) -> Target:
+        def find(wanted: int) -> list[UUID]:
+            return candidates.available_target_ids(
+                customer_id, outdial_id, plan=plan, now=self.clock(), limit=wanted
+            )
+
+        def start(target_id: UUID) -> Written[Dial]:
+            target = self.get_target(customer_id, outdial_id, target_id)
+            return self._start_dial(target, plan=plan, manual=False)
+
+        return self._dispatcher.run(limit=limit, find=find, start=start)
+
+    def time_out_dial(self, target_id: UUID, dial_id: UUID) -> Written[Target]:
         """The service's own finish of a dial past its plan's dial_timeout."""
         target = self._load(Target, target_id, TargetNotFound)
         target.time_out_dial(dial_id=dial_id, at=self.clock())
-        self._save(target)
-        return target
+        return self._save(target, answer=target)
 
     # -- internals --------------------------------------------------------------
 
     def _start_dial(
         self,
-        outdial: Outdial,
-        target_id: UUID,
+        target: Target,
         *,
         plan: Plan,
         manual: bool,
         destination_index: int | None = None,
         reference_id: str = "",
-    ) -> Dial:
-        target = self.get_target(outdial.customer_id, outdial.id, target_id)
-        if outdial.is_deleted:
-            raise TargetNotDialable(f"outdial {outdial.id} is deleted")
+    ) -> Written[Dial]:
         dial = target.start_dial(
             dial_id=uuid4(),
             plan=plan,
@@ -303,8 +282,7 @@ class OutdialService(Application[UUID]):
             at=self.clock(),
             honour_try_interval=not manual,
         )
-        self._save(target)
-        return dial
+        return self._save(target, answer=dial)
 
     def _load(self, kind: type[A], aggregate_id: UUID, missing: type[Exception]) -> A:
         try:
@@ -315,36 +293,12 @@ class OutdialService(Application[UUID]):
             raise missing(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
 
-    def _save(self, *aggregates: Aggregate) -> None:
+    def _save(self, *aggregates: Aggregate, answer: T) -> Written[T]:
+        """Record the aggregates' new events in one atomic write, answering ``answer``."""
         with translate_conflicts():
             recordings = self.save(*aggregates)
-        if recordings:
-            self._positions.last = max(r.notification.id for r in recordings)
-
-
-class Claims:
-    """Targets this process's dispatchers are starting dials on right now.
-
-    Concurrent dispatchers read the same oldest candidates; a dispatcher skips a target
-    another is taking instead of colliding on it and retrying. Once the dial is started
-    the target is no longer idle, so the aggregate turns later dispatchers away itself.
-    """
-
-    def __init__(self) -> None:
-        self._taking: set[UUID] = set()
-        self._lock = threading.Lock()
-
-    @contextmanager
-    def claim(self, target_id: UUID) -> Iterator[bool]:
-        with self._lock:
-            claimed = target_id not in self._taking
-            self._taking.add(target_id)
-        try:
-            yield claimed
-        finally:
-            if claimed:
-                with self._lock:
-                    self._taking.discard(target_id)
+        position = max((r.notification.id for r in recordings), default=None)
+        return Written(answer, position)
 
 
 @contextmanager

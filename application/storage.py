@@ -1,37 +1,37 @@
 """Where the events live: the embedded SQLite store, PostgreSQL, or memory for tests.
 
-Every entrypoint finds the store the same way (SPEC §7): an explicit database URL,
-else a data directory holding SQLite files.
+Every entrypoint finds the store the same way: an explicit database URL, else a data
+directory holding SQLite files. Each store also says when new events may have been
+appended (``AppendSignal``), so readers of the log need not query it on a timer.
 """
 
 from __future__ import annotations
 
-import time
+import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from threading import Event, Lock, Thread
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    ListenNotifySubscription,
-    StoredEvent,
-    Subscription,
-)
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent
+from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
+from psycopg.sql import SQL, Identifier
+
+log = logging.getLogger(__name__)
 
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30
-# How often the embedded store looks for events written by this or another process.
+# How often the embedded store looks for events written by another process.
 SQLITE_POLL_INTERVAL_S = 0.05
+EVENTS_DBNAME = "events.sqlite3"
 
 
-# Subscriptions of this process, woken at once when this process records events, so
-# in-process projections (and read-your-writes waits) need not wait for the next poll.
-_LISTENERS: set[Event] = set()
-_LISTENERS_LOCK = Lock()
+# Signals of this process, set at once when this process records events.
+_LISTENERS: set[threading.Event] = set()
+_LISTENERS_LOCK = threading.Lock()
 
 
 def _wake_listeners() -> None:
@@ -40,57 +40,81 @@ def _wake_listeners() -> None:
             listener.set()
 
 
-class PollingSubscription(ListenNotifySubscription[SQLiteApplicationRecorder]):
-    """SQLite has no LISTEN/NOTIFY: wake the library's pull loop on a short timer.
-
-    Polling also sees events that other processes (an import, say) wrote to the file;
-    writes of this process wake it at once.
-    """
-
-    def __init__(
-        self, recorder: SQLiteApplicationRecorder, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> None:
-        super().__init__(recorder=recorder, gt=gt, topics=topics)
-        with _LISTENERS_LOCK:
-            _LISTENERS.add(self._has_been_notified)
-        self._poll_thread = Thread(target=self._poll, name="sqlite-poll", daemon=True)
-        self._poll_thread.start()
-
-    def _poll(self) -> None:
-        # stop() is noticed within one interval.
-        while not self._has_been_stopped:
-            self._has_been_notified.set()
-            time.sleep(SQLITE_POLL_INTERVAL_S)
-
-    def stop(self) -> None:
-        with _LISTENERS_LOCK:
-            _LISTENERS.discard(self._has_been_notified)
-        super().stop()
-
-    def __exit__(self, *args: object, **kwargs: object) -> None:
-        try:
-            super().__exit__(*args, **kwargs)
-        finally:
-            self._poll_thread.join(timeout=1)
-
-
-class PollingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
-    """The library's SQLite recorder plus a subscription, so projection runners work on it."""
+class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, waking this process's readers once it has committed."""
 
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
         notification_ids = super().insert_events(stored_events, **kwargs)
-        _wake_listeners()  # committed: subscriptions of this process may pull it now
+        _wake_listeners()
         return notification_ids
 
-    def subscribe(
-        self, gt: int | None = None, topics: Sequence[str] = ()
-    ) -> Subscription[ApplicationRecorder]:
-        return PollingSubscription(recorder=self, gt=gt, topics=topics)
+
+class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, waking this process's readers once it has
+    committed (other processes hear the library's NOTIFY)."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        _wake_listeners()
+        return notification_ids
 
 
-POLLING_RECORDER_TOPIC = f"{__name__}:{PollingSQLiteApplicationRecorder.__qualname__}"
+def _topic(cls: type) -> str:
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+class AppendSignal:
+    """Says when events may have been appended to one store's log.
+
+    Appends of this process set it at once. Other processes' appends are heard through
+    PostgreSQL's LISTEN/NOTIFY; on SQLite the waiter simply looks again after a short
+    interval, which is what ``wait`` returning at that interval means.
+    """
+
+    def __init__(self, recorder: ApplicationRecorder) -> None:
+        self._recorder = recorder
+        self._appended = threading.Event()
+        self._closed = threading.Event()
+        self._listener: threading.Thread | None = None
+        with _LISTENERS_LOCK:
+            _LISTENERS.add(self._appended)
+        if isinstance(recorder, PostgresApplicationRecorder):
+            self._listener = threading.Thread(
+                target=self._listen, args=(recorder,), name="events-listen", daemon=True
+            )
+            self._listener.start()
+
+    def wait(self, timeout: float) -> None:
+        if not isinstance(self._recorder, PostgresApplicationRecorder):
+            timeout = min(timeout, SQLITE_POLL_INTERVAL_S)
+        if self._appended.wait(timeout):
+            self._appended.clear()
+
+    def close(self) -> None:
+        with _LISTENERS_LOCK:
+            _LISTENERS.discard(self._appended)
+        self._closed.set()
+        if self._listener is not None:
+            self._listener.join(timeout=2)
+
+    def _listen(self, recorder: PostgresApplicationRecorder) -> None:
+        """Hold a connection that LISTENs on the channel the library NOTIFYs on insert."""
+        while not self._closed.is_set():
+            try:
+                with recorder.datastore.get_connection() as connection:
+                    connection.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
+                    while not self._closed.is_set():
+                        for _ in connection.notifies(timeout=0.5, stop_after=1):
+                            self._appended.set()
+            except Exception:
+                # The database went away for a moment: readers fall back to their timeout.
+                log.warning("lost the event store's notifications; listening again shortly")
+                self._appended.set()
+                self._closed.wait(1.0)
 
 
 @dataclass(frozen=True)
@@ -115,15 +139,16 @@ class Storage:
         if self.database_url:
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "APPLICATION_RECORDER_TOPIC": _topic(WakingPostgresApplicationRecorder),
                 **postgres_env(self.database_url),
             }
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
-                "SQLITE_DBNAME": str(self.data_dir / "events.sqlite3"),
+                "SQLITE_DBNAME": str(self.data_dir / EVENTS_DBNAME),
                 "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_S),
-                "APPLICATION_RECORDER_TOPIC": POLLING_RECORDER_TOPIC,
+                "APPLICATION_RECORDER_TOPIC": _topic(WakingSQLiteApplicationRecorder),
             }
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 

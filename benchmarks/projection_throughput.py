@@ -20,11 +20,13 @@ import time
 from pathlib import Path
 from uuid import uuid4
 
+from api.bootstrap import open_read_model
+from application.eventlog import StoredEventLog
 from application.service import NewTarget, OutdialService
 from application.storage import Storage
 from domain.address import Address
 from projections.rebuild import rebuild
-from projections.runner import ReadModel
+from projections.runner import LiveProjection, ReadModel
 
 
 def main() -> None:
@@ -35,40 +37,45 @@ def main() -> None:
         storage = Storage(data_dir=Path(directory))
         app = OutdialService(storage=storage)
         customer = uuid4()
-        outdial = app.create_outdial(customer, name="bench").id
+        outdial = app.create_outdial(customer, name="bench").value.id
         started = time.perf_counter()
         new = NewTarget([Address("tel", "+821100000001"), None, None, None, None])
         ids = [
             t.id
             for _ in range(args.targets // 1_000 or 1)
-            for t in app.create_targets(customer, outdial, [new] * min(1_000, args.targets))
+            for t in app.create_targets(customer, outdial, [new] * min(1_000, args.targets)).value
         ]
         for target_id in ids:
-            dial = app.start_dial(customer, outdial, target_id)
+            dial = app.start_dial(customer, outdial, target_id).value
             app.finish_dial(customer, outdial, target_id, dial.id, result="fail", reason="busy")
         append_s = time.perf_counter() - started
-        events = app.recorder.max_notification_id() or 0
-        app.close()
+        log = StoredEventLog(app)
+        events = log.head()
 
+        read_model = open_read_model(storage, log)
         started = time.perf_counter()
-        projected = rebuild(storage)
+        projected = rebuild(log, read_model.view)
         rebuild_s = time.perf_counter() - started
+        read_model.close()
 
         (Path(directory) / "readmodel.sqlite3").unlink()
-        model = ReadModel(storage)
+        projection = LiveProjection(open_read_model(storage, log))
         started = time.perf_counter()
-        model.start()
-        model.wait(events, timeout=600)
+        projection.start()
+        projection.read_model.wait_until_applied(events, timeout=600)
         live_s = time.perf_counter() - started
-        latencies = read_your_writes(storage, model, samples=200)
-        model.close()
+        latencies = read_your_writes(app, projection.read_model, samples=200)
+        projection.stop()
+        projection.read_model.close()
+        log.close()
+        app.close()
 
         reference_s = bare_sqlite_upserts(Path(directory) / "reference.sqlite3", events)
 
     print(f"events: {events}")
     print(f"append:    {events / append_s:8.0f} events/s")
     print(f"rebuild:   {projected / rebuild_s:8.0f} events/s (projection into SQLite)")
-    print(f"live:      {events / live_s:8.0f} events/s (runner catching up, one commit each)")
+    print(f"live:      {events / live_s:8.0f} events/s (live projection catching up)")
     print(
         f"read-your-writes: median {statistics.median(latencies):.1f} ms, "
         f"p95 {latencies[int(len(latencies) * 0.95)]:.1f} ms (write + wait)"
@@ -76,18 +83,16 @@ def main() -> None:
     print(f"reference: {events / reference_s:8.0f} upserts/s (bare SQLite, one commit each)")
 
 
-def read_your_writes(storage: Storage, model: ReadModel, samples: int) -> list[float]:
-    app = OutdialService(storage=storage)
+def read_your_writes(app: OutdialService, model: ReadModel, samples: int) -> list[float]:
     customer = uuid4()
-    outdial = app.create_outdial(customer).id
+    outdial = app.create_outdial(customer).value.id
     new = NewTarget([Address("tel", "+821100000001"), None, None, None, None])
     latencies = []
     for _ in range(samples):
         started = time.perf_counter()
-        app.create_target(customer, outdial, new)
-        model.wait(app.last_position, timeout=10)
+        written = app.create_target(customer, outdial, new)
+        model.wait_until_applied(written.position, timeout=10)
         latencies.append((time.perf_counter() - started) * 1000)
-    app.close()
     return sorted(latencies)
 
 

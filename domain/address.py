@@ -1,4 +1,7 @@
-"""Address: one destination of a target, and the rules of each address type (SPEC §2)."""
+"""Address: one destination of a target, and the rules of each address type.
+
+The table of types and their rules is in docs/api.md, Addresses.
+"""
 
 from __future__ import annotations
 

@@ -306,7 +306,11 @@ class Target(Aggregate):
         return plan.next_destination(self.destinations, self.try_counts)
 
     def is_available(self, plan: Plan, now: datetime) -> bool:
-        """May a campaign engine dial this target now under ``plan`` (SPEC §4)?"""
+        """May a campaign engine dial this target now under ``plan``?
+
+        The rule is in docs/design.md, Domain rules; the read model's available query
+        answers the same.
+        """
         try:
             self._check_dialable(plan, now, honour_try_interval=True)
         except TargetNotDialable:

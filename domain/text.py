@@ -1,4 +1,4 @@
-"""Free-text fields shared by outdials and targets, and their limits (SPEC §2)."""
+"""Free-text fields shared by outdials and targets, and their limits (docs/api.md, Limits)."""
 
 from __future__ import annotations
 

@@ -14,7 +14,7 @@ def event_time(previous: datetime, now: datetime) -> datetime:
     return max(now, previous + TICK)
 
 
-# The wire and read-model form of a time (SPEC §2), and the "not deleted" sentinel.
+# The wire and read-model form of a time, and the "not deleted" sentinel.
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S.%f"
 NOT_DELETED = "9999-01-01 00:00:00.000000"
 

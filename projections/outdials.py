@@ -7,15 +7,14 @@ from typing import Any
 from domain.outdial import Outdial
 from domain.plan import DEFAULT_PLAN
 from domain.timeline import NOT_DELETED, format_timestamp
-from projections.readmodel import Row, Rows, to_json
-
-TABLE = "outdials"
+from projections.schema import OUTDIALS, Row, to_json
+from projections.views import Rows
 
 
 def outdial_created(rows: Rows, event: Outdial.Created) -> None:
     stamp = format_timestamp(event.timestamp)
     rows.insert(
-        TABLE,
+        OUTDIALS,
         {
             "id": str(event.originator_id),
             "customer_id": str(event.customer_id),
@@ -34,12 +33,12 @@ def outdial_created(rows: Rows, event: Outdial.Created) -> None:
 
 def outdial_changed(rows: Rows, event: Outdial.Event) -> None:
     """Every later outdial event changes some fields and ``tm_update``."""
-    if rows.get(TABLE, str(event.originator_id)) is None:
+    if rows.get(OUTDIALS, str(event.originator_id)) is None:
         msg = f"outdial {event.originator_id} has no row to change"
         raise LookupError(msg)
     changes = _changed_fields(event)
     changes.update(tm_update=format_timestamp(event.timestamp), version=event.originator_version)
-    rows.update(TABLE, str(event.originator_id), changes)
+    rows.update(OUTDIALS, str(event.originator_id), changes)
 
 
 def _changed_fields(event: Outdial.Event) -> Row:

@@ -13,15 +13,14 @@ from eventsourcing.projection import Projection
 from domain.outdial import Outdial
 from domain.target import Target
 from projections.outdials import outdial_changed, outdial_created
-from projections.readmodel import ReadModelView, Rows
 from projections.targets import dial_finished, dial_started, target_created, target_deleted
+from projections.views import VIEW_NAME, ReadModelView, Rows
 
 
 class ReadModelProjection(Projection[ReadModelView]):
     """Outdials, targets and dials tables, with tracking written in the same transaction."""
 
-    # Pinned: it names the projection's environment prefix and PostgreSQL tracking table.
-    name = "readmodel"
+    name = VIEW_NAME
     topics = ()  # every event: read-your-writes waits may name any notification id
 
     @singledispatchmethod
@@ -29,9 +28,12 @@ class ReadModelProjection(Projection[ReadModelView]):
         with self.view.tracked(tracking) as rows:
             apply_event(domain_event, rows)
 
-    def process_events(self, domain_events: Sequence[Any], tracking: Tracking) -> None:
-        """Several consecutive events in one transaction, tracked at the last one (rebuilds)."""
-        with self.view.tracked(tracking) as rows:
+    def process_events(
+        self, domain_events: Sequence[Any], tracking: Tracking, *, after: int | None = None
+    ) -> None:
+        """Consecutive events in one transaction, tracked at the last one; ``after`` is
+        the position they follow, checked in the same transaction."""
+        with self.view.tracked(tracking, after=after) as rows:
             for domain_event in domain_events:
                 apply_event(domain_event, rows)
 

@@ -1,92 +1,17 @@
-"""The read side the API calls: every query scoped by customer, answered in wire form."""
+"""The read side the API calls: every query scoped by customer, answering decoded rows."""
 
 from __future__ import annotations
 
-import base64
-import hashlib
 import json
-import re
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from domain.errors import InvalidValue
 from domain.plan import DESTINATION_SLOTS, Plan
-from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
-from projections.readmodel import (
-    COLUMNS,
-    DIAL_FIELDS,
-    OUTDIAL_FIELDS,
-    TARGET_FIELDS,
-    ReadModelView,
-    Row,
-    wire,
-)
-
-PAGE_SIZE_MAX = 100
-
-
-class InvalidPageToken(InvalidValue):
-    reason = "INVALID_PAGE_TOKEN"
-
-    def __init__(self) -> None:
-        super().__init__("page_token", "was not issued by this service for this list")
-
-
-@dataclass(frozen=True)
-class Page:
-    result: list[dict[str, Any]]
-    next_page_token: str  # "" when there is no further page
-
-
-class PageCursor:
-    """Opaque page tokens: the (time, id) of the last item shown, bound to one list.
-
-    Newest first by (time, id) descending, so items sharing a time are neither skipped
-    nor repeated. A checksum rejects tokens this service did not issue.
-    """
-
-    _SALT = b"outdial-page-token-v1"
-
-    @classmethod
-    def issue(cls, scope: str, moment: str, row_id: str) -> str:
-        body = json.dumps([moment, row_id], separators=(",", ":")).encode()
-        mac = cls._mac(scope, body)
-        return base64.urlsafe_b64encode(mac + body).decode().rstrip("=")
-
-    @classmethod
-    def read(cls, scope: str, token: str) -> tuple[str, str]:
-        try:
-            raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
-            mac, body = raw[:8], raw[8:]
-            if mac != cls._mac(scope, body):
-                raise InvalidPageToken
-            moment, row_id = json.loads(body)
-        except (ValueError, TypeError) as error:
-            raise InvalidPageToken from error
-        if not isinstance(moment, str) or not isinstance(row_id, str):
-            raise InvalidPageToken
-        return moment, row_id
-
-    @classmethod
-    def _mac(cls, scope: str, body: bytes) -> bytes:
-        return hashlib.sha256(cls._SALT + scope.encode() + b"\0" + body).digest()[:8]
-
-
-# VoIPbin's own page tokens are the sort time of the last item shown: the wire form, or
-# the ISO 8601 form its servers also write (2022-04-28T01:41:40.503790Z).
-_VOIPBIN_TOKEN = re.compile(r"^\d{4}-\d{2}-\d{2}[ T]\d{2}:\d{2}:\d{2}(\.\d{1,6})?Z?$")
-
-
-def voipbin_token_time(token: str) -> str | None:
-    """The wire time a VoIPbin-style token names, or None when it is not one."""
-    if not _VOIPBIN_TOKEN.match(token):
-        return None
-    try:
-        return format_timestamp(parse_timestamp(token))
-    except ValueError:
-        return None
+from domain.timeline import NOT_DELETED, format_timestamp
+from projections.paging import Page, PageCursor, clamp_page_size
+from projections.schema import COLUMNS, DIALS, OUTDIALS, TARGETS, Row, decode_row
+from projections.views import ReadModelView
 
 
 class ReadModelQueries:
@@ -95,20 +20,23 @@ class ReadModelQueries:
 
     # -- outdials ---------------------------------------------------------------
 
-    def get_outdial(self, customer_id: UUID, outdial_id: UUID) -> dict[str, Any] | None:
-        row = self._one(
+    def get_outdial(self, customer_id: UUID, outdial_id: UUID) -> Row | None:
+        return self._one(
             "SELECT * FROM outdials WHERE id = :id AND customer_id = :customer",
             {"id": str(outdial_id), "customer": str(customer_id)},
         )
-        return None if row is None else wire(row, OUTDIAL_FIELDS)
+
+    def outdial_plan(self, customer_id: UUID, outdial_id: UUID) -> Plan | None:
+        """The outdial's own plan, or None when the customer has no such outdial."""
+        row = self.get_outdial(customer_id, outdial_id)
+        return None if row is None else Plan(**row["plan"])
 
     def page_outdials(self, customer_id: UUID, *, page_size: int, page_token: str = "") -> Page:
         return self._page(
-            "outdials",
+            OUTDIALS,
             "customer_id = :customer AND tm_delete = :live",
             {"customer": str(customer_id), "live": NOT_DELETED},
             time_column="tm_create",
-            fields=OUTDIAL_FIELDS,
             scope=f"outdials:{customer_id}",
             page_size=page_size,
             page_token=page_token,
@@ -116,15 +44,12 @@ class ReadModelQueries:
 
     # -- targets ----------------------------------------------------------------
 
-    def get_target(
-        self, customer_id: UUID, outdial_id: UUID, target_id: UUID
-    ) -> dict[str, Any] | None:
-        row = self._one(
+    def get_target(self, customer_id: UUID, outdial_id: UUID, target_id: UUID) -> Row | None:
+        return self._one(
             "SELECT * FROM targets WHERE id = :id AND outdial_id = :outdial "
             "AND customer_id = :customer",
             {"id": str(target_id), "outdial": str(outdial_id), "customer": str(customer_id)},
         )
-        return None if row is None else wire(row, TARGET_FIELDS)
 
     def page_targets(
         self,
@@ -144,22 +69,24 @@ class ReadModelQueries:
         if not include_deleted:
             where.append("tm_delete = :live")
             params["live"] = NOT_DELETED
-        scope = f"targets:{customer_id}:{outdial_id}:{status}:{include_deleted}"
         return self._page(
-            "targets",
+            TARGETS,
             " AND ".join(where),
             params,
             time_column="tm_create",
-            fields=TARGET_FIELDS,
-            scope=scope,
+            scope=f"targets:{customer_id}:{outdial_id}:{status}:{include_deleted}",
             page_size=page_size,
             page_token=page_token,
         )
 
     def available_targets(
         self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int
-    ) -> list[dict[str, Any]]:
-        """Targets that may be dialed now under ``plan`` (SPEC §4), oldest tm_update first."""
+    ) -> list[Row]:
+        """Targets that may be dialed now under ``plan``, oldest tm_update first.
+
+        The same rule as ``Target.is_available``: live target of a live outdial, idle, an
+        eligible destination, and try_interval passed since its last dial ended.
+        """
         outdial = self.get_outdial(customer_id, outdial_id)
         if outdial is None or outdial["tm_delete"] != NOT_DELETED:
             return []
@@ -175,7 +102,7 @@ class ReadModelQueries:
             "limit": limit,
             **{f"max_{n}": plan.max_try_count(n) for n in range(DESTINATION_SLOTS)},
         }
-        rows = self._all(
+        return self._all(
             "SELECT * FROM targets WHERE outdial_id = :outdial AND customer_id = :customer "
             "AND status = 'idle' AND tm_delete = :live "
             f"AND ({eligible}) "
@@ -183,7 +110,13 @@ class ReadModelQueries:
             "ORDER BY tm_update, id LIMIT :limit",
             params,
         )
-        return [wire(r, TARGET_FIELDS) for r in rows]
+
+    def available_target_ids(
+        self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int
+    ) -> list[UUID]:
+        """Dispatch's candidates: the ids of ``available_targets``."""
+        rows = self.available_targets(customer_id, outdial_id, plan=plan, now=now, limit=limit)
+        return [UUID(row["id"]) for row in rows]
 
     # -- dials ------------------------------------------------------------------
 
@@ -197,11 +130,10 @@ class ReadModelQueries:
         page_token: str = "",
     ) -> Page:
         return self._page(
-            "dials",
+            DIALS,
             "outdial_target_id = :target AND outdial_id = :outdial AND customer_id = :customer",
             {"target": str(target_id), "outdial": str(outdial_id), "customer": str(customer_id)},
             time_column="tm_start",
-            fields=DIAL_FIELDS,
             scope=f"dials:{customer_id}:{outdial_id}:{target_id}",
             page_size=page_size,
             page_token=page_token,
@@ -217,7 +149,7 @@ class ReadModelQueries:
         result: str | None = None,
         since: datetime | None = None,
         until: datetime | None = None,
-        page_size: int = PAGE_SIZE_MAX,
+        page_size: int | None = None,
         page_token: str = "",
     ) -> Page:
         """Audit search over the customer's attempts; ``since`` inclusive, ``until`` exclusive."""
@@ -235,14 +167,12 @@ class ReadModelQueries:
             if value is not None:
                 where.append(clause)
                 params[name] = value
-        scope = "audit:" + json.dumps([str(customer_id), *(f[2] for f in filters)])
         return self._page(
-            "dials",
+            DIALS,
             " AND ".join(where),
             params,
             time_column="tm_start",
-            fields=DIAL_FIELDS,
-            scope=scope,
+            scope="audit:" + json.dumps([str(customer_id), *(f[2] for f in filters)]),
             page_size=page_size,
             page_token=page_token,
         )
@@ -265,36 +195,34 @@ class ReadModelQueries:
         params: dict[str, Any],
         *,
         time_column: str,
-        fields: tuple[str, ...],
         scope: str,
-        page_size: int,
+        page_size: int | None,
         page_token: str,
     ) -> Page:
         assert time_column in COLUMNS[table]
-        page_size = page_size if 1 <= page_size <= PAGE_SIZE_MAX else PAGE_SIZE_MAX
-        params = {**params, "limit": page_size + 1}
-        before = voipbin_token_time(page_token)
-        if before is not None:
-            # VoIPbin's semantics: strictly before that time, skipping items that share it.
-            where += f" AND {time_column} < :after_time"
-            params["after_time"] = before
-        elif page_token:
-            moment, last_id = PageCursor.read(scope, page_token)
-            where += (
-                f" AND ({time_column} < :after_time "
-                f"OR ({time_column} = :after_time AND id < :after_id))"
-            )
-            params.update(after_time=moment, after_id=last_id)
+        size = clamp_page_size(page_size)
+        params = {**params, "limit": size + 1}
+        if page_token:
+            after = PageCursor.read(scope, page_token)
+            if after.row_id is None:  # a VoIPbin time token: strictly before that time
+                where += f" AND {time_column} < :after_time"
+            else:
+                where += (
+                    f" AND ({time_column} < :after_time "
+                    f"OR ({time_column} = :after_time AND id < :after_id))"
+                )
+                params["after_id"] = after.row_id
+            params["after_time"] = after.time
         rows = self._all(
             f"SELECT * FROM {table} WHERE {where} "
             f"ORDER BY {time_column} DESC, id DESC LIMIT :limit",
             params,
         )
-        shown = rows[:page_size]
+        shown = rows[:size]
         token = ""
-        if len(rows) > page_size:
+        if len(rows) > size:
             token = PageCursor.issue(scope, shown[-1][time_column], shown[-1]["id"])
-        return Page(result=[wire(r, fields) for r in shown], next_page_token=token)
+        return Page(rows=shown, next_page_token=token)
 
     def _one(self, statement: str, params: dict[str, Any]) -> Row | None:
         rows = self._all(statement, params)
@@ -302,4 +230,4 @@ class ReadModelQueries:
 
     def _all(self, statement: str, params: dict[str, Any]) -> list[Row]:
         with self.view.reading() as rows:
-            return rows.select(statement, params)
+            return [decode_row(row) for row in rows.select(statement, params)]

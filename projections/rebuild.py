@@ -13,12 +13,9 @@ from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from application.service import OutdialService
-from application.storage import Storage
+from projections.events import EventLog, events_until
 from projections.projection import ReadModelProjection, apply_event
-from projections.readmodel import ReadModelView
-from projections.runner import open_view, read_model_env
-from projections.verify import events_until
+from projections.views import ReadModelView
 
 # Events per transaction when catching up: one commit per batch instead of per event.
 BATCH = 500
@@ -29,43 +26,22 @@ Progress = Callable[[int, int], None]  # (position reached, last position)
 
 
 def rebuild(
-    storage: Storage,
-    *,
-    until: int | None = None,
-    into: str | None = None,
-    progress: Progress | None = None,
-) -> int:
-    """Project every event up to ``until`` (all by default) into a fresh read model.
-
-    ``into`` builds it somewhere else (a SQLite path or a PostgreSQL URL), leaving the
-    live read model alone: the read model as it was at an earlier position, for debugging.
-    Returns the number of events projected.
-    """
-    env = read_model_env(storage, into)
-    app = OutdialService(env)
-    view = open_view(env)
-    try:
-        return project_into(app, view, until=until, progress=progress)
-    finally:
-        app.close()
-
-
-def project_into(
-    app: OutdialService,
+    events: EventLog,
     view: ReadModelView,
     *,
     until: int | None = None,
     progress: Progress | None = None,
 ) -> int:
-    """Replace the view's rows with the projection of the events up to ``until``."""
+    """Replace the view's rows with the projection of the events up to ``until`` (all by
+    default); returns the number of events projected."""
 
     def position() -> int:
-        head = app.recorder.max_notification_id() or 0
+        head = events.head()
         return head if until is None else min(until, head)
 
     done = 0
-    with view.replacing(app.name, position) as (rows, last):
-        for notification_id, event in events_until(app, last):
+    with view.replacing(events.name, position) as (rows, last):
+        for notification_id, event in events_until(events, last):
             apply_event(event, rows)
             done += 1
             if progress is not None and done % PROGRESS_EVERY == 0:
@@ -75,20 +51,19 @@ def project_into(
     return done
 
 
-def catch_up(app: OutdialService, view: ReadModelView) -> int:
+def catch_up(events: EventLog, view: ReadModelView) -> int:
     """Project the events after the view's position, a batch per transaction."""
     projection = ReadModelProjection(view)
     done = 0
     batch: list[Any] = []
-    after = view.max_tracking_id(app.name) or 0
-    last = app.recorder.max_notification_id() or 0
-    for position, event in events_until(app, last, after=after):
+    position = after = view.max_tracking_id(events.name) or 0
+    for position, event in events_until(events, events.head(), after=after):
         batch.append(event)
         if len(batch) == BATCH:
-            projection.process_events(batch, Tracking(app.name, position))
+            projection.process_events(batch, Tracking(events.name, position), after=after)
             done += len(batch)
-            batch = []
+            batch, after = [], position
     if batch:
-        projection.process_events(batch, Tracking(app.name, position))
+        projection.process_events(batch, Tracking(events.name, position), after=after)
         done += len(batch)
     return done

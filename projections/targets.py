@@ -13,10 +13,8 @@ from domain.address import Address
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.target import Target
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
-from projections.readmodel import Row, Rows, from_json, to_json
-
-TARGETS = "targets"
-DIALS = "dials"
+from projections.schema import DESTINATIONS, DIALS, TARGETS, TRY_COUNTS, Row, decode_row, to_json
+from projections.views import Rows
 
 
 def target_created(rows: Rows, event: Target.Created) -> None:
@@ -137,12 +135,8 @@ def _exhausted(target: Row, dial: Row) -> bool:
 
     The target row is as it was before this event; a finish changes no try count.
     """
-    plan = Plan(**from_json(dial["plan"]))
-    destinations = [
-        None
-        if target[f"destination_{n}"] is None
-        else Address(**from_json(target[f"destination_{n}"]))
-        for n in range(DESTINATION_SLOTS)
-    ]
-    try_counts = [target[f"try_count_{n}"] for n in range(DESTINATION_SLOTS)]
+    stored = decode_row({"plan": dial["plan"], **{d: target[d] for d in DESTINATIONS}})
+    plan = Plan(**stored["plan"])
+    destinations = [None if stored[d] is None else Address(**stored[d]) for d in DESTINATIONS]
+    try_counts = [target[column] for column in TRY_COUNTS]
     return plan.next_destination(destinations, try_counts) is None

@@ -1,140 +1,29 @@
-"""The read-model tables and the views that write them with tracking in one transaction.
+"""The views that hold the read-model tables and write them with tracking in one transaction.
 
-The same table shapes serve SQLite (the embedded store) and PostgreSQL. Times are stored
-in their wire form (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which sorts as text; ``tm_delete``
-holds the "not deleted" sentinel until a delete. Addresses and plans are JSON text.
+The same SQL serves SQLite (the embedded store) and PostgreSQL; they differ only in how a
+write transaction starts and where the library keeps tracking.
 """
 
 from __future__ import annotations
 
-import json
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any, Protocol
 
-from eventsourcing.persistence import Tracking, TrackingRecorder
+from eventsourcing.persistence import (
+    InfrastructureFactory,
+    IntegrityError,
+    Tracking,
+    TrackingRecorder,
+)
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
+from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed
 
-from domain.address import Address
-from domain.plan import DESTINATION_SLOTS, Plan
-
-Row = dict[str, Any]
-
-# The fields each resource shows on the wire, in its order (targets: the seed's order).
-OUTDIAL_FIELDS: tuple[str, ...] = (
-    "id",
-    "customer_id",
-    "campaign_id",
-    "name",
-    "detail",
-    "data",
-    "plan",
-    "tm_create",
-    "tm_update",
-    "tm_delete",
-)
-TARGET_FIELDS: tuple[str, ...] = (
-    "id",
-    "outdial_id",
-    "name",
-    "detail",
-    "data",
-    "status",
-    *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-    *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
-    "tm_create",
-    "tm_update",
-    "tm_delete",
-)
-DIAL_FIELDS: tuple[str, ...] = (
-    "id",
-    "outdial_id",
-    "outdial_target_id",
-    "destination_index",
-    "destination",
-    "try_count",
-    "reference_id",
-    "status",
-    "result",
-    "reason",
-    "plan",
-    "tm_start",
-    "tm_end",
-    "duration_ms",
-)
-
-# Each table: the wire fields plus what queries and verify need besides.
-COLUMNS: dict[str, tuple[str, ...]] = {
-    "outdials": (*OUTDIAL_FIELDS, "version"),
-    "targets": (
-        *TARGET_FIELDS,
-        "customer_id",
-        "version",
-        "dial_in_flight",  # id of the dial in flight, or NULL
-        "last_dial_end",  # when the latest dial ended: try_interval counts from here
-        "succeeded",  # 1 once any dial succeeded: the target stays done
-    ),
-    "dials": (
-        *DIAL_FIELDS,
-        "customer_id",
-        "destination_target",  # the dialed address's target string, for audit search
-        "timeout_at",  # tm_start + the plan's dial_timeout: when the service may time it out
-        "timed_out",
-        "late",
-    ),
-}
-_JSON_COLUMNS = {"plan", "destination", *(f"destination_{n}" for n in range(DESTINATION_SLOTS))}
-
-_INTEGER_COLUMNS = {
-    "version",
-    "succeeded",
-    "destination_index",
-    "try_count",
-    "timed_out",
-    "late",
-    *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
-}
-_BIGINT_COLUMNS = {"duration_ms"}
-
-
-def _column_type(name: str) -> str:
-    if name in _BIGINT_COLUMNS:
-        return "BIGINT"
-    return "INTEGER" if name in _INTEGER_COLUMNS else "TEXT"
-
-
-def _table_statement(table: str) -> str:
-    columns = ", ".join(
-        f"{c} {_column_type(c)}{' PRIMARY KEY' if c == 'id' else ''}" for c in COLUMNS[table]
-    )
-    return f"CREATE TABLE IF NOT EXISTS {table} ({columns})"
-
-
-INDEXES: tuple[str, ...] = (
-    # Newest-first pages of a customer's live outdials.
-    "CREATE INDEX IF NOT EXISTS outdials_page ON outdials (customer_id, tm_delete, tm_create, id)",
-    # Newest-first pages of an outdial's targets, with and without a status filter.
-    "CREATE INDEX IF NOT EXISTS targets_page ON targets (outdial_id, tm_create, id)",
-    "CREATE INDEX IF NOT EXISTS targets_status ON targets (outdial_id, status, tm_create, id)",
-    # The available query: idle, live, oldest tm_update first.
-    "CREATE INDEX IF NOT EXISTS targets_available "
-    "ON targets (outdial_id, status, tm_delete, tm_update, id)",
-    # Dials: of a target, and the audit search by outdial, number, result and time.
-    "CREATE INDEX IF NOT EXISTS dials_target ON dials (outdial_target_id, tm_start, id)",
-    "CREATE INDEX IF NOT EXISTS dials_customer ON dials (customer_id, tm_start, id)",
-    "CREATE INDEX IF NOT EXISTS dials_outdial ON dials (customer_id, outdial_id, tm_start, id)",
-    "CREATE INDEX IF NOT EXISTS dials_destination "
-    "ON dials (customer_id, destination_target, tm_start, id)",
-    "CREATE INDEX IF NOT EXISTS dials_result ON dials (customer_id, result, tm_start, id)",
-    # Dials the service must time out.
-    "CREATE INDEX IF NOT EXISTS dials_overdue ON dials (status, timeout_at)",
-)
-
-SCHEMA: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), *INDEXES)
+from projections.schema import COLUMNS, SCHEMA, Row
 
 
 class Cursor(Protocol):
@@ -224,15 +113,25 @@ class ReadModelView(TrackingRecorder, ABC):
         """A read-only transaction for queries."""
 
     @contextmanager
-    def tracked(self, tracking: Tracking) -> Iterator[Rows]:
+    def tracked(self, tracking: Tracking, *, after: int | None = None) -> Iterator[Rows]:
         """One transaction that writes view rows and records ``tracking``.
 
         The tracking insert refuses a position that is not past the recorded one, so an
         event is applied exactly once: a replayed event rolls the whole transaction back.
+        A batch of events names the position it follows (``after``): the transaction is
+        refused unless the read model is still there, so no event of the batch that a
+        rebuild meanwhile projected is applied twice.
         """
         with self._writing() as cursor:
+            rows = Rows(cursor, self.placeholders)
+            if after is not None:
+                self._lock_tracking(cursor)
+                found = self.tracking_position(rows, tracking.application_name) or 0
+                if found != after:
+                    msg = f"the read model is at {found}, not at {after}: read it again"
+                    raise IntegrityError(msg)
             self._insert_tracking(cursor, tracking)
-            yield Rows(cursor, self.placeholders)
+            yield rows
 
     @contextmanager
     def replacing(
@@ -330,15 +229,17 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
             yield Rows(cursor, self.placeholders)
 
 
-def to_json(value: Address | Plan | None) -> str | None:
-    """Addresses and plans are stored as JSON text; unset destinations as NULL."""
-    return None if value is None else json.dumps(value.as_dict(), separators=(",", ":"))
+# Pinned: the view is configured by READMODEL_* settings, and on PostgreSQL its tracking
+# table is readmodel_tracking; a rename would orphan the stored position.
+VIEW_NAME = "readmodel"
 
 
-def from_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
-
-
-def wire(row: Row, fields: tuple[str, ...]) -> dict[str, Any]:
-    """A stored row as the API shows it: the resource's fields, in order, JSON decoded."""
-    return {f: from_json(row[f]) if f in _JSON_COLUMNS else row[f] for f in fields}
+def open_view(env: Mapping[str, str]) -> ReadModelView:
+    """A view on the read-model store named by ``READMODEL_*`` settings, creating its
+    tables when missing."""
+    environment = Environment(VIEW_NAME, dict(env))
+    module = environment.get("PERSISTENCE_MODULE")
+    kind = PostgresReadModelView if module == "eventsourcing.postgres" else SQLiteReadModelView
+    factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(environment)
+    view: ReadModelView = factory.tracking_recorder(kind)  # type: ignore[arg-type]
+    return view

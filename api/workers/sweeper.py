@@ -1,4 +1,4 @@
-"""The service's own finish of dials nobody finished (SPEC §4: no target stays stuck)."""
+"""The service's own finish of dials nobody finished, so no target stays stuck."""
 
 from __future__ import annotations
 

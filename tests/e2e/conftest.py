@@ -1,7 +1,12 @@
-"""The whole service over HTTP, on a real SQLite store and the real read model."""
+"""The whole service over HTTP, on a real store and the real read model.
+
+Helpers and wire constants that several test modules share live here too, so that no
+test module imports another.
+"""
 
 from __future__ import annotations
 
+import re
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -11,8 +16,9 @@ from uuid import uuid4
 import pytest
 from fastapi import FastAPI
 
-from api.app import create_app
+from api.http.app import ServiceHost, create_app
 from api.settings import Settings
+from application.service import Clock, utc_now
 from application.storage import Storage
 from tests.conftest import BOTH_STORES
 
@@ -23,6 +29,40 @@ with warnings.catch_warnings():
 
 TEL_0 = "+821100000001"
 TEL_1 = "+821100000002"
+NOT_DELETED = "9999-01-01 00:00:00.000000"
+NO_CAMPAIGN = "00000000-0000-0000-0000-000000000000"
+WIRE_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
+DEFAULT_PLAN = {
+    "max_try_count_0": 1,
+    "max_try_count_1": 1,
+    "max_try_count_2": 1,
+    "max_try_count_3": 1,
+    "max_try_count_4": 1,
+    "try_interval": 0,
+    "dial_timeout": 60000,
+}
+# A target's fields on the wire, in the seed resource's order.
+SEED_ORDER = [
+    "id",
+    "outdial_id",
+    "name",
+    "detail",
+    "data",
+    "status",
+    "destination_0",
+    "destination_1",
+    "destination_2",
+    "destination_3",
+    "destination_4",
+    "try_count_0",
+    "try_count_1",
+    "try_count_2",
+    "try_count_3",
+    "try_count_4",
+    "tm_create",
+    "tm_update",
+    "tm_delete",
+]
 
 
 def tel(number: str = TEL_0) -> dict[str, str]:
@@ -33,24 +73,31 @@ def bearer(key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {key}"}
 
 
-def make_app(data_dir: Path, **settings: Any) -> FastAPI:
-    return create_app(Settings(data_dir=data_dir, sweep_interval_seconds=0.2, **settings))
-
-
-def new_key(app: FastAPI) -> str:
-    """A key for a new customer."""
-    key: str = app.state.runtime.keys.create(uuid4())
-    return key
+def make_app(data_dir: Path, *, clock: Clock = utc_now, **settings: Any) -> FastAPI:
+    return create_app(
+        Settings(data_dir=data_dir, sweep_interval_seconds=0.2, **settings), clock=clock
+    )
 
 
 def app_on(storage: Storage, **settings: Any) -> FastAPI:
-    """The service on a store of the integration fixtures (SQLite or PostgreSQL)."""
+    """The service on a store of the store fixtures (SQLite or PostgreSQL)."""
     where: dict[str, Any] = (
         {"database_url": storage.database_url}
         if storage.database_url
         else {"data_dir": storage.data_dir}
     )
     return create_app(Settings(**where, sweep_interval_seconds=0.2, **settings))
+
+
+def host_of(app: FastAPI) -> ServiceHost:
+    """What the app serves with: its store's services and its projection worker."""
+    host: ServiceHost = app.state.host
+    return host
+
+
+def new_key(app: FastAPI) -> str:
+    """A key for a new customer."""
+    return host_of(app).services.keys.create(uuid4())
 
 
 @pytest.fixture

@@ -11,6 +11,8 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api import cli
+from api.cli.parser import build_parser
+from api.settings import Settings
 from application.access import ApiKeys
 from application.storage import Storage
 from tests.e2e.conftest import (
@@ -180,18 +182,60 @@ def test_serve_makes_a_first_customer_and_key_on_an_empty_store_only(
 
 
 def test_settings_come_from_the_environment_and_flags_win(monkeypatch: pytest.MonkeyPatch) -> None:
-    from api.settings import Settings
-
     monkeypatch.setenv("OUTDIAL_DATA_DIR", "/srv/outdial")
     monkeypatch.setenv("OUTDIAL_PORT", "9000")
-    settings = Settings.from_env()
+    monkeypatch.setenv("OUTDIAL_RUN_PROJECTIONS", "false")
+    settings = Settings()
     assert (settings.data_dir, settings.port, settings.database_url) == (
         Path("/srv/outdial"),
         9000,
         None,
     )
-    assert settings.with_flags(data_dir="/tmp/x", port=1).storage() == Storage(
-        data_dir=Path("/tmp/x")
-    )
+    assert settings.run_projections is False
+    flagged = Settings.load(data_dir="/tmp/x", port=1, host=None, run_projections=True)
+    assert flagged.storage() == Storage(data_dir=Path("/tmp/x"))
+    assert (flagged.port, flagged.host, flagged.run_projections) == (1, "127.0.0.1", True)
     monkeypatch.setenv("OUTDIAL_DATABASE_URL", "postgresql://u:p@db:5432/outdial")
-    assert Settings.from_env().storage() == Storage(database_url="postgresql://u:p@db:5432/outdial")
+    assert Settings().storage() == Storage(database_url="postgresql://u:p@db:5432/outdial")
+
+
+def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
+    """Each OUTDIAL_* variable has a flag on the commands it concerns."""
+    flags = {
+        name: value
+        for name, value in vars(
+            build_parser().parse_args(
+                [
+                    "serve",
+                    "--data-dir=/d",
+                    "--database-url=postgresql://db/x",
+                    "--host=0.0.0.0",
+                    "--port=9",
+                    "--read-wait-seconds=1.5",
+                    "--ready-max-lag=7",
+                    "--sweep-interval-seconds=0.5",
+                    "--no-run-projections",
+                ]
+            )
+        ).items()
+        if name in Settings.model_fields
+    }
+    settings = Settings.load(**flags)
+    assert settings.model_dump() == {
+        "data_dir": Path("/d"),
+        "database_url": "postgresql://db/x",
+        "host": "0.0.0.0",
+        "port": 9,
+        "read_wait_seconds": 1.5,
+        "ready_max_lag": 7,
+        "sweep_interval_seconds": 0.5,
+        "run_projections": False,
+    }
+
+
+def test_a_setting_that_does_not_parse_is_one_line_and_exit_2(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("OUTDIAL_PORT", "eighty")
+    assert cli.main(["verify"]) == 2
+    assert capsys.readouterr().err.startswith("outdial: setting port:")

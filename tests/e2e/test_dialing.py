@@ -5,24 +5,30 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import FakeClock
 from tests.e2e.conftest import (
+    DEFAULT_PLAN,
     TEL_0,
     TEL_1,
+    WIRE_TIME,
+    bearer,
     create_outdial,
     create_target,
     dispatch,
     error_of,
     finish,
+    make_app,
+    new_key,
     ok,
     set_plan,
     targets_path,
 )
-from tests.e2e.test_outdials import DEFAULT_PLAN, WIRE_TIME
 
 DIAL_FIELDS = [
     "id",
@@ -71,7 +77,7 @@ def start_next(client: TestClient, outdial_id: str, target_id: str, how: str) ->
 def test_retries_walk_the_destinations_in_order_until_the_target_is_done(
     client: TestClient, how: str
 ) -> None:
-    """SPEC §4: max_try_count 2 and 1 dial destination 0, 0, then 1; then the target is done."""
+    """max_try_count 2 and 1 dial destination 0, 0, then 1; then the target is done."""
     outdial = create_outdial(client)
     set_plan(client, outdial["id"], max_try_count_0=2, max_try_count_1=1)
     target = create_target(client, outdial["id"], TEL_0, TEL_1)
@@ -294,32 +300,44 @@ def test_concurrent_dispatchers_never_share_a_target(client: TestClient) -> None
     assert set(statuses) <= {(409, "ABORTED")}
 
 
-def test_the_service_times_out_a_dial_and_accepts_one_late_finish(client: TestClient) -> None:
-    outdial = create_outdial(client)
-    set_plan(client, outdial["id"], max_try_count_0=2, dial_timeout=1000)
-    target = create_target(client, outdial["id"], TEL_0)
-    (dial,) = ok(dispatch(client, outdial["id"]))["result"]
-    path = targets_path(outdial["id"], target["id"])
-    deadline = time.monotonic() + 10
-    while ok(client.get(path))["status"] == "progressing":
-        assert time.monotonic() < deadline, "the sweeper never timed the dial out"
-        time.sleep(0.1)
-    (timed_out,) = dials_of(client, dial)
-    assert (timed_out["status"], timed_out["result"], timed_out["reason"]) == (
-        "done",
-        "fail",
-        "timeout",
-    )
-    assert timed_out["duration_ms"] >= 1000
-    assert ok(client.get(path))["status"] == "idle"  # one try left
-    late = finish(client, dial, "success", "normal")
-    assert late["status"] == "done"
-    (recorded,) = dials_of(client, dial)
-    assert (recorded["result"], recorded["reason"]) == ("success", "normal")
-    assert recorded["tm_end"] == timed_out["tm_end"]
-    events = ok(client.get(path + "/events"))["result"]
-    assert [e["type"] for e in events] == ["Created", "DialStarted", "DialFinished", "DialFinished"]
-    assert events[-1]["data"]["late"] is True
+def test_the_service_times_out_a_dial_and_accepts_one_late_finish(
+    tmp_path: Path, clock: FakeClock
+) -> None:
+    app = make_app(tmp_path / "var", clock=clock)
+    with TestClient(app, headers=bearer(new_key(app))) as client:
+        outdial = create_outdial(client)
+        set_plan(client, outdial["id"], max_try_count_0=2, dial_timeout=30_000)
+        target = create_target(client, outdial["id"], TEL_0)
+        (dial,) = ok(dispatch(client, outdial["id"]))["result"]
+        path = targets_path(outdial["id"], target["id"])
+        clock.advance(seconds=29)
+        assert ok(client.get(path))["status"] == "progressing"  # still within its time
+        clock.advance(seconds=2)
+        deadline = time.monotonic() + 10  # the sweeper looks every 0.2 s
+        while ok(client.get(path))["status"] == "progressing":
+            assert time.monotonic() < deadline, "the sweeper never timed the dial out"
+            time.sleep(0.05)
+        (timed_out,) = dials_of(client, dial)
+        assert (timed_out["status"], timed_out["result"], timed_out["reason"]) == (
+            "done",
+            "fail",
+            "timeout",
+        )
+        assert 30_000 <= timed_out["duration_ms"] < 31_000
+        assert ok(client.get(path))["status"] == "idle"  # one try left
+        late = finish(client, dial, "success", "normal")
+        assert late["status"] == "done"
+        (recorded,) = dials_of(client, dial)
+        assert (recorded["result"], recorded["reason"]) == ("success", "normal")
+        assert recorded["tm_end"] == timed_out["tm_end"]
+        events = ok(client.get(path + "/events"))["result"]
+        assert [e["type"] for e in events] == [
+            "Created",
+            "DialStarted",
+            "DialFinished",
+            "DialFinished",
+        ]
+        assert events[-1]["data"]["late"] is True
 
 
 def test_the_audit_search_filters_by_outdial_target_number_result_and_time(

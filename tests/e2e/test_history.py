@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
-from tests.e2e.conftest import TEL_0, TEL_1, create_outdial, create_target, ok, targets_path
-from tests.e2e.test_outdials import NOT_DELETED
-from tests.e2e.test_targets import SEED_ORDER
+from tests.e2e.conftest import (
+    NOT_DELETED,
+    SEED_ORDER,
+    TEL_0,
+    TEL_1,
+    create_outdial,
+    create_target,
+    ok,
+    targets_path,
+)
 
 
 def test_events_are_the_four_kinds_oldest_first_with_their_data(client: TestClient) -> None:

@@ -2,24 +2,19 @@
 
 from __future__ import annotations
 
-import re
-
 from fastapi.testclient import TestClient
 
-from tests.e2e.conftest import create_outdial, create_target, error_of, ok, targets_path
-
-NOT_DELETED = "9999-01-01 00:00:00.000000"
-NO_CAMPAIGN = "00000000-0000-0000-0000-000000000000"
-WIRE_TIME = re.compile(r"^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d{6}$")
-DEFAULT_PLAN = {
-    "max_try_count_0": 1,
-    "max_try_count_1": 1,
-    "max_try_count_2": 1,
-    "max_try_count_3": 1,
-    "max_try_count_4": 1,
-    "try_interval": 0,
-    "dial_timeout": 60000,
-}
+from tests.e2e.conftest import (
+    DEFAULT_PLAN,
+    NO_CAMPAIGN,
+    NOT_DELETED,
+    WIRE_TIME,
+    create_outdial,
+    create_target,
+    error_of,
+    ok,
+    targets_path,
+)
 
 
 def test_a_new_outdial_has_the_wire_fields_in_order_and_defaults(client: TestClient) -> None:

@@ -6,10 +6,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.app import create_app
+from api.bootstrap import Services
+from api.http.app import create_app
 from api.settings import Settings
+from api.workers.projection import ProjectionWorker
 from application.storage import Storage
-from projections.runner import ReadModel
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -55,12 +56,13 @@ def test_the_api_runs_on_postgresql(postgres_storage: Storage) -> None:
 def test_two_api_processes_share_a_separate_projection_worker(
     postgres_storage: Storage,
 ) -> None:
-    """SPEC §6: several API processes on one database, projected by `outdial project`."""
+    """Several API processes on one database, projected by an `outdial project` worker."""
     assert postgres_storage.database_url
     settings = Settings(database_url=postgres_storage.database_url, run_projections=False)
     first, second = create_app(settings), create_app(settings)
     key = new_key(first)
-    worker = ReadModel(postgres_storage)
+    services = Services.open(settings)
+    worker = ProjectionWorker(services)
     worker.start()
     try:
         with (
@@ -73,4 +75,5 @@ def test_two_api_processes_share_a_separate_projection_worker(
             assert ok(one.get(targets_path(outdial["id"], target["id"]))) == target
             assert [o["id"] for o in ok(other.get("/v1.0/outdials"))["result"]] == [outdial["id"]]
     finally:
-        worker.close()
+        worker.stop()
+        services.close()

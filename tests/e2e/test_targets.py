@@ -8,8 +8,11 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.e2e.conftest import (
+    NOT_DELETED,
+    SEED_ORDER,
     TEL_0,
     TEL_1,
+    WIRE_TIME,
     create_outdial,
     create_target,
     dispatch,
@@ -19,29 +22,6 @@ from tests.e2e.conftest import (
     targets_path,
     tel,
 )
-from tests.e2e.test_outdials import NOT_DELETED, WIRE_TIME
-
-SEED_ORDER = [
-    "id",
-    "outdial_id",
-    "name",
-    "detail",
-    "data",
-    "status",
-    "destination_0",
-    "destination_1",
-    "destination_2",
-    "destination_3",
-    "destination_4",
-    "try_count_0",
-    "try_count_1",
-    "try_count_2",
-    "try_count_3",
-    "try_count_4",
-    "tm_create",
-    "tm_update",
-    "tm_delete",
-]
 
 
 def batch(client: TestClient, outdial_id: str, targets: list[dict[str, Any]]) -> Any:

@@ -315,9 +315,9 @@ def test_a_malformed_time_token_is_still_400_invalid_page_token(vn: VoipbinClien
 
 def test_the_openapi_description_shows_what_voipbins_clients_may_send(vn: VoipbinClient) -> None:
     schemas = ok(vn.client.get("/openapi.json"))["components"]["schemas"]
-    address = schemas["AddressInput"]
+    address = schemas["AddressIn"]
     assert "required" not in address  # {} is an unset destination
     assert "" in address["properties"]["type"]["enum"]
-    campaign = schemas["OutdialCreate"]["properties"]["campaign_id"]
+    campaign = schemas["OutdialIn"]["properties"]["campaign_id"]
     assert {"type": "string", "enum": [""]} in campaign["anyOf"]
-    assert "required" not in schemas["OutdialUpdate"]
+    assert "required" not in schemas["OutdialUpdateIn"]

@@ -13,7 +13,16 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from projections import projection as projection_module
-from tests.e2e.conftest import bearer, create_outdial, error_of, make_app, new_key, ok
+from projections.runner import LiveProjection
+from tests.e2e.conftest import (
+    bearer,
+    create_outdial,
+    error_of,
+    host_of,
+    make_app,
+    new_key,
+    ok,
+)
 
 MIB = 1024 * 1024
 
@@ -112,7 +121,7 @@ def test_an_unexpected_failure_is_500_without_a_stack_trace(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(app.state.runtime.read_model.queries, "page_outdials", broken)
+    monkeypatch.setattr(host_of(app).services.read_model.queries, "page_outdials", broken)
     response = client.get("/v1.0/outdials", headers={"X-Request-ID": "trace-me"})
     error = error_of(response, 500)
     assert (error["status"], error["reason"]) == ("INTERNAL", "INTERNAL")
@@ -127,7 +136,7 @@ def test_a_store_that_does_not_answer_is_503_not_500(
     def locked(*args: object, **kwargs: object) -> None:
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(app.state.runtime.read_model.queries, "page_outdials", locked)
+    monkeypatch.setattr(host_of(app).services.read_model.queries, "page_outdials", locked)
     error = error_of(client.get("/v1.0/outdials"), 503)
     assert (error["status"], error["reason"]) == ("UNAVAILABLE", "STORE_UNAVAILABLE")
 
@@ -158,7 +167,7 @@ def test_readyz_is_503_while_the_projection_keeps_failing(
     with TestClient(app) as client:
         client.post("/v1.0/outdials", json={"name": "x"}, headers=bearer(new_key(app)))
         deadline = time.monotonic() + 10
-        while not app.state.runtime.read_model.failing() and time.monotonic() < deadline:
+        while not projection_of(app).failing() and time.monotonic() < deadline:
             time.sleep(0.05)
         error = error_of(client.get("/readyz"), 503)
         assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_FAILING")
@@ -191,7 +200,7 @@ def test_openapi_documents_every_operation_with_its_key_and_its_errors(
         for method, operation in methods.items()
     ]
     v1 = [(p, m, o) for p, m, o in operations if p.startswith("/v1.0")]
-    assert len(v1) == 21  # SPEC §3: 8 outdial, 5 target, 6 dialing, 2 history
+    assert len(v1) == 21  # 8 outdial, 5 target, 6 dialing, 2 history (docs/api.md)
     for path, method, operation in v1:
         assert "422" not in operation["responses"], (path, method)
         assert {"bearer", "token", "accesskey"} <= {
@@ -202,7 +211,7 @@ def test_openapi_documents_every_operation_with_its_key_and_its_errors(
             assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
         assert operation["responses"]["200"]["content"]["application/json"]["schema"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
-    target = document["components"]["schemas"]["Target"]
+    target = document["components"]["schemas"]["TargetOut"]
     assert list(target["properties"])[:6] == [
         "id",
         "outdial_id",
@@ -224,5 +233,11 @@ def test_a_customer_made_by_another_key_store_process_is_seen_without_restart(
 
 def make_app_sibling(app: FastAPI) -> FastAPI:
     """A second app on the same data directory, as another process would open it."""
-    data_dir = app.state.runtime.settings.data_dir
+    data_dir = host_of(app).settings.data_dir
     return make_app(data_dir)
+
+
+def projection_of(app: FastAPI) -> LiveProjection:
+    worker = host_of(app).worker
+    assert worker is not None
+    return worker.projection

@@ -9,19 +9,20 @@ from uuid import uuid4
 import pytest
 
 from api.cli import main
+from application.eventlog import StoredEventLog
 from application.service import OutdialService
 from application.storage import Storage
-from projections.runner import ReadModel
 from tests.conftest import new_target
-
-WAIT = 10.0
+from tests.integration.conftest import caught_up, projected
 
 
 def some_history(app: OutdialService) -> tuple[str, str]:
     customer = uuid4()
-    outdial = app.create_outdial(customer, name="ops")
-    target = app.create_target(customer, outdial.id, new_target("+821100000001", "+821100000002"))
-    dial = app.start_dial(customer, outdial.id, target.id)
+    outdial = app.create_outdial(customer, name="ops").value
+    target = app.create_target(
+        customer, outdial.id, new_target("+821100000001", "+821100000002")
+    ).value
+    dial = app.start_dial(customer, outdial.id, target.id).value
     app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
     return str(outdial.id), str(target.id)
 
@@ -31,16 +32,15 @@ def test_verify_passes_after_a_forced_restart_and_names_a_tampered_field(
 ) -> None:
     storage = Storage(data_dir=tmp_path)
     app = OutdialService(storage=storage)
-    model = ReadModel(storage)
-    model.start()
-    some_history(app)
-    assert model.wait(app.last_position, WAIT)
-    model.stop()  # the process dies: events keep arriving while nothing projects
+    events = StoredEventLog(app)
+    with projected(storage, events) as projection:
+        some_history(app)
+        assert caught_up(projection.read_model)
+    # The process died: events keep arriving while nothing projects.
     _, target_id = some_history(app)
-    model = ReadModel(storage)  # a new process picks up from its tracked position
-    model.start()
-    assert model.wait(app.last_position, WAIT)
-    model.close()
+    with projected(storage, events) as projection:  # a new one picks up where it was
+        assert caught_up(projection.read_model)
+    events.close()
     app.close()
     assert main(["verify", "--data-dir", str(tmp_path)]) == 0
     assert "0 difference(s)" in capsys.readouterr().out

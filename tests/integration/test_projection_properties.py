@@ -1,5 +1,5 @@
 """Property: after any command sequence, the incrementally projected read model equals
-the replay of the events (SPEC §5), on the embedded store."""
+the replay of the events, on the embedded store."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from uuid import UUID, uuid4
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from api.bootstrap import open_read_model
+from application.eventlog import StoredEventLog
 from application.service import OutdialService
 from application.storage import Storage
 from domain.errors import DomainError
 from projections.rebuild import catch_up
-from projections.runner import open_view, read_model_env
 from projections.verify import verify
 from tests.conftest import FakeClock, new_target
 
@@ -40,10 +41,11 @@ def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
         storage = Storage(data_dir=Path(directory))
         clock = FakeClock()
         app = OutdialService(storage=storage, clock=clock)
-        view = open_view(read_model_env(storage))
+        events = StoredEventLog(app)
+        view = open_read_model(storage, events).view
         try:
             customer = uuid4()
-            outdial = app.create_outdial(customer).id
+            outdial = app.create_outdial(customer).value.id
             targets: list[UUID] = []
             dials: dict[UUID, UUID] = {}
             run(app, clock, customer, outdial, targets, dials, ("create", 2))
@@ -51,13 +53,14 @@ def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
                 with suppress(DomainError):
                     run(app, clock, customer, outdial, targets, dials, step)
                 if step[0] == "project":
-                    catch_up(app, view)
-                    assert verify(app, view)[1] == []
-            catch_up(app, view)
-            position, differences = verify(app, view)
+                    catch_up(events, view)
+                    assert verify(events, view)[1] == []
+            catch_up(events, view)
+            position, differences = verify(events, view)
             assert differences == []
-            assert position == app.recorder.max_notification_id()
+            assert position == events.head()
         finally:
+            events.close()
             app.close()
 
 
@@ -77,10 +80,10 @@ def run(
     if kind == "create":
         count = int(args[0])  # type: ignore[call-overload]
         batch = [new_target("+821100000001", "+821100000002")] * count
-        targets += [t.id for t in app.create_targets(customer, outdial, batch)]
+        targets += [t.id for t in app.create_targets(customer, outdial, batch).value]
     elif kind == "dial" and pick:
-        dial = app.start_dial(customer, outdial, pick, destination_index=args[1])  # type: ignore[arg-type]
-        dials[pick] = dial.id
+        started = app.start_dial(customer, outdial, pick, destination_index=args[1])  # type: ignore[arg-type]
+        dials[pick] = started.value.id
     elif kind == "finish" and pick in dials:
         app.finish_dial(customer, outdial, pick, dials[pick], result=str(args[1]))
     elif kind == "time_out" and pick in dials:
@@ -93,7 +96,7 @@ def run(
         app.change_outdial_plan(customer, outdial, changes)
     elif kind == "walk" and pick:
         for _ in range(int(args[1])):  # type: ignore[call-overload]
-            dial = app.start_dial(customer, outdial, pick)
+            dial = app.start_dial(customer, outdial, pick).value
             dials[pick] = dial.id
             app.finish_dial(customer, outdial, pick, dial.id, result="fail", reason="busy")
     elif kind == "wait":

@@ -10,20 +10,23 @@ from uuid import UUID, uuid4
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from application.service import NewTarget, OutdialService
+from api.bootstrap import open_read_model, read_model_env
+from application.eventlog import StoredEventLog
+from application.service import OutdialService
 from application.storage import Storage
 from domain.plan import DEFAULT_PLAN
 from projections import projection as projection_module
 from projections import targets as targets_module
+from projections.paging import InvalidPageToken
 from projections.projection import ReadModelProjection
-from projections.queries import InvalidPageToken, ReadModelQueries
-from projections.readmodel import COLUMNS, ReadModelView
+from projections.queries import ReadModelQueries
 from projections.rebuild import rebuild
-from projections.runner import ReadModel, open_view, read_model_env
+from projections.runner import ReadModel
+from projections.schema import COLUMNS
 from projections.verify import verify
+from projections.views import ReadModelView, open_view
 from tests.conftest import FakeClock, new_target
-
-WAIT = 10.0
+from tests.integration.conftest import WAIT, caught_up, projected
 
 
 def all_rows(view: ReadModelView) -> dict[str, list[dict[str, Any]]]:
@@ -33,7 +36,7 @@ def all_rows(view: ReadModelView) -> dict[str, list[dict[str, Any]]]:
 
 def campaign_day(app: OutdialService, clock: FakeClock, customer: UUID) -> dict[str, UUID]:
     """A representative mix of every command, returning ids worth looking at."""
-    outdial = app.create_outdial(customer, name="Q1", detail="spring list")
+    outdial = app.create_outdial(customer, name="Q1", detail="spring list").value
     app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2, "try_interval": 1_000})
     app.change_outdial_data(customer, outdial.id, "vip")
     targets = app.create_targets(
@@ -44,15 +47,19 @@ def campaign_day(app: OutdialService, clock: FakeClock, customer: UUID) -> dict[
             new_target("+821100000003"),
             new_target("+821100000004"),
         ],
-    )
+    ).value
     first, second, third = (t.id for t in targets)
-    dial = app.start_dial(customer, outdial.id, first)
+    dial = app.start_dial(customer, outdial.id, first).value
     clock.advance(seconds=3)
     app.finish_dial(customer, outdial.id, first, dial.id, result="fail", reason="busy")
     clock.advance(seconds=2)
-    dial = app.start_dial(customer, outdial.id, first, destination_index=1, reference_id="call-7")
+    dial = app.start_dial(
+        customer, outdial.id, first, destination_index=1, reference_id="call-7"
+    ).value
     app.finish_dial(customer, outdial.id, first, dial.id, result="success", reason="normal")
-    timed_out = app.start_dial(customer, outdial.id, second, plan_changes={"dial_timeout": 1_000})
+    timed_out = app.start_dial(
+        customer, outdial.id, second, plan_changes={"dial_timeout": 1_000}
+    ).value
     clock.advance(seconds=2)
     app.time_out_dial(second, timed_out.id)
     app.finish_dial(
@@ -60,39 +67,56 @@ def campaign_day(app: OutdialService, clock: FakeClock, customer: UUID) -> dict[
     )
     app.start_dial(customer, outdial.id, third)
     app.delete_target(customer, outdial.id, third)
-    other = app.create_outdial(customer, name="gone")
+    other = app.create_outdial(customer, name="gone").value
     app.delete_outdial(customer, other.id)
     return {"outdial": outdial.id, "first": first, "second": second, "third": third}
 
 
+def rebuilt(
+    storage: Storage, events: StoredEventLog, *, into: str | None = None, until: int | None = None
+) -> int:
+    """What `outdial rebuild` does: the store's read model (or another) projected anew."""
+    read_model = open_read_model(storage, events, into=into)
+    try:
+        return rebuild(events, read_model.view, until=until)
+    finally:
+        read_model.close()
+
+
 def test_read_model_equals_the_replay_after_every_kind_of_command(
-    stored_app: OutdialService, read_model: ReadModel, clock: FakeClock, customer: UUID
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    read_model: ReadModel,
+    clock: FakeClock,
+    customer: UUID,
 ) -> None:
     ids = campaign_day(stored_app, clock, customer)
-    assert read_model.wait(stored_app.last_position, WAIT)
-    position, differences = verify(stored_app, read_model.view)
-    assert position == stored_app.recorder.max_notification_id()
+    assert caught_up(read_model)
+    position, differences = verify(events, read_model.view)
+    assert position == events.head()
     assert differences == []
     first = read_model.queries.get_target(customer, ids["outdial"], ids["first"])
     assert first is not None
     assert (first["status"], first["try_count_0"], first["try_count_1"]) == ("done", 1, 1)
-    late = read_model.queries.search_dials(customer, target_id=ids["second"]).result[0]
+    late = read_model.queries.search_dials(customer, target_id=ids["second"]).rows[0]
     assert (late["result"], late["reason"]) == ("success", "late answer")
 
 
 def test_a_write_is_visible_to_the_next_read(
     stored_app: OutdialService, read_model: ReadModel, customer: UUID
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
+    outdial = stored_app.create_outdial(customer).value
     for n in range(20):
-        target = stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
-        assert read_model.wait(stored_app.last_position, WAIT)
-        assert read_model.queries.get_target(customer, outdial.id, target.id) is not None, n
+        written = stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
+        assert written.position is not None
+        assert read_model.wait_until_applied(written.position, WAIT)
+        found = read_model.queries.get_target(customer, outdial.id, written.value.id)
+        assert found is not None, n
 
 
 def test_waiting_past_the_head_times_out_instead_of_hanging(read_model: ReadModel) -> None:
-    assert not read_model.wait(10_000_000, timeout=0.2)
-    assert read_model.wait(None)
+    assert not read_model.wait_until_applied(10_000_000, timeout=0.2)
+    assert read_model.wait_until_applied(None)
 
 
 def test_an_event_is_never_applied_twice(
@@ -110,9 +134,34 @@ def test_an_event_is_never_applied_twice(
     assert all_rows(view) == before
 
 
+def test_a_batch_is_refused_whole_unless_the_read_model_is_where_it_follows(
+    stored_app: OutdialService, storage: Storage, customer: UUID
+) -> None:
+    outdial = stored_app.create_outdial(customer).value
+    stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 2)
+    view = open_view(read_model_env(storage))
+    projection = ReadModelProjection(view)
+    notifications = stored_app.recorder.select_notifications(start=1, limit=10)
+    first, *rest = [(n.id, stored_app.mapper.to_domain_event(n)) for n in notifications]
+    projection.process_events([first[1]], Tracking(stored_app.name, first[0]), after=0)
+    before = all_rows(view)
+    # A batch that claims to follow position 0 when the read model is at 1 (a rebuild
+    # moved it, say) would apply event 1 again: refused, nothing written.
+    with pytest.raises(IntegrityError):
+        projection.process_events(
+            [first[1], *(e for _, e in rest)], Tracking(stored_app.name, rest[-1][0]), after=0
+        )
+    assert all_rows(view) == before
+    projection.process_events(
+        [e for _, e in rest], Tracking(stored_app.name, rest[-1][0]), after=first[0]
+    )
+    assert len(all_rows(view)["targets"]) == 2
+
+
 def test_a_crash_inside_the_transaction_applies_nothing_and_the_runner_recovers(
     stored_app: OutdialService,
     storage: Storage,
+    events: StoredEventLog,
     clock: FakeClock,
     customer: UUID,
     monkeypatch: pytest.MonkeyPatch,
@@ -128,47 +177,45 @@ def test_a_crash_inside_the_transaction_applies_nothing_and_the_runner_recovers(
             raise RuntimeError(msg)  # ...and the transaction dies before it commits
 
     monkeypatch.setattr(projection_module, "dial_finished", crash_once_after_writing)
-    model = ReadModel(storage)
-    model.start()
-    try:
+    with projected(storage, events) as projection:
+        model = projection.read_model
         ids = campaign_day(stored_app, clock, customer)
-        assert model.wait(stored_app.last_position, WAIT)
+        assert caught_up(model)
         assert crashes
-        assert model.restarts >= 1
-        assert model.last_error is not None
-        assert "RuntimeError" in model.last_error
+        assert projection.restarts >= 1
+        assert projection.last_error is not None
+        assert "RuntimeError" in projection.last_error
         assert model.lag() == 0
-        assert not model.failing()  # it moved past the failure
-        assert verify(stored_app, model.view)[1] == []
-        dials = model.queries.search_dials(customer, target_id=ids["first"]).result
+        assert not projection.failing()  # it moved past the failure
+        assert verify(events, model.view)[1] == []
+        dials = model.queries.search_dials(customer, target_id=ids["first"]).rows
         assert [d["try_count"] for d in dials] == [1, 1]  # one row per attempt, no duplicates
-    finally:
-        model.close()
 
 
 def test_a_failing_projection_is_visible_as_growing_lag(
-    stored_app: OutdialService, storage: Storage, customer: UUID, monkeypatch: pytest.MonkeyPatch
+    stored_app: OutdialService,
+    storage: Storage,
+    events: StoredEventLog,
+    customer: UUID,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     def always_fail(rows: Any, event: Any) -> None:
         msg = "bad row"
         raise RuntimeError(msg)
 
     monkeypatch.setattr(projection_module, "outdial_created", always_fail)
-    model = ReadModel(storage)
-    model.start()
-    try:
+    with projected(storage, events) as projection:
         stored_app.create_outdial(customer)
         stored_app.create_outdial(customer)
-        assert not model.wait(stored_app.last_position, timeout=1.0)
-        assert model.lag() == 2
-        assert model.last_error == "RuntimeError: bad row"
-        assert model.failing()
-    finally:
-        model.close()
+        assert not caught_up(projection.read_model, timeout=1.0)
+        assert projection.read_model.lag() == 2
+        assert projection.last_error == "RuntimeError: bad row"
+        assert projection.failing()
 
 
 def test_rebuild_gives_exactly_the_rows_of_incremental_projection(
     stored_app: OutdialService,
+    events: StoredEventLog,
     read_model: ReadModel,
     storage: Storage,
     clock: FakeClock,
@@ -176,22 +223,22 @@ def test_rebuild_gives_exactly_the_rows_of_incremental_projection(
     tmp_path: Path,
 ) -> None:
     campaign_day(stored_app, clock, customer)
-    assert read_model.wait(stored_app.last_position, WAIT)
+    assert caught_up(read_model)
     incremental = all_rows(read_model.view)
     copy = str(tmp_path / "copy.sqlite3")
-    projected = rebuild(storage, into=copy)
-    assert projected == stored_app.recorder.max_notification_id()
+    assert rebuilt(storage, events, into=copy) == events.head()
     assert all_rows(open_view(read_model_env(storage, copy))) == incremental
-    rebuild(storage)  # in place, while the runner keeps projecting
+    rebuilt(storage, events)  # in place, while the runner keeps projecting
     assert all_rows(read_model.view) == incremental
-    outdial = stored_app.create_outdial(customer, name="after the rebuild")
-    assert read_model.wait(stored_app.last_position, WAIT)
+    outdial = stored_app.create_outdial(customer, name="after the rebuild").value
+    assert caught_up(read_model)
     assert read_model.queries.get_outdial(customer, outdial.id) is not None
-    assert verify(stored_app, read_model.view)[1] == []
+    assert verify(events, read_model.view)[1] == []
 
 
 def test_an_interrupted_rebuild_leaves_the_old_read_model_intact(
     stored_app: OutdialService,
+    events: StoredEventLog,
     read_model: ReadModel,
     storage: Storage,
     clock: FakeClock,
@@ -199,7 +246,7 @@ def test_an_interrupted_rebuild_leaves_the_old_read_model_intact(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     campaign_day(stored_app, clock, customer)
-    assert read_model.wait(stored_app.last_position, WAIT)
+    assert caught_up(read_model)
     before = all_rows(read_model.view)
 
     def interrupted(rows: Any, event: Any) -> None:
@@ -207,35 +254,39 @@ def test_an_interrupted_rebuild_leaves_the_old_read_model_intact(
 
     monkeypatch.setattr(projection_module, "dial_finished", interrupted)
     with pytest.raises(KeyboardInterrupt):
-        rebuild(storage)
+        rebuilt(storage, events)
     assert all_rows(read_model.view) == before
 
 
 def test_rebuild_until_shows_the_read_model_as_it_was(
-    stored_app: OutdialService, storage: Storage, customer: UUID, tmp_path: Path
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    storage: Storage,
+    customer: UUID,
+    tmp_path: Path,
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
-    target = stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
-    before_dial = stored_app.last_position
-    stored_app.start_dial(customer, outdial.id, target.id)
+    outdial = stored_app.create_outdial(customer).value
+    created = stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
+    assert created.position is not None
+    stored_app.start_dial(customer, outdial.id, created.value.id)
     earlier = str(tmp_path / "earlier.sqlite3")
-    rebuild(storage, until=before_dial, into=earlier)
+    rebuilt(storage, events, until=created.position, into=earlier)
     view = open_view(read_model_env(storage, earlier))
-    row_then = ReadModelQueries(view).get_target(customer, outdial.id, target.id)
+    row_then = ReadModelQueries(view).get_target(customer, outdial.id, created.value.id)
     assert row_then is not None
     assert (row_then["status"], row_then["try_count_0"]) == ("idle", 0)
-    assert view.max_tracking_id(stored_app.name) == before_dial
+    assert view.max_tracking_id(stored_app.name) == created.position
 
 
 def test_verify_names_the_field_of_a_tampered_row(
-    stored_app: OutdialService, read_model: ReadModel, customer: UUID
+    stored_app: OutdialService, events: StoredEventLog, read_model: ReadModel, customer: UUID
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
-    target = stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
-    assert read_model.wait(stored_app.last_position, WAIT)
+    outdial = stored_app.create_outdial(customer).value
+    target = stored_app.create_target(customer, outdial.id, new_target("+821100000001")).value
+    assert caught_up(read_model)
     with read_model.view.tracked(Tracking("tamper", 1)) as rows:
         rows.execute("UPDATE targets SET status = 'done' WHERE id = :id", {"id": str(target.id)})
-    differences = verify(stored_app, read_model.view)[1]
+    differences = verify(events, read_model.view)[1]
     assert [(d.table, d.row_id, d.field) for d in differences] == [
         ("targets", str(target.id), "status")
     ]
@@ -245,14 +296,15 @@ def test_verify_names_the_field_of_a_tampered_row(
 def test_paging_a_batch_of_1000_sharing_one_tm_create_returns_each_once(
     stored_app: OutdialService, read_model: ReadModel, customer: UUID
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
-    created = stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 1000)
-    assert read_model.wait(stored_app.last_position, 60)
+    outdial = stored_app.create_outdial(customer).value
+    batch = [new_target("+821100000001")] * 1000
+    created = stored_app.create_targets(customer, outdial.id, batch).value
+    assert caught_up(read_model, 60)
     seen: list[str] = []
     token = ""
     while True:
         page = read_model.queries.page_targets(customer, outdial.id, page_size=37, page_token=token)
-        seen += [row["id"] for row in page.result]
+        seen += [row["id"] for row in page.rows]
         token = page.next_page_token
         if not token:
             break
@@ -263,17 +315,17 @@ def test_paging_a_batch_of_1000_sharing_one_tm_create_returns_each_once(
 def test_available_follows_the_rules_of_the_domain(
     stored_app: OutdialService, read_model: ReadModel, clock: FakeClock, customer: UUID
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
+    outdial = stored_app.create_outdial(customer).value
     plan = DEFAULT_PLAN.with_changes({"max_try_count_0": 2, "try_interval": 60_000})
     stored_app.change_outdial_plan(customer, outdial.id, plan.as_dict())
     fresh, dialed, deleted = (
-        stored_app.create_target(customer, outdial.id, new_target("+821100000001")).id
+        stored_app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
         for _ in range(3)
     )
-    dial = stored_app.start_dial(customer, outdial.id, dialed)
+    dial = stored_app.start_dial(customer, outdial.id, dialed).value
     stored_app.finish_dial(customer, outdial.id, dialed, dial.id, result="fail", reason="busy")
     stored_app.delete_target(customer, outdial.id, deleted)
-    assert read_model.wait(stored_app.last_position, WAIT)
+    assert caught_up(read_model)
 
     def available() -> list[str]:
         rows = read_model.queries.available_targets(
@@ -296,16 +348,16 @@ def test_available_follows_the_rules_of_the_domain(
         == []
     )
     stored_app.delete_outdial(customer, outdial.id)
-    assert read_model.wait(stored_app.last_position, WAIT)
+    assert caught_up(read_model)
     assert available() == []
 
 
 def test_a_page_token_from_another_list_is_refused(
     stored_app: OutdialService, read_model: ReadModel, customer: UUID
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
+    outdial = stored_app.create_outdial(customer).value
     stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
-    assert read_model.wait(stored_app.last_position, WAIT)
+    assert caught_up(read_model)
     token = read_model.queries.page_targets(customer, outdial.id, page_size=1).next_page_token
     assert token
     with pytest.raises(InvalidPageToken):
@@ -318,31 +370,35 @@ def test_a_page_token_from_another_list_is_refused(
         read_model.queries.page_outdials(customer, page_size=1, page_token=token)
 
 
-def test_new_target_helper_builds_five_slots() -> None:
-    assert len(new_target("+821100000001").destinations) == 5
-    assert isinstance(new_target("+821100000001"), NewTarget)
-
-
 @pytest.mark.postgres
 def test_rebuild_into_postgresql_gives_the_same_rows(
     sqlite_storage: Storage, postgres_storage: Storage, clock: FakeClock, customer: UUID
 ) -> None:
     app = OutdialService(storage=sqlite_storage, clock=clock)
-    campaign_day(app, clock, customer)
-    app.close()
-    rebuild(sqlite_storage)
-    assert postgres_storage.database_url
-    rebuild(sqlite_storage, into=postgres_storage.database_url)
-    local = open_view(read_model_env(sqlite_storage))
-    remote = open_view(read_model_env(sqlite_storage, postgres_storage.database_url))
-    assert all_rows(remote) == all_rows(local)
-    remote.datastore.close()  # type: ignore[attr-defined]  # before the database is dropped
+    events = StoredEventLog(app)
+    try:
+        campaign_day(app, clock, customer)
+        rebuilt(sqlite_storage, events)
+        assert postgres_storage.database_url
+        rebuilt(sqlite_storage, events, into=postgres_storage.database_url)
+        local = open_read_model(sqlite_storage, events)
+        remote = open_read_model(sqlite_storage, events, into=postgres_storage.database_url)
+        assert all_rows(remote.view) == all_rows(local.view)
+        remote.close()  # before the database is dropped
+        local.close()
+    finally:
+        events.close()
+        app.close()
 
 
 def test_rebuilding_in_place_while_writes_and_the_runner_go_on_loses_nothing(
-    stored_app: OutdialService, read_model: ReadModel, storage: Storage, customer: UUID
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    read_model: ReadModel,
+    storage: Storage,
+    customer: UUID,
 ) -> None:
-    outdial = stored_app.create_outdial(customer)
+    outdial = stored_app.create_outdial(customer).value
     stop = threading.Event()
 
     def keep_writing() -> None:
@@ -353,9 +409,9 @@ def test_rebuilding_in_place_while_writes_and_the_runner_go_on_loses_nothing(
     writer.start()
     try:
         for _ in range(3):
-            rebuild(storage)
+            rebuilt(storage, events)
     finally:
         stop.set()
         writer.join()
-    assert read_model.wait(stored_app.recorder.max_notification_id(), WAIT)
-    assert verify(stored_app, read_model.view)[1] == []
+    assert caught_up(read_model)
+    assert verify(events, read_model.view)[1] == []

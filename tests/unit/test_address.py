@@ -1,4 +1,4 @@
-"""SPEC §2's address table: accepted types and their target rules."""
+"""The address table of docs/api.md: accepted types and their target rules."""
 
 from __future__ import annotations
 

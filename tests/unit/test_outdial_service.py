@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from uuid import UUID, uuid4
 
 import pytest
@@ -9,33 +10,33 @@ import pytest
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound, VersionNotFound
 from application.history import (
     replay,
-    replay_trace,
+    replay_steps,
     stored_events,
     target_at_time,
     target_at_version,
     target_events,
-    target_record,
 )
 from application.service import BATCH_MAX, NewTarget, OutdialService
 from application.storage import Storage
 from domain.errors import InvalidValue, OutdialDeleted, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN
+from domain.plan import Plan
 from tests.conftest import FakeClock, new_target, tel
 
 
 def test_new_outdial_has_no_campaign_and_the_default_plan(
     app: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer, name="Q1")
+    outdial = app.create_outdial(customer, name="Q1").value
     assert outdial.campaign_id == NO_CAMPAIGN
     assert outdial.plan.max_try_count_0 == 1
     assert (outdial.name, outdial.detail, outdial.data) == ("Q1", "", "")
 
 
 def test_outdial_plan_changes_keep_fields_left_out(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 3, "try_interval": 1000})
-    changed = app.change_outdial_plan(customer, outdial.id, {"dial_timeout": 30_000})
+    changed = app.change_outdial_plan(customer, outdial.id, {"dial_timeout": 30_000}).value
     assert (changed.plan.max_try_count_0, changed.plan.try_interval, changed.plan.dial_timeout) == (
         3,
         1000,
@@ -44,7 +45,7 @@ def test_outdial_plan_changes_keep_fields_left_out(app: OutdialService, customer
 
 
 def test_another_customers_outdial_is_not_found(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     with pytest.raises(OutdialNotFound):
         app.get_outdial(uuid4(), outdial.id)
     with pytest.raises(OutdialNotFound):
@@ -52,8 +53,8 @@ def test_another_customers_outdial_is_not_found(app: OutdialService, customer: U
 
 
 def test_a_target_under_another_outdial_is_not_found(app: OutdialService, customer: UUID) -> None:
-    first, second = app.create_outdial(customer), app.create_outdial(customer)
-    target = app.create_target(customer, first.id, new_target("+821100000001"))
+    first, second = app.create_outdial(customer).value, app.create_outdial(customer).value
+    target = app.create_target(customer, first.id, new_target("+821100000001")).value
     with pytest.raises(TargetNotFound):
         app.get_target(customer, second.id, target.id)
 
@@ -61,11 +62,11 @@ def test_a_target_under_another_outdial_is_not_found(app: OutdialService, custom
 def test_a_deleted_outdial_takes_no_targets_no_updates_and_deletes_once(
     app: OutdialService, customer: UUID, clock: FakeClock
 ) -> None:
-    outdial = app.create_outdial(customer)
-    target = app.create_target(customer, outdial.id, new_target("+821100000001"))
-    deleted = app.delete_outdial(customer, outdial.id)
+    outdial = app.create_outdial(customer).value
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
+    deleted = app.delete_outdial(customer, outdial.id).value
     clock.advance(seconds=5)
-    again = app.delete_outdial(customer, outdial.id)
+    again = app.delete_outdial(customer, outdial.id).value
     assert again.deleted_at == deleted.deleted_at
     assert again.version == deleted.version
     with pytest.raises(OutdialDeleted):
@@ -78,7 +79,7 @@ def test_a_deleted_outdial_takes_no_targets_no_updates_and_deletes_once(
 
 
 def test_batch_is_all_or_nothing(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     good = new_target("+821100000001")
     bad = NewTarget(destinations=[None] * 5)
     with pytest.raises(InvalidValue) as error:
@@ -88,35 +89,41 @@ def test_batch_is_all_or_nothing(app: OutdialService, customer: UUID) -> None:
 
 
 def test_batch_limit(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     with pytest.raises(InvalidValue, match="1000"):
         app.create_targets(customer, outdial.id, [new_target("+821100000001")] * (BATCH_MAX + 1))
-    created = app.create_targets(customer, outdial.id, [new_target("+821100000001")] * BATCH_MAX)
+    created = app.create_targets(
+        customer, outdial.id, [new_target("+821100000001")] * BATCH_MAX
+    ).value
     assert len({t.id for t in created}) == BATCH_MAX
 
 
 def test_dial_plan_comes_from_the_outdial_unless_the_request_overrides_it(
     app: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 4})
-    target = app.create_target(customer, outdial.id, new_target("+821100000001"))
-    dial = app.start_dial(customer, outdial.id, target.id, plan_changes={"dial_timeout": 5_000})
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
+    dial = app.start_dial(
+        customer, outdial.id, target.id, plan_changes={"dial_timeout": 5_000}
+    ).value
     assert (dial.plan.max_try_count_0, dial.plan.dial_timeout) == (4, 5_000)
 
 
 def test_finish_is_idempotent_and_records_once(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer)
-    target = app.create_target(customer, outdial.id, new_target("+821100000001"))
-    dial = app.start_dial(customer, outdial.id, target.id)
+    outdial = app.create_outdial(customer).value
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
+    dial = app.start_dial(customer, outdial.id, target.id).value
     first = app.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
     second = app.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
-    assert first.version == second.version == 3
+    assert first.value.version == second.value.version == 3
+    assert first.position == 4  # the outdial, the target, the start, the finish
+    assert second.position is None  # nothing recorded, nothing to wait for
 
 
 def test_a_lost_race_is_a_retryable_concurrent_change(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer)
-    target = app.create_target(customer, outdial.id, new_target("+821100000001"))
+    outdial = app.create_outdial(customer).value
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
     plan = outdial.plan.with_changes({"max_try_count_0": 3})
     mine = app.get_target(customer, outdial.id, target.id)
     theirs = app.get_target(customer, outdial.id, target.id)
@@ -124,17 +131,17 @@ def test_a_lost_race_is_a_retryable_concurrent_change(app: OutdialService, custo
     app.save(theirs)
     mine.start_dial(dial_id=uuid4(), plan=plan, at=app.clock())
     with pytest.raises(ConcurrentChange):
-        app._save(mine)
+        app._save(mine, answer=mine)
 
 
 def test_state_at_version_and_at_time(
     app: OutdialService, customer: UUID, clock: FakeClock
 ) -> None:
-    outdial = app.create_outdial(customer)
-    target = app.create_target(customer, outdial.id, new_target("+821100000001"))
+    outdial = app.create_outdial(customer).value
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
     created_at = clock.now
     clock.advance(seconds=10)
-    dial = app.start_dial(customer, outdial.id, target.id)
+    dial = app.start_dial(customer, outdial.id, target.id).value
     clock.advance(seconds=10)
     app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
     assert target_at_version(app, customer, outdial.id, target.id, 2).status == "progressing"
@@ -147,68 +154,111 @@ def test_state_at_version_and_at_time(
         target_at_time(app, customer, outdial.id, target.id, created_at.replace(year=2020))
 
 
-def test_replay_trace_names_the_fields_each_event_changed(
+def test_replay_steps_give_each_event_and_the_target_after_it(
     app: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer)
-    target = app.create_target(customer, outdial.id, new_target("+821100000001"))
-    dial = app.start_dial(customer, outdial.id, target.id)
+    outdial = app.create_outdial(customer).value
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
+    dial = app.start_dial(customer, outdial.id, target.id).value
     app.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
-    steps = replay_trace(target_events(app, customer, outdial.id, target.id))
-    assert [s.event.type for s in steps] == ["Created", "DialStarted", "DialFinished"]
-    assert set(steps[1].changes) == {"status", "try_count_0", "tm_update"}
-    assert steps[1].changes["status"] == ("idle", "progressing")
-    assert set(steps[2].changes) == {"status", "tm_update"}
-    assert steps[-1].state == target_record(app.get_target(customer, outdial.id, target.id))
+    seen = [
+        (record.type, record.version, after.status, after.try_counts[0])
+        for record, after in replay_steps(target_events(app, customer, outdial.id, target.id))
+    ]
+    assert seen == [
+        ("Created", 1, "idle", 0),
+        ("DialStarted", 2, "progressing", 1),
+        ("DialFinished", 3, "done", 1),
+    ]
 
 
 def test_long_histories_are_snapshotted_and_rebuild_the_same(
     customer: UUID, clock: FakeClock
 ) -> None:
     app = OutdialService(storage=Storage.in_memory(), clock=clock)
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 100})
-    target = app.create_target(customer, outdial.id, NewTarget([tel(), None, None, None, None]))
+    target = app.create_target(
+        customer, outdial.id, NewTarget([tel(), None, None, None, None])
+    ).value
     for _ in range(40):
-        dial = app.start_dial(customer, outdial.id, target.id)
+        dial = app.start_dial(customer, outdial.id, target.id).value
         app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
     assert app.snapshots is not None
     assert list(app.snapshots.get(target.id))
     live = app.get_target(customer, outdial.id, target.id)
-    assert target_record(replay(stored_events(app, target.id))) == target_record(live)
+    replayed = replay(stored_events(app, target.id))
+    assert vars(replayed) == vars(live)
     assert live.try_counts[0] == 40
 
 
 def test_a_batch_of_one_still_names_its_fields_by_position(
     app: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     with pytest.raises(InvalidValue) as error:
         app.create_targets(customer, outdial.id, [NewTarget(destinations=[None] * 5)])
     assert error.value.field == "targets[0].destination_0"
 
 
+class Proposed:
+    """Candidates as the read model would propose them, in a fixed order."""
+
+    def __init__(self, *target_ids: UUID) -> None:
+        self.target_ids = list(target_ids)
+        self.asked: list[int] = []
+
+    def available_target_ids(
+        self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int
+    ) -> list[UUID]:
+        self.asked.append(limit)
+        return self.target_ids[:limit]
+
+
 def test_dispatch_skips_targets_it_cannot_take_and_answers_which_target_each_dial_is_on(
     app: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     busy, free, gone = (
-        app.create_target(customer, outdial.id, new_target("+821100000001")).id for _ in range(3)
+        app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+        for _ in range(3)
     )
     app.start_dial(customer, outdial.id, busy)
     app.delete_target(customer, outdial.id, gone)
-    started = app.dispatch(customer, outdial.id, [busy, gone, uuid4(), free], limit=5)
-    assert [target_id for target_id, _ in started] == [free]
-    assert started[0][1].try_count == 1
+    candidates = Proposed(busy, gone, uuid4(), free)
+    started = app.dispatch(customer, outdial.id, limit=5, candidates=candidates)
+    assert [target_id for target_id, _ in started.value] == [free]
+    assert started.value[0][1].try_count == 1
+    assert started.position == app.recorder.max_notification_id()
+    assert candidates.asked == [20, 16]  # looked again, found only what it had tried
+
+
+def test_dispatch_when_every_candidate_was_lost_is_a_retryable_conflict(
+    app: OutdialService, customer: UUID
+) -> None:
+    outdial = app.create_outdial(customer).value
+    taken = app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+    app.start_dial(customer, outdial.id, taken)
+    with pytest.raises(ConcurrentChange):
+        app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(taken))
+    assert app.dispatch(customer, outdial.id, limit=1, candidates=Proposed()).value == []
+
+
+def test_dispatch_on_a_deleted_outdial_starts_nothing(app: OutdialService, customer: UUID) -> None:
+    outdial = app.create_outdial(customer).value
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+    app.delete_outdial(customer, outdial.id)
+    dispatched = app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target))
+    assert (dispatched.value, dispatched.position) == ([], None)
 
 
 def test_dispatch_redials_a_target_as_soon_as_its_plan_allows(
     app: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer)
+    outdial = app.create_outdial(customer).value
     app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2})
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).id
-    [(_, dial)] = app.dispatch(customer, outdial.id, [target], limit=1)
+    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+    [(_, dial)] = app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
     app.finish_dial(customer, outdial.id, target, dial.id, result="fail", reason="busy")
-    [(_, again)] = app.dispatch(customer, outdial.id, [target], limit=1)
+    [(_, again)] = app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
     assert again.try_count == 2

@@ -1,0 +1,33 @@
+"""The `outdial` console script: one parser, one function per command.
+
+Every command finds the store as `serve` does: ``--data-dir`` / ``OUTDIAL_DATA_DIR``, or
+``--database-url`` / ``OUTDIAL_DATABASE_URL``. Each command is a function of the settings
+and its parsed arguments that returns the exit status.
+"""
+
+from __future__ import annotations
+
+import sys
+
+from pydantic import ValidationError
+
+from api.cli.parser import build_parser
+from api.settings import Settings
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    flags = {name: getattr(args, name, None) for name in Settings.model_fields}
+    try:
+        settings = Settings.load(**flags)
+    except ValidationError as error:
+        first = error.errors()[0]
+        where = ".".join(str(part) for part in first["loc"])
+        print(f"outdial: setting {where}: {first['msg']}", file=sys.stderr)
+        return 2
+    status: int = args.func(settings, args)
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

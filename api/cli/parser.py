@@ -1,0 +1,92 @@
+"""The console script's parser: every command and its flags, each with its function.
+
+The settings flags are made from the fields of ``Settings``, so a flag and its OUTDIAL_*
+variable always mean the same thing.
+"""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+from uuid import UUID
+
+from api.cli import keys, operations, serve
+from api.settings import Settings
+
+# Which settings each kind of command takes besides where the store is.
+STORE = ("data_dir", "database_url")
+SERVICE = ("host", "port", "read_wait_seconds", "ready_max_lag", "sweep_interval_seconds")
+
+
+def settings_flags(*names: str) -> argparse.ArgumentParser:
+    """A parent parser with a flag for each named setting (default: not given)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    for name in names:
+        field = Settings.model_fields[name]
+        flag = "--" + name.replace("_", "-")
+        env = "OUTDIAL_" + name.upper()
+        help_text = f"{field.description} (env {env}, default {field.default})"
+        kind: Any = field.annotation
+        if kind is bool:
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        else:
+            parser.add_argument(flag, type=kind if kind in (int, float) else str, help=help_text)
+    return parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    store = settings_flags(*STORE)
+    parser = argparse.ArgumentParser(
+        prog="outdial", description="Outdial targets and the history of every dial attempt."
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    command = commands.add_parser(
+        "serve",
+        parents=[store, settings_flags(*SERVICE, "run_projections")],
+        help="run the HTTP API with in-process projections",
+    )
+    command.set_defaults(func=serve.serve)
+
+    command = commands.add_parser(
+        "project",
+        parents=[store, settings_flags("sweep_interval_seconds")],
+        help="run the read-model projection worker until stopped",
+    )
+    command.set_defaults(func=serve.project)
+
+    keys_command = commands.add_parser("keys", help="API keys")
+    keys_commands = keys_command.add_subparsers(dest="keys_command", required=True)
+    command = keys_commands.add_parser(
+        "create", parents=[store], help="make an API key and print it alone on stdout"
+    )
+    command.add_argument("--customer-id", type=UUID, required=True, help="the key's customer")
+    command.add_argument("--name", default="", help="a label for the key")
+    command.set_defaults(func=keys.create)
+
+    command = commands.add_parser(
+        "rebuild",
+        parents=[store],
+        help="project every event again into a fresh read model, replacing it in one transaction",
+    )
+    command.add_argument(
+        "--until", type=int, metavar="POSITION", help="stop at this notification id"
+    )
+    command.add_argument(
+        "--into",
+        metavar="URL_OR_PATH",
+        help="build into a separate store (SQLite path or postgresql:// URL), for debugging",
+    )
+    command.set_defaults(func=operations.rebuild_read_model)
+
+    command = commands.add_parser(
+        "verify", parents=[store], help="compare the read model with the replay of the events"
+    )
+    command.set_defaults(func=operations.verify_read_model)
+
+    command = commands.add_parser(
+        "replay", parents=[store], help="each event of a target and its state after it"
+    )
+    command.add_argument("target_id", type=UUID, metavar="TARGET_ID")
+    command.set_defaults(func=operations.replay_target)
+    return parser

@@ -1,0 +1,128 @@
+"""What route handlers ask for, each by name: the application, the read model's queries,
+the keys, the clock, the caller's customer, and the wait that gives read-your-writes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from datetime import datetime
+from typing import TYPE_CHECKING, Annotated, TypeVar
+from uuid import UUID
+
+from fastapi import Depends, Request
+from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+
+from api.http.errors import Unauthenticated
+from api.settings import Settings
+from application.access import ApiKeys
+from application.service import OutdialService
+from application.written import Written
+from projections.queries import ReadModelQueries
+from projections.runner import LiveProjection, ReadModel
+
+if TYPE_CHECKING:
+    from api.http.app import ServiceHost
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def _host(request: Request) -> ServiceHost:
+    host: ServiceHost = request.app.state.host
+    return host
+
+
+# Plain lookups: async, so FastAPI does not hand each to a worker thread.
+async def _service(request: Request) -> OutdialService:
+    return _host(request).services.service
+
+
+async def _queries(request: Request) -> ReadModelQueries:
+    return _host(request).services.read_model.queries
+
+
+async def _read_model(request: Request) -> ReadModel:
+    return _host(request).services.read_model
+
+
+async def _projection(request: Request) -> LiveProjection | None:
+    worker = _host(request).worker
+    return None if worker is None else worker.projection
+
+
+async def _keys(request: Request) -> ApiKeys:
+    return _host(request).services.keys
+
+
+async def _settings(request: Request) -> Settings:
+    return _host(request).settings
+
+
+async def _clock(request: Request) -> Callable[[], datetime]:
+    return _host(request).services.service.clock
+
+
+Service = Annotated[OutdialService, Depends(_service)]
+Queries = Annotated[ReadModelQueries, Depends(_queries)]
+ReadModelDep = Annotated[ReadModel, Depends(_read_model)]
+Projection = Annotated[LiveProjection | None, Depends(_projection)]
+Keys = Annotated[ApiKeys, Depends(_keys)]
+SettingsDep = Annotated[Settings, Depends(_settings)]
+Clock = Annotated[Callable[[], datetime], Depends(_clock)]
+
+
+class ReadModelWait:
+    """Waits until the read model has applied a write, so the caller's next read sees it."""
+
+    def __init__(self, read_model: ReadModel, timeout: float) -> None:
+        self._read_model = read_model
+        self._timeout = timeout
+
+    def __call__(self, written: Written[T]) -> T:
+        """``written.value``, once the read model holds ``written.position`` (bounded)."""
+        if not self._read_model.wait_until_applied(written.position, timeout=self._timeout):
+            log.warning("read model has not reached position %s; a read may lag", written.position)
+        return written.value
+
+
+async def _wait(request: Request) -> ReadModelWait:
+    host = _host(request)
+    return ReadModelWait(host.services.read_model, host.settings.read_wait_seconds)
+
+
+WaitForReadModel = Annotated[ReadModelWait, Depends(_wait)]
+
+
+# -- the caller's key ------------------------------------------------------------------
+
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="`Authorization: Bearer KEY`"
+)
+token_query = APIKeyQuery(
+    name="token", auto_error=False, scheme_name="token", description="`?token=KEY`"
+)
+accesskey_query = APIKeyQuery(
+    name="accesskey", auto_error=False, scheme_name="accesskey", description="`?accesskey=KEY`"
+)
+
+
+def customer_of_key(
+    keys: Keys,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Annotated[str | None, Depends(token_query)],
+    accesskey: Annotated[str | None, Depends(accesskey_query)],
+) -> UUID:
+    """Every /v1.0 call acts for the customer its key belongs to."""
+    key = credentials.credentials if credentials else token or accesskey
+    if not key:
+        raise Unauthenticated(
+            "MISSING_API_KEY", "send an API key: Authorization: Bearer KEY, ?token= or ?accesskey="
+        )
+    customer = keys.customer_of(key)
+    if customer is None:
+        raise Unauthenticated("INVALID_API_KEY", "the API key is not valid")
+    return customer
+
+
+Customer = Annotated[UUID, Depends(customer_of_key)]

@@ -1,0 +1,80 @@
+"""Prometheus metrics: requests and latencies by route template, plus the store's figures."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
+from prometheus_client.registry import Collector
+
+log = logging.getLogger(__name__)
+
+UNMATCHED_ROUTE = "<unmatched>"
+
+
+class Metrics:
+    """One registry per app, so several apps in one process (tests) do not collide."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry()
+        self.requests = Counter(
+            "outdial_http_requests",
+            "HTTP requests answered, by method, route template and status code.",
+            ("method", "route", "status"),
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "outdial_http_request_duration_seconds",
+            "Time to answer an HTTP request, by method and route template.",
+            ("method", "route"),
+            registry=self.registry,
+        )
+
+    def watch_store(
+        self,
+        events_recorded: Callable[[], int | None],
+        projection_position: Callable[[], int | None],
+        projection_lag: Callable[[], int],
+    ) -> None:
+        self.registry.register(StoreCollector(events_recorded, projection_position, projection_lag))
+
+    def render(self) -> bytes:
+        return generate_latest(self.registry)
+
+
+class StoreCollector(Collector):
+    """Read at scrape time: the store is the authority, not a counter in this process."""
+
+    def __init__(
+        self,
+        events_recorded: Callable[[], int | None],
+        projection_position: Callable[[], int | None],
+        projection_lag: Callable[[], int],
+    ) -> None:
+        self._events_recorded = events_recorded
+        self._position = projection_position
+        self._lag = projection_lag
+
+    def collect(self) -> Iterable[Metric]:
+        try:
+            recorded = self._events_recorded() or 0
+            position = self._position() or 0
+            lag = self._lag()
+        except Exception:
+            log.exception("cannot read the store's figures for /metrics")
+            return
+        yield CounterMetricFamily(
+            "outdial_events_appended",
+            "Events appended to the event store, by every process.",
+            value=recorded,
+        )
+        yield GaugeMetricFamily(
+            "outdial_projection_position",
+            "Notification id of the last event the read model applied.",
+            value=position,
+        )
+        yield GaugeMetricFamily(
+            "outdial_projection_lag", "Events recorded but not yet in the read model.", value=lag
+        )

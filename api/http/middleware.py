@@ -1,0 +1,122 @@
+"""What wraps every request: its id, the body limit, the last line against unexpected
+errors, and the request metrics.
+
+``RequestGuard`` gives each request an id (the caller's ``X-Request-ID`` or a new one)
+that every response carries, refuses bodies over 1 MiB, and turns anything unexpected
+into a 500 envelope without a stack trace.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from uuid import uuid4
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from api.http.errors import BODY_MAX_BYTES, TOO_LARGE, BodyTooLarge, envelope
+from api.http.metrics import UNMATCHED_ROUTE, Metrics
+
+log = logging.getLogger(__name__)
+
+# A caller's request id is echoed when it is short visible ASCII, so it is safe in logs.
+_REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
+
+
+class RequestGuard:
+    """Request id, body size limit, and the last line against unexpected errors."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        request_id = _request_id(scope)
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = False
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers.append((b"x-request-id", request_id.encode("latin-1")))
+                message = {**message, "headers": headers}
+            await send(message)
+
+        if _declared_length(scope) > BODY_MAX_BYTES:
+            too_large = envelope(scope, 413, "PAYLOAD_TOO_LARGE", TOO_LARGE)
+            await too_large(scope, receive, send_with_id)
+            return
+        received = 0
+
+        async def receive_limited() -> Message:
+            # A body without (or lying about) Content-Length is counted as it streams in.
+            nonlocal received
+            message = await receive()
+            received += len(message.get("body", b""))
+            if received > BODY_MAX_BYTES:
+                raise BodyTooLarge
+            return message
+
+        try:
+            await self.app(scope, receive_limited, send_with_id)
+        except Exception:
+            log.exception("unexpected error in request %s", request_id)
+            if started:
+                raise
+            response = envelope(
+                scope, 500, "INTERNAL", f"an unexpected error; quote request_id {request_id}"
+            )
+            await response(scope, receive, send_with_id)
+
+
+def _request_id(scope: Scope) -> str:
+    for key, value in scope.get("headers", []):
+        if key == b"x-request-id":
+            text: str = value.decode("latin-1")
+            if _REQUEST_ID_OK.match(text):
+                return text
+    return f"req_{uuid4().hex}"
+
+
+def _declared_length(scope: Scope) -> int:
+    for key, value in scope.get("headers", []):
+        if key == b"content-length":
+            try:
+                return int(value)
+            except ValueError:
+                return 0
+    return 0
+
+
+class RequestMetrics:
+    """Counts every answer, errors and unknown routes included."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
+        self.app = app
+        self.metrics = metrics
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        began = time.perf_counter()
+        status = 500
+
+        async def send_status(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_status)
+        finally:
+            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            method = scope.get("method", "")
+            self.metrics.requests.labels(method, route, str(status)).inc()
+            self.metrics.latency.labels(method, route).observe(time.perf_counter() - began)

@@ -1,0 +1,172 @@
+"""Aggregates, read-model rows and history turned into wire objects: the one place.
+
+A write answers from the aggregate it changed; a read answers from the read model's row.
+Both go through here, in the field order of the response schemas, so that what a write
+answers is exactly what the next read shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from uuid import UUID
+
+from api.http.schemas.dials import DialOut
+from api.http.schemas.outdials import OutdialOut
+from api.http.schemas.targets import TargetOut
+from application.history import EventRecord
+from domain.address import Address
+from domain.outdial import Outdial
+from domain.plan import DESTINATION_SLOTS, Plan
+from domain.target import Dial, Target
+from domain.timeline import format_timestamp
+from projections.paging import Page
+from projections.schema import Row
+
+Wire = dict[str, Any]
+
+OUTDIAL_FIELDS = tuple(OutdialOut.model_fields)
+TARGET_FIELDS = tuple(TargetOut.model_fields)
+DIAL_FIELDS = tuple(DialOut.model_fields)
+
+
+# -- from aggregates (what a write answers) -------------------------------------------
+
+
+def outdial(aggregate: Outdial) -> Wire:
+    return {
+        "id": str(aggregate.id),
+        "customer_id": str(aggregate.customer_id),
+        "campaign_id": str(aggregate.campaign_id),
+        "name": aggregate.name,
+        "detail": aggregate.detail,
+        "data": aggregate.data,
+        "plan": aggregate.plan.as_dict(),
+        "tm_create": format_timestamp(aggregate.created_on),
+        "tm_update": format_timestamp(aggregate.modified_on),
+        "tm_delete": format_timestamp(aggregate.deleted_at),
+    }
+
+
+def target(aggregate: Target) -> Wire:
+    wired: Wire = {
+        "id": str(aggregate.id),
+        "outdial_id": str(aggregate.outdial_id),
+        "name": aggregate.name,
+        "detail": aggregate.detail,
+        "data": aggregate.data,
+        "status": aggregate.status,
+    }
+    for n in range(DESTINATION_SLOTS):
+        wired[f"destination_{n}"] = _address(aggregate.destinations[n])
+    for n in range(DESTINATION_SLOTS):
+        wired[f"try_count_{n}"] = aggregate.try_counts[n]
+    wired["tm_create"] = format_timestamp(aggregate.created_on)
+    wired["tm_update"] = format_timestamp(aggregate.modified_on)
+    wired["tm_delete"] = format_timestamp(aggregate.deleted_at)
+    return wired
+
+
+def dial(started: Dial, *, outdial_id: UUID, target_id: UUID) -> Wire:
+    ended = started.ended_at
+    return {
+        "id": str(started.id),
+        "outdial_id": str(outdial_id),
+        "outdial_target_id": str(target_id),
+        "destination_index": started.destination_index,
+        "destination": started.destination.as_dict(),
+        "try_count": started.try_count,
+        "reference_id": started.reference_id,
+        "status": "progressing" if ended is None else "done",
+        "result": started.result,
+        "reason": started.reason,
+        "plan": started.plan.as_dict(),
+        "tm_start": format_timestamp(started.started_at),
+        "tm_end": None if ended is None else format_timestamp(ended),
+        "duration_ms": None
+        if ended is None
+        else (ended - started.started_at) // timedelta(milliseconds=1),
+    }
+
+
+def _address(address: Address | None) -> dict[str, str] | None:
+    return None if address is None else address.as_dict()
+
+
+# -- from read-model rows (what a read answers) ----------------------------------------
+
+
+def outdial_row(row: Row) -> Wire:
+    return _pick(row, OUTDIAL_FIELDS)
+
+
+def target_row(row: Row) -> Wire:
+    return _pick(row, TARGET_FIELDS)
+
+
+def dial_row(row: Row) -> Wire:
+    return _pick(row, DIAL_FIELDS)
+
+
+def _pick(row: Row, fields: tuple[str, ...]) -> Wire:
+    return {field: row[field] for field in fields}
+
+
+def page(found: Page, present: Callable[[Row], Wire]) -> Wire:
+    """The list envelope of a page of rows."""
+    return {
+        "result": [present(row) for row in found.rows],
+        "next_page_token": found.next_page_token,
+    }
+
+
+def results(items: Iterable[Wire]) -> Wire:
+    """The envelope of a list that is never paged (a batch, a dispatch, history)."""
+    return {"result": list(items)}
+
+
+# -- history ---------------------------------------------------------------------------
+
+
+def event(record: EventRecord) -> Wire:
+    return {
+        "version": record.version,
+        "type": record.type,
+        "timestamp": format_timestamp(record.timestamp),
+        "data": to_wire(record.data),
+    }
+
+
+def replay(steps: Iterable[tuple[EventRecord, Target]]) -> list[Wire]:
+    """Each event, the target's state after it, and the fields it changed ([old, new]).
+
+    Before Created there was no target, so its old values are null, not defaults.
+    """
+    items: list[Wire] = []
+    before: Wire | None = None
+    for record, after in steps:
+        state = target(after)
+        changes = {
+            field: [None if before is None else before[field], value]
+            for field, value in state.items()
+            if before is None or before[field] != value
+        }
+        items.append({"event": event(record), "state": state, "changes": changes})
+        before = state
+    return items
+
+
+def to_wire(value: Any) -> Any:
+    """A stored value as JSON: ids as strings, times as wire timestamps, values as objects."""
+    if isinstance(value, UUID):
+        return str(value)
+    if isinstance(value, datetime):
+        return format_timestamp(value)
+    if isinstance(value, Address | Plan):
+        return value.as_dict()
+    if isinstance(value, Mapping):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
+    return value

@@ -1,0 +1,1 @@
+"""One router per resource; each handler asks for what it needs and stays a few lines."""

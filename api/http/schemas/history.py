@@ -1,0 +1,33 @@
+"""A target's stored events and their replay, as auditors and engineers read them."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import BaseModel, Field
+
+from api.http.schemas.common import Timestamp
+from api.http.schemas.targets import TargetOut
+
+
+class EventOut(BaseModel):
+    version: int = Field(ge=1)
+    type: Literal["Created", "DialStarted", "DialFinished", "Deleted"]
+    timestamp: Timestamp
+    data: dict[str, Any]
+
+
+class EventsOut(BaseModel):
+    result: list[EventOut]
+
+
+class ReplayStepOut(BaseModel):
+    event: EventOut
+    state: TargetOut = Field(description="The target after the event.")
+    changes: dict[str, tuple[Any, Any]] = Field(
+        description="The fields the event changed: [old, new]; old is null for Created."
+    )
+
+
+class ReplayOut(BaseModel):
+    result: list[ReplayStepOut]

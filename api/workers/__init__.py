@@ -1,0 +1,1 @@
+"""Background work of a process: the live projection and the dial-timeout sweeper."""

@@ -1,0 +1,30 @@
+"""The projection worker: the live projection plus the dial-timeout sweeper.
+
+``serve`` runs one in its own process; ``outdial project`` runs one on its own, for API
+processes started with ``OUTDIAL_RUN_PROJECTIONS=false``. The sweeper belongs with the
+projection because it reads the read model the projection keeps.
+"""
+
+from __future__ import annotations
+
+from api.bootstrap import Services
+from api.workers.sweeper import DialTimeoutSweeper
+from projections.runner import LiveProjection
+
+
+class ProjectionWorker:
+    def __init__(self, services: Services) -> None:
+        self.projection = LiveProjection(services.read_model)
+        self.sweeper = DialTimeoutSweeper(
+            services.service,
+            services.read_model.queries,
+            services.settings.sweep_interval_seconds,
+        )
+
+    def start(self) -> None:
+        self.projection.start()
+        self.sweeper.start()
+
+    def stop(self) -> None:
+        self.sweeper.stop()
+        self.projection.stop()
