@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test lint bench clean
+.PHONY: run test test-fast lint bench clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -14,13 +14,20 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/outdial serve
 
+# Style, types and the layering contract (pyproject.toml, [tool.importlinter]).
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
+	$(BIN)/lint-imports
 
+# What CI runs: everything, on SQLite and on PostgreSQL.
 test: lint
 	$(BIN)/pytest
+
+# The inner loop: no PostgreSQL, no fuzzing; well under a minute.
+test-fast: $(BIN)/.installed
+	$(BIN)/pytest -m "not postgres and not slow"
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
