@@ -48,6 +48,10 @@ def open_service(settings: Settings, *, clock: Clock = utc_now) -> OutdialServic
     return OutdialService(storage=settings.storage(), clock=clock)
 
 
+def open_keys(settings: Settings) -> ApiKeys:
+    return ApiKeys.open(settings.storage())
+
+
 def open_read_model(
     storage: Storage, events: StoredEventLog, *, into: str | None = None
 ) -> ReadModel:
@@ -86,7 +90,7 @@ class Services:
             service=service,
             events=events,
             read_model=open_read_model(settings.storage(), events),
-            keys=ApiKeys.open(settings.storage()),
+            keys=open_keys(settings),
         )
 
     def close(self) -> None:

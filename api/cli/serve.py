@@ -7,10 +7,9 @@ import logging
 import threading
 from uuid import uuid4
 
-from api.bootstrap import Services
+from api.bootstrap import Services, open_keys
 from api.settings import Settings
 from api.workers.projection import ProjectionWorker
-from application.access import ApiKeys
 
 LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
@@ -22,7 +21,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.http.app import create_app
 
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
-    keys = ApiKeys.open(settings.storage())
+    keys = open_keys(settings)
     try:
         if keys.is_empty():
             customer = uuid4()
