@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from domain.errors import InvalidValue
@@ -61,7 +61,7 @@ class Plan:
         return replace(self, **changes)  # type: ignore[arg-type]
 
     def as_dict(self) -> dict[str, int]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in PLAN_FIELDS}
 
     def is_eligible(
         self, index: int, destinations: Sequence[Address | None], try_counts: Sequence[int]

@@ -23,7 +23,8 @@ def format_timestamp(moment: datetime | None) -> str:
     """UTC ``YYYY-MM-DD HH:MM:SS.ffffff``; None (not deleted) is the sentinel."""
     if moment is None:
         return NOT_DELETED
-    return moment.astimezone(UTC).strftime(TIMESTAMP_FORMAT)
+    # isoformat is strftime(TIMESTAMP_FORMAT) at half the cost; every row write calls it.
+    return moment.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
 
 
 def parse_timestamp(text: str) -> datetime:

@@ -8,10 +8,10 @@ from domain.outdial import Outdial
 from domain.plan import DEFAULT_PLAN
 from domain.timeline import NOT_DELETED, format_timestamp
 from projections.schema import OUTDIALS, Row, to_json
-from projections.views import Rows
+from projections.views import ChangedRows
 
 
-def outdial_created(rows: Rows, event: Outdial.Created) -> None:
+def outdial_created(rows: ChangedRows, event: Outdial.Created) -> None:
     stamp = format_timestamp(event.timestamp)
     rows.insert(
         OUTDIALS,
@@ -31,7 +31,7 @@ def outdial_created(rows: Rows, event: Outdial.Created) -> None:
     )
 
 
-def outdial_changed(rows: Rows, event: Outdial.Event) -> None:
+def outdial_changed(rows: ChangedRows, event: Outdial.Event) -> None:
     """Every later outdial event changes some fields and ``tm_update``."""
     if rows.get(OUTDIALS, str(event.originator_id)) is None:
         msg = f"outdial {event.originator_id} has no row to change"

@@ -14,7 +14,7 @@ from domain.outdial import Outdial
 from domain.target import Target
 from projections.outdials import outdial_changed, outdial_created
 from projections.targets import dial_finished, dial_started, target_created, target_deleted
-from projections.views import VIEW_NAME, ReadModelView, Rows
+from projections.views import VIEW_NAME, ChangedRows, ReadModelView
 
 
 class ReadModelProjection(Projection[ReadModelView]):
@@ -40,35 +40,35 @@ class ReadModelProjection(Projection[ReadModelView]):
 
 # The writers are looked up by name at call time, so each stays one module-level function.
 @singledispatch
-def apply_event(event: Any, rows: Rows) -> None:
+def apply_event(event: Any, rows: ChangedRows) -> None:
     """Events the read model does not show still move its position (tracked by the caller)."""
 
 
 @apply_event.register
-def _(event: Target.Created, rows: Rows) -> None:
+def _(event: Target.Created, rows: ChangedRows) -> None:
     target_created(rows, event)
 
 
 @apply_event.register
-def _(event: Target.DialStarted, rows: Rows) -> None:
+def _(event: Target.DialStarted, rows: ChangedRows) -> None:
     dial_started(rows, event)
 
 
 @apply_event.register
-def _(event: Target.DialFinished, rows: Rows) -> None:
+def _(event: Target.DialFinished, rows: ChangedRows) -> None:
     dial_finished(rows, event)
 
 
 @apply_event.register
-def _(event: Target.Deleted, rows: Rows) -> None:
+def _(event: Target.Deleted, rows: ChangedRows) -> None:
     target_deleted(rows, event)
 
 
 @apply_event.register
-def _(event: Outdial.Created, rows: Rows) -> None:
+def _(event: Outdial.Created, rows: ChangedRows) -> None:
     outdial_created(rows, event)
 
 
 @apply_event.register
-def _(event: Outdial.Event, rows: Rows) -> None:
+def _(event: Outdial.Event, rows: ChangedRows) -> None:
     outdial_changed(rows, event)

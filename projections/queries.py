@@ -229,5 +229,4 @@ class ReadModelQueries:
         return rows[0] if rows else None
 
     def _all(self, statement: str, params: dict[str, Any]) -> list[Row]:
-        with self.view.reading() as rows:
-            return [decode_row(row) for row in rows.select(statement, params)]
+        return [decode_row(row) for row in self.view.query(statement, params)]

@@ -17,10 +17,8 @@ from projections.events import EventLog, events_until
 from projections.projection import ReadModelProjection, apply_event
 from projections.views import ReadModelView
 
-# Events per transaction when catching up: one commit per batch instead of per event.
+# Events per transaction when catching up, and per write-out within a rebuild.
 BATCH = 500
-# How often a rebuild reports its progress, in events.
-PROGRESS_EVERY = 500
 
 Progress = Callable[[int, int], None]  # (position reached, last position)
 
@@ -44,8 +42,10 @@ def rebuild(
         for notification_id, event in events_until(events, last):
             apply_event(event, rows)
             done += 1
-            if progress is not None and done % PROGRESS_EVERY == 0:
-                progress(notification_id, last)
+            if done % BATCH == 0:
+                rows.flush()  # what the transaction holds in memory stays bounded
+                if progress is not None:
+                    progress(notification_id, last)
     if progress is not None:
         progress(last, last)
     return done

@@ -8,8 +8,9 @@ package sees the storage form.
 
 from __future__ import annotations
 
-import json
 from typing import Any
+
+import orjson
 
 from domain.address import Address
 from domain.plan import DESTINATION_SLOTS, Plan
@@ -123,12 +124,13 @@ SCHEMA: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), *INDEXES)
 
 def to_json(value: Address | Plan | None) -> str | None:
     """Addresses and plans are stored as JSON text; unset destinations as NULL."""
-    return None if value is None else json.dumps(value.as_dict(), separators=(",", ":"))
+    return None if value is None else orjson.dumps(value.as_dict()).decode()
 
 
 def decode_row(row: Row) -> Row:
-    """A stored row with its JSON columns read back into plain values."""
-    return {
-        column: json.loads(value) if column in JSON_COLUMNS and value is not None else value
-        for column, value in row.items()
-    }
+    """A stored row with its JSON columns read back into plain values (in place)."""
+    for column in JSON_COLUMNS:
+        value = row.get(column)
+        if value is not None:
+            row[column] = orjson.loads(value)
+    return row

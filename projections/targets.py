@@ -14,10 +14,10 @@ from domain.plan import DESTINATION_SLOTS, Plan
 from domain.target import Target
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.schema import DESTINATIONS, DIALS, TARGETS, TRY_COUNTS, Row, decode_row, to_json
-from projections.views import Rows
+from projections.views import ChangedRows
 
 
-def target_created(rows: Rows, event: Target.Created) -> None:
+def target_created(rows: ChangedRows, event: Target.Created) -> None:
     stamp = format_timestamp(event.timestamp)
     row: Row = {
         "id": str(event.originator_id),
@@ -41,7 +41,7 @@ def target_created(rows: Rows, event: Target.Created) -> None:
     rows.insert(TARGETS, row)
 
 
-def dial_started(rows: Rows, event: Target.DialStarted) -> None:
+def dial_started(rows: ChangedRows, event: Target.DialStarted) -> None:
     target = _target(rows, event)
     _touch(
         rows,
@@ -79,7 +79,7 @@ def dial_started(rows: Rows, event: Target.DialStarted) -> None:
     )
 
 
-def dial_finished(rows: Rows, event: Target.DialFinished) -> None:
+def dial_finished(rows: ChangedRows, event: Target.DialFinished) -> None:
     target = _target(rows, event)
     dial = rows.get(DIALS, str(event.dial_id))
     if dial is None:
@@ -111,12 +111,12 @@ def dial_finished(rows: Rows, event: Target.DialFinished) -> None:
     _touch(rows, event, target_changes)
 
 
-def target_deleted(rows: Rows, event: Target.Deleted) -> None:
+def target_deleted(rows: ChangedRows, event: Target.Deleted) -> None:
     _target(rows, event)
     _touch(rows, event, {"tm_delete": format_timestamp(event.timestamp)})
 
 
-def _target(rows: Rows, event: Target.Event) -> Row:
+def _target(rows: ChangedRows, event: Target.Event) -> Row:
     target = rows.get(TARGETS, str(event.originator_id))
     if target is None:
         msg = f"target {event.originator_id} has no row"
@@ -124,7 +124,7 @@ def _target(rows: Rows, event: Target.Event) -> Row:
     return target
 
 
-def _touch(rows: Rows, event: Target.Event, changes: dict[str, Any]) -> None:
+def _touch(rows: ChangedRows, event: Target.Event, changes: dict[str, Any]) -> None:
     """Every target event changes some fields, ``tm_update`` and the version."""
     changes.update(tm_update=format_timestamp(event.timestamp), version=event.originator_version)
     rows.update(TARGETS, str(event.originator_id), changes)
