@@ -14,7 +14,10 @@ import hashlib
 import secrets
 import sqlite3
 import threading
+import time
 from abc import ABC, abstractmethod
+from collections import OrderedDict
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,6 +28,10 @@ KEY_PREFIX = "odk_"
 TABLE = "outdial_api_keys"
 KEY_NAME_MAX = 255
 ACCESS_DBNAME = "access.sqlite3"
+# A key's customer is remembered this long, so that a key revoked in another process is
+# refused within twice that, and this many keys at most.
+KEY_CACHE_SECONDS = 1.0
+KEY_CACHE_SIZE = 10_000
 
 
 def key_hash(key: str) -> str:
@@ -36,6 +43,7 @@ class ApiKeys:
 
     def __init__(self, table: KeyTable) -> None:
         self._table = table
+        self._remembered = KeyCache()
 
     @classmethod
     def open(cls, storage: Storage) -> ApiKeys:
@@ -59,7 +67,18 @@ class ApiKeys:
         """The customer a key belongs to, or None for a key nobody made."""
         if not key.startswith(KEY_PREFIX):
             return None
-        return self._table.customer_of(key_hash(key))
+        digest = key_hash(key)
+        known, customer = self._remembered.get(digest)
+        if not known:
+            customer = self._table.customer_of(digest)
+            self._remembered.put(digest, customer)
+        return customer
+
+    def remembered(self, key: str) -> tuple[bool, UUID | None]:
+        """(True, the key's customer) when it is known without asking the store."""
+        if not key.startswith(KEY_PREFIX):
+            return True, None
+        return self._remembered.get(key_hash(key))
 
     def is_empty(self) -> bool:
         return self._table.count() == 0
@@ -70,6 +89,38 @@ class ApiKeys:
 
     def close(self) -> None:
         self._table.close()
+
+
+class KeyCache:
+    """Recently looked-up keys and their customers (None for unknown keys), bounded in
+    number and in age, so that a request seldom needs the key store."""
+
+    def __init__(
+        self,
+        *,
+        size: int = KEY_CACHE_SIZE,
+        seconds: float = KEY_CACHE_SECONDS,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._size = size
+        self._seconds = seconds
+        self._clock = clock
+        self._entries: OrderedDict[str, tuple[float, UUID | None]] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> tuple[bool, UUID | None]:
+        with self._lock:
+            entry = self._entries.get(digest)
+            if entry is None or entry[0] <= self._clock():
+                return False, None
+            return True, entry[1]
+
+    def put(self, digest: str, customer: UUID | None) -> None:
+        with self._lock:
+            self._entries[digest] = (self._clock() + self._seconds, customer)
+            self._entries.move_to_end(digest)
+            while len(self._entries) > self._size:
+                self._entries.popitem(last=False)
 
 
 class KeyTable(ABC):

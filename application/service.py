@@ -33,6 +33,9 @@ from domain.target import Dial, Target
 Clock = Callable[[], datetime]
 BATCH_MAX = 1_000
 TARGET_SNAPSHOT_INTERVAL = 50
+# Recently used aggregates stay in memory; each use still reads any newer events first
+# (fast-forward), so a cached aggregate is never staler than the store, whoever wrote it.
+AGGREGATE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWARD": "y"}
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
@@ -67,7 +70,8 @@ class OutdialService(Application[UUID]):
         storage: Storage | None = None,
         clock: Clock = utc_now,
     ) -> None:
-        settings = dict(storage.event_store_env()) if storage is not None else {}
+        settings = dict(AGGREGATE_CACHE)
+        settings.update(storage.event_store_env() if storage is not None else {})
         settings.update(env or {})
         super().__init__(settings)
         self.clock = clock
