@@ -27,7 +27,3 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     status: int = args.func(settings, args)
     return status
-
-
-if __name__ == "__main__":
-    sys.exit(main())

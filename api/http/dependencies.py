@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Annotated, TypeVar
 from uuid import UUID
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
 from api.http.errors import Unauthenticated
@@ -73,14 +74,23 @@ Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 
 
 class ReadModelWait:
-    """Waits until the read model has applied a write, so the caller's next read sees it."""
+    """Waits until the read model has applied a write, so the caller's next read sees it.
 
-    def __init__(self, read_model: ReadModel, timeout: float) -> None:
+    With the projection in this process, the writer applies what is waiting itself (with
+    whatever other writes arrived meanwhile) instead of waking it and waiting.
+    """
+
+    def __init__(
+        self, read_model: ReadModel, projection: LiveProjection | None, timeout: float
+    ) -> None:
         self._read_model = read_model
+        self._projection = projection
         self._timeout = timeout
 
     def __call__(self, written: Written[T]) -> T:
         """``written.value``, once the read model holds ``written.position`` (bounded)."""
+        if written.position is not None and self._projection is not None:
+            self._projection.apply_until(written.position, timeout=self._timeout)
         if not self._read_model.wait_until_applied(written.position, timeout=self._timeout):
             log.warning("read model has not reached position %s; a read may lag", written.position)
         return written.value
@@ -88,7 +98,8 @@ class ReadModelWait:
 
 async def _wait(request: Request) -> ReadModelWait:
     host = _host(request)
-    return ReadModelWait(host.services.read_model, host.settings.read_wait_seconds)
+    projection = None if host.worker is None else host.worker.projection
+    return ReadModelWait(host.services.read_model, projection, host.settings.read_wait_seconds)
 
 
 WaitForReadModel = Annotated[ReadModelWait, Depends(_wait)]
@@ -107,19 +118,25 @@ accesskey_query = APIKeyQuery(
 )
 
 
-def customer_of_key(
+async def customer_of_key(
     keys: Keys,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     token: Annotated[str | None, Depends(token_query)],
     accesskey: Annotated[str | None, Depends(accesskey_query)],
 ) -> UUID:
-    """Every /v1.0 call acts for the customer its key belongs to."""
+    """Every /v1.0 call acts for the customer its key belongs to.
+
+    A key looked up a moment ago is answered from memory, on the event loop; only a key
+    the process has not seen lately costs a trip to the key store, in a worker thread.
+    """
     key = credentials.credentials if credentials else token or accesskey
     if not key:
         raise Unauthenticated(
             "MISSING_API_KEY", "send an API key: Authorization: Bearer KEY, ?token= or ?accesskey="
         )
-    customer = keys.customer_of(key)
+    known, customer = keys.remembered(key)
+    if not known:
+        customer = await run_in_threadpool(keys.customer_of, key)
     if customer is None:
         raise Unauthenticated("INVALID_API_KEY", "the API key is not valid")
     return customer

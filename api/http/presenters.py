@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import datetime, timedelta
+from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -110,7 +111,11 @@ def dial_row(row: Row) -> Wire:
 
 
 def _pick(row: Row, fields: tuple[str, ...]) -> Wire:
-    return {field: row[field] for field in fields}
+    return dict(zip(fields, _ITEMS[fields](row), strict=True))
+
+
+# One getter per field list, so a page of rows is picked at C speed.
+_ITEMS = {fields: itemgetter(*fields) for fields in (OUTDIAL_FIELDS, TARGET_FIELDS, DIAL_FIELDS)}
 
 
 def page(found: Page, present: Callable[[Row], Wire]) -> Wire:

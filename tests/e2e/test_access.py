@@ -171,7 +171,7 @@ def test_serve_makes_a_first_customer_and_key_on_an_empty_store_only(
     out = capsys.readouterr().out.splitlines()
     key = out[-1]
     customer = UUID(out[0].split("customer ")[1].split()[0])
-    assert served == [{"host": "127.0.0.1", "port": 8123}]
+    assert served == [{"host": "127.0.0.1", "port": 8123, "access_log": False}]
     keys = ApiKeys.open(Storage(data_dir=tmp_path / "var"))
     try:
         assert keys.customer_of(key) == customer

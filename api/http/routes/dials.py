@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query
@@ -10,6 +10,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from api.http import presenters
 from api.http.dependencies import Clock, Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
+from api.http.responses import WireResponse
 from api.http.schemas.common import DialId, OutdialId, Paging, TargetId, paging, parse_time
 from api.http.schemas.dials import (
     LIMIT_MAX,
@@ -42,7 +43,7 @@ def available_targets(
     clock: Clock,
     plan: Annotated[TryPlanQuery, Query()],
     limit: Limit = LIMIT_MAX,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Targets that may be dialed now, oldest `tm_update` first; omitted plan fields come
     from the outdial's plan."""
     own = queries.outdial_plan(customer, outdial_id)
@@ -51,7 +52,9 @@ def available_targets(
     rows = queries.available_targets(
         customer, outdial_id, plan=own.with_changes(plan.changes()), now=clock(), limit=limit
     )
-    return {"result": [presenters.target_row(row) for row in rows], "next_page_token": ""}
+    return WireResponse(
+        {"result": [presenters.target_row(row) for row in rows], "next_page_token": ""}
+    )
 
 
 @router.post(
@@ -66,15 +69,17 @@ def dispatch(
     service: Service,
     queries: Queries,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Claim up to `limit` available targets and start one dial on each. Two dispatchers
     never get the same target; 409 ABORTED only when contention left nothing."""
     dispatched = service.dispatch(
         customer, outdial_id, limit=body.limit, candidates=queries, plan_changes=body.plan_changes()
     )
-    return presenters.results(
-        presenters.dial(dial, outdial_id=outdial_id, target_id=target_id)
-        for target_id, dial in wait_for_read_model(dispatched)
+    return WireResponse(
+        presenters.results(
+            presenters.dial(dial, outdial_id=outdial_id, target_id=target_id)
+            for target_id, dial in wait_for_read_model(dispatched)
+        )
     )
 
 
@@ -86,7 +91,7 @@ def start_dial(
     service: Service,
     wait_for_read_model: WaitForReadModel,
     body: Annotated[DialStartIn | None, Body()] = None,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Start one dial now (an operator's redial does not wait for `try_interval`);
     default destination: the next in order."""
     request = body or DialStartIn()
@@ -99,7 +104,9 @@ def start_dial(
         reference_id=request.reference_id,
         manual=True,
     )
-    return presenters.dial(wait_for_read_model(dial), outdial_id=outdial_id, target_id=target_id)
+    return WireResponse(
+        presenters.dial(wait_for_read_model(dial), outdial_id=outdial_id, target_id=target_id)
+    )
 
 
 @router.put(
@@ -113,12 +120,12 @@ def finish_dial(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Record the dial's result; the same finish again is a no-op, another result is 409."""
     target = service.finish_dial(
         customer, outdial_id, target_id, dial_id, result=body.result, reason=body.reason
     )
-    return presenters.target(wait_for_read_model(target))
+    return WireResponse(presenters.target(wait_for_read_model(target)))
 
 
 @router.get(TARGET_DIALS, response_model=DialPage, responses=error_responses(404))
@@ -128,14 +135,14 @@ def dials_of_target(
     customer: Customer,
     queries: Queries,
     page: Annotated[Paging, Depends(paging)],
-) -> dict[str, Any]:
+) -> WireResponse:
     """The target's dials, newest first."""
     if queries.get_target(customer, outdial_id, target_id) is None:
         raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
     found = queries.dials_of_target(
         customer, outdial_id, target_id, page_size=page.page_size, page_token=page.page_token
     )
-    return presenters.page(found, presenters.dial_row)
+    return WireResponse(presenters.page(found, presenters.dial_row))
 
 
 @router.get("/dials", response_model=DialPage)
@@ -151,7 +158,7 @@ def search_dials(
     result: Annotated[DialResult | None, Query()] = None,
     since: Annotated[str | None, Query(description="On `tm_start`, inclusive.")] = None,
     until: Annotated[str | None, Query(description="On `tm_start`, exclusive.")] = None,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Every dial of the customer's that matches, newest first (the audit search)."""
     found = queries.search_dials(
         customer,
@@ -164,4 +171,4 @@ def search_dials(
         page_size=page.page_size,
         page_token=page.page_token,
     )
-    return presenters.page(found, presenters.dial_row)
+    return WireResponse(presenters.page(found, presenters.dial_row))

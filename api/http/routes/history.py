@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from fastapi import APIRouter
 
 from api.http import presenters
 from api.http.dependencies import Customer, Service
 from api.http.errors import error_responses
+from api.http.responses import WireResponse
 from api.http.schemas.common import OutdialId, TargetId
 from api.http.schemas.history import EventsOut, ReplayOut
 from application.history import event_record, replay_steps, target_events
@@ -23,16 +22,16 @@ router = APIRouter(
 @router.get("/events", response_model=EventsOut)
 def events(
     outdial_id: OutdialId, target_id: TargetId, customer: Customer, service: Service
-) -> dict[str, Any]:
+) -> WireResponse:
     """The target's stored events, oldest first."""
     stored = target_events(service, customer, outdial_id, target_id)
-    return presenters.results(presenters.event(event_record(e)) for e in stored)
+    return WireResponse(presenters.results(presenters.event(event_record(e)) for e in stored))
 
 
 @router.get("/replay", response_model=ReplayOut)
 def replay(
     outdial_id: OutdialId, target_id: TargetId, customer: Customer, service: Service
-) -> dict[str, Any]:
+) -> WireResponse:
     """Each event with the target's state after it and the fields it changed."""
     stored = target_events(service, customer, outdial_id, target_id)
-    return presenters.results(presenters.replay(replay_steps(stored)))
+    return WireResponse(presenters.results(presenters.replay(replay_steps(stored))))

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends
 
 from api.http import presenters
 from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
+from api.http.responses import WireResponse
 from api.http.schemas.common import OutdialId, Paging, paging
 from api.http.schemas.outdials import (
     OutdialCampaignIn,
@@ -30,29 +31,29 @@ WRITE = error_responses(404, 409, 413)
 @router.post("", response_model=OutdialOut, responses=error_responses(413))
 def create_outdial(
     body: OutdialIn, customer: Customer, service: Service, wait_for_read_model: WaitForReadModel
-) -> dict[str, Any]:
+) -> WireResponse:
     outdial = service.create_outdial(
         customer, campaign_id=body.campaign_id, name=body.name, detail=body.detail, data=body.data
     )
-    return presenters.outdial(wait_for_read_model(outdial))
+    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
 @router.get("", response_model=OutdialPage)
 def list_outdials(
     customer: Customer, queries: Queries, page: Annotated[Paging, Depends(paging)]
-) -> dict[str, Any]:
+) -> WireResponse:
     """The customer's outdials that are not deleted, newest first."""
     found = queries.page_outdials(customer, page_size=page.page_size, page_token=page.page_token)
-    return presenters.page(found, presenters.outdial_row)
+    return WireResponse(presenters.page(found, presenters.outdial_row))
 
 
 @router.get("/{outdial_id}", response_model=OutdialOut, responses=error_responses(404))
-def get_outdial(outdial_id: OutdialId, customer: Customer, queries: Queries) -> dict[str, Any]:
+def get_outdial(outdial_id: OutdialId, customer: Customer, queries: Queries) -> WireResponse:
     """The outdial, also when deleted."""
     row = queries.get_outdial(customer, outdial_id)
     if row is None:
         raise OutdialNotFound(f"outdial {outdial_id} not found")
-    return presenters.outdial_row(row)
+    return WireResponse(presenters.outdial_row(row))
 
 
 @router.put("/{outdial_id}", response_model=OutdialOut, responses=WRITE)
@@ -62,12 +63,12 @@ def update_outdial(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Change the name and the detail; a field left out keeps its value."""
     outdial = service.update_outdial(
         customer, outdial_id, name=body.given("name"), detail=body.given("detail")
     )
-    return presenters.outdial(wait_for_read_model(outdial))
+    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
 @router.put("/{outdial_id}/campaign_id", response_model=OutdialOut, responses=WRITE)
@@ -77,9 +78,9 @@ def change_campaign(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     outdial = service.change_outdial_campaign(customer, outdial_id, body.campaign_id)
-    return presenters.outdial(wait_for_read_model(outdial))
+    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
 @router.put("/{outdial_id}/data", response_model=OutdialOut, responses=WRITE)
@@ -89,9 +90,9 @@ def change_data(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     outdial = service.change_outdial_data(customer, outdial_id, body.data)
-    return presenters.outdial(wait_for_read_model(outdial))
+    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
 @router.put("/{outdial_id}/plan", response_model=OutdialOut, responses=WRITE)
@@ -101,10 +102,10 @@ def change_plan(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Change the outdial's default plan; fields left out keep their value."""
     outdial = service.change_outdial_plan(customer, outdial_id, body.changes())
-    return presenters.outdial(wait_for_read_model(outdial))
+    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
 @router.delete("/{outdial_id}", response_model=OutdialOut, responses=error_responses(404))
@@ -113,7 +114,7 @@ def delete_outdial(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Soft-delete; deleting again answers the same record."""
     outdial = service.delete_outdial(customer, outdial_id)
-    return presenters.outdial(wait_for_read_model(outdial))
+    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))

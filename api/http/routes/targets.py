@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
 from api.http import presenters
 from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
+from api.http.responses import WireResponse
 from api.http.schemas.common import OutdialId, Paging, TargetId, paging, parse_time
 from api.http.schemas.targets import (
     TargetBatchIn,
@@ -36,9 +37,9 @@ def create_target(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     target = service.create_target(customer, outdial_id, body.new_target())
-    return presenters.target(wait_for_read_model(target))
+    return WireResponse(presenters.target(wait_for_read_model(target)))
 
 
 @router.post("/batch", response_model=TargetBatchOut, responses=error_responses(409, 413))
@@ -48,10 +49,12 @@ def create_targets(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Up to 1,000 targets in one atomic write: all of them or none."""
     targets = service.create_targets(customer, outdial_id, body.new_targets())
-    return presenters.results(presenters.target(t) for t in wait_for_read_model(targets))
+    return WireResponse(
+        presenters.results(presenters.target(t) for t in wait_for_read_model(targets))
+    )
 
 
 @router.get("", response_model=TargetPage)
@@ -62,7 +65,7 @@ def list_targets(
     page: Annotated[Paging, Depends(paging)],
     status: Annotated[TargetStatus | None, Query(description="Only targets in it.")] = None,
     include_deleted: Annotated[bool, Query(description="Deleted targets too.")] = False,
-) -> dict[str, Any]:
+) -> WireResponse:
     """The outdial's targets, newest first."""
     if queries.get_outdial(customer, outdial_id) is None:
         raise OutdialNotFound(f"outdial {outdial_id} not found")
@@ -74,7 +77,7 @@ def list_targets(
         status=status,
         include_deleted=include_deleted,
     )
-    return presenters.page(found, presenters.target_row)
+    return WireResponse(presenters.page(found, presenters.target_row))
 
 
 @router.get("/{target_id}", response_model=TargetOut)
@@ -90,21 +93,23 @@ def get_target(
     at: Annotated[
         str | None, Query(description="The state at this time, e.g. 2022-04-30 17:52:16.484341.")
     ] = None,
-) -> dict[str, Any]:
+) -> WireResponse:
     """The target (also when deleted), or its state replayed up to a version or a time."""
     if version is not None and at is not None:
         raise InvalidValue("at", "give either version or at, not both")
     if version is not None:
-        return presenters.target(
-            target_at_version(service, customer, outdial_id, target_id, version)
+        return WireResponse(
+            presenters.target(target_at_version(service, customer, outdial_id, target_id, version))
         )
     if at is not None:
         moment = parse_time(at, "at")
-        return presenters.target(target_at_time(service, customer, outdial_id, target_id, moment))
+        return WireResponse(
+            presenters.target(target_at_time(service, customer, outdial_id, target_id, moment))
+        )
     row = queries.get_target(customer, outdial_id, target_id)
     if row is None:
         raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
-    return presenters.target_row(row)
+    return WireResponse(presenters.target_row(row))
 
 
 @router.delete("/{target_id}", response_model=TargetOut)
@@ -114,7 +119,7 @@ def delete_target(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> dict[str, Any]:
+) -> WireResponse:
     """Soft-delete; a second delete answers the same record and records nothing new."""
     target = service.delete_target(customer, outdial_id, target_id)
-    return presenters.target(wait_for_read_model(target))
+    return WireResponse(presenters.target(wait_for_read_model(target)))

@@ -106,7 +106,7 @@ class Paging:
     page_token: str
 
 
-def paging(
+async def paging(
     page_size: Annotated[
         int | None,
         Query(
