@@ -8,7 +8,9 @@ appended (``AppendSignal``), so readers of the log need not query it on a timer.
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,8 +26,8 @@ log = logging.getLogger(__name__)
 
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30
-# How often the embedded store looks for events written by another process.
-SQLITE_POLL_INTERVAL_S = 0.05
+# How often the embedded store looks whether another process wrote events (a PRAGMA).
+SQLITE_WATCH_INTERVAL_S = 0.05
 EVENTS_DBNAME = "events.sqlite3"
 
 
@@ -71,26 +73,35 @@ class AppendSignal:
     """Says when events may have been appended to one store's log.
 
     Appends of this process set it at once. Other processes' appends are heard through
-    PostgreSQL's LISTEN/NOTIFY; on SQLite the waiter simply looks again after a short
-    interval, which is what ``wait`` returning at that interval means.
+    PostgreSQL's LISTEN/NOTIFY, or on SQLite by a cheap change check: ``PRAGMA
+    data_version`` on a connection kept open, which moves whenever another connection
+    commits, so nobody queries the log on a timer.
     """
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
-        self._recorder = recorder
         self._appended = threading.Event()
         self._closed = threading.Event()
-        self._listener: threading.Thread | None = None
+        self._watcher: threading.Thread | None = None
         with _LISTENERS_LOCK:
             _LISTENERS.add(self._appended)
         if isinstance(recorder, PostgresApplicationRecorder):
-            self._listener = threading.Thread(
+            self._watcher = threading.Thread(
                 target=self._listen, args=(recorder,), name="events-listen", daemon=True
             )
-            self._listener.start()
+        elif (
+            isinstance(recorder, SQLiteApplicationRecorder)
+            and not recorder.datastore.pool.is_sqlite_memory_mode
+        ):
+            self._watcher = threading.Thread(
+                target=self._watch,
+                args=(recorder.datastore.pool.db_name,),
+                name="events-watch",
+                daemon=True,
+            )
+        if self._watcher is not None:
+            self._watcher.start()
 
     def wait(self, timeout: float) -> None:
-        if not isinstance(self._recorder, PostgresApplicationRecorder):
-            timeout = min(timeout, SQLITE_POLL_INTERVAL_S)
         if self._appended.wait(timeout):
             self._appended.clear()
 
@@ -98,8 +109,25 @@ class AppendSignal:
         with _LISTENERS_LOCK:
             _LISTENERS.discard(self._appended)
         self._closed.set()
-        if self._listener is not None:
-            self._listener.join(timeout=2)
+        if self._watcher is not None:
+            self._watcher.join(timeout=2)
+
+    def _watch(self, db_name: str) -> None:
+        """Look at the database's change counter every few milliseconds."""
+        connection = sqlite3.connect(db_name, uri=True, check_same_thread=False)
+        try:
+            seen = connection.execute("PRAGMA data_version").fetchone()[0]
+            while not self._closed.is_set():
+                time.sleep(SQLITE_WATCH_INTERVAL_S)  # cheaper than a timed wait on an event
+                now = connection.execute("PRAGMA data_version").fetchone()[0]
+                if now != seen:
+                    seen = now
+                    self._appended.set()
+        except sqlite3.Error:
+            log.warning("lost sight of the event store's changes", exc_info=True)
+            self._appended.set()
+        finally:
+            connection.close()
 
     def _listen(self, recorder: PostgresApplicationRecorder) -> None:
         """Hold a connection that LISTENs on the channel the library NOTIFYs on insert."""

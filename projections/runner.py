@@ -13,7 +13,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Iterator
 
 from eventsourcing.persistence import Tracking
 
@@ -28,7 +27,7 @@ RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 # Events applied in one transaction at most.
 BATCH = 500
 # How long the projection waits for an append before it looks again anyway.
-IDLE_WAIT_S = 0.2
+IDLE_WAIT_S = 1.0
 
 
 class ReadModel:
@@ -39,6 +38,7 @@ class ReadModel:
         self.events = events
         self.queries = ReadModelQueries(view)
         self._applied = threading.Condition()
+        self._applied_here = 0  # the furthest position a projection of this process committed
 
     def position(self) -> int | None:
         """The last notification id the read model has applied."""
@@ -52,39 +52,47 @@ class ReadModel:
         return max(0, self.head() - (self.position() or 0))
 
     def close(self) -> None:
-        self.view.datastore.close()  # type: ignore[attr-defined]  # both stores' views have one
+        self.view.close()
 
-    def has_applied(self) -> None:
-        """Wake the waiters: a projection of this process has just committed."""
+    def has_applied(self, position: int) -> None:
+        """A projection of this process has committed ``position``: wake the waiters."""
         with self._applied:
+            self._applied_here = max(self._applied_here, position)
             self._applied.notify_all()
 
     def wait_until_applied(self, position: int | None, timeout: float = 5.0) -> bool:
         """Block until the read model has applied ``position`` (read-your-writes).
 
-        A projection in this process wakes the wait as it commits; one in another process
-        is noticed by looking again, soon at first and then less often. Every event moves
-        the tracking position, so this never waits on an event the projection ignores.
-        Returns False on timeout instead of hanging.
+        A projection in this process wakes the wait as it commits, with no query. One in
+        another process (or a rebuild) is noticed by looking at the stored position, soon
+        at first and then less often. Every event moves the tracking position, so this
+        never waits on an event the projection ignores. False on timeout, never a hang.
         """
-        if position is None:
+        if position is None or self._applied_here >= position:
             return True
         deadline = time.monotonic() + timeout
         pause = 0.002
         while True:
-            current = self.position()
-            if current is not None and current >= position:
-                return True
             remaining = deadline - time.monotonic()
             if remaining <= 0:
                 return False
             with self._applied:
+                if self._applied_here >= position:
+                    return True
                 self._applied.wait(min(pause, remaining))
+                if self._applied_here >= position:
+                    return True
+            current = self.position()
+            if current is not None and current >= position:
+                return True
             pause = min(pause * 2, 0.05)
 
 
 class LiveProjection:
-    """Keeps ``read_model`` up to date in a thread of its own until stopped."""
+    """Keeps ``read_model`` up to date: a thread of its own follows the log, and a writer
+    of this process may apply its own write at once (``apply_until``) rather than wait
+    for that thread to wake. Either way one lock lets a single applier at a time take
+    every event waiting, so writes arriving together are applied together."""
 
     def __init__(self, read_model: ReadModel, *, batch: int = BATCH) -> None:
         self.read_model = read_model
@@ -92,6 +100,9 @@ class LiveProjection:
         self.last_error: str | None = None
         self.restarts = 0
         self._failed_at: int | None = None  # position when the last error happened
+        self._applying = threading.Lock()
+        self._position: int | None = None  # the view's position as this process left it
+        self._projection = ReadModelProjection(read_model.view)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
 
@@ -115,36 +126,59 @@ class LiveProjection:
         model = self.read_model
         return (model.position() or 0) <= self._failed_at and model.lag() > 0
 
+    def apply_until(self, position: int, timeout: float = 1.0) -> None:
+        """Apply what is waiting, so that ``position`` is in the read model when this
+        returns, unless another applier holds the lock past ``timeout`` or applying fails
+        (then the projection's own thread carries on, and the caller's wait decides)."""
+        if self._thread is None or not self._applying.acquire(timeout=timeout):
+            return
+        try:
+            while (self._position or 0) < position and self._apply_next_batch():
+                pass
+        except Exception as error:
+            self._failed(error)
+        finally:
+            self._applying.release()
+
     def _supervise(self) -> None:
         failures = 0
+        events = self.read_model.events
         while not self._stopping.is_set():
             try:
-                for _ in self._follow():
-                    failures = 0
+                with self._applying:
+                    applied = self._apply_next_batch()
+                failures = 0
+                if not applied:
+                    events.wait_for_append(IDLE_WAIT_S)
             except Exception as error:
-                self.last_error = f"{type(error).__name__}: {error}"
-                self._failed_at = self.read_model.position() or 0
-                self.restarts += 1
-                log.exception("read-model projection failed; restarting from its last position")
+                self._failed(error)
                 delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
                 failures += 1
                 self._stopping.wait(delay)
 
-    def _follow(self) -> Iterator[int]:
-        """Apply batches until stopped; yields after each commit."""
+    def _apply_next_batch(self) -> bool:
+        """Apply the next batch of waiting events in one transaction; False when none
+        waits. Called with the lock held."""
         model = self.read_model
         events = model.events
-        projection = ReadModelProjection(model.view)
-        position = model.position() or 0
-        while not self._stopping.is_set():
-            page = events.read(position, limit=self.batch)
-            if not page:
-                events.wait_for_append(IDLE_WAIT_S)
-                continue
-            last = page[-1][0]
-            projection.process_events(
-                [event for _, event in page], Tracking(events.name, last), after=position
-            )
-            position = last
-            model.has_applied()
-            yield last
+        if self._position is None:
+            self._position = model.position() or 0
+        page = events.read(self._position, limit=self.batch)
+        if not page:
+            return False
+        last = page[-1][0]
+        self._projection.process_events(
+            [event for _, event in page], Tracking(events.name, last), after=self._position
+        )
+        self._position = last
+        model.has_applied(last)
+        return True
+
+    def _failed(self, error: Exception) -> None:
+        # The view may have moved (a rebuild) or the transaction rolled back: read the
+        # position again before the next batch.
+        self._position = None
+        self.last_error = f"{type(error).__name__}: {error}"
+        self._failed_at = self.read_model.position() or 0
+        self.restarts += 1
+        log.exception("read-model projection failed; starting again from its last position")
