@@ -15,7 +15,7 @@ from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
 
-from application.errors import VersionNotFound
+from application.errors import TargetNotFound, VersionNotFound
 from application.service import OutdialService
 from domain.target import Target
 
@@ -50,9 +50,17 @@ def event_record(event: CanMutateAggregate[UUID]) -> EventRecord:
 def target_events(
     app: OutdialService, customer_id: UUID, outdial_id: UUID, target_id: UUID
 ) -> list[CanMutateAggregate[UUID]]:
-    """The target's stored events, oldest first (scoped like every other read)."""
-    app.get_target(customer_id, outdial_id, target_id)
-    return stored_events(app, target_id)
+    """The target's stored events, oldest first (scoped like every other read: its
+    Created event names the customer and the outdial it belongs to)."""
+    events = stored_events(app, target_id)
+    created = events[0] if events else None
+    if (
+        not isinstance(created, Target.Created)
+        or created.customer_id != customer_id
+        or created.outdial_id != outdial_id
+    ):
+        raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
+    return events
 
 
 def target_at_version(

@@ -17,12 +17,12 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
 from application.storage import Storage
-from application.transcoding import register_domain_transcodings
+from application.transcoding import EventTranscoder, register_domain_transcodings
 from application.written import Written
 from domain.address import Address
 from domain.errors import InvalidValue, TargetNotDialable
@@ -76,6 +76,11 @@ class OutdialService(Application[UUID]):
         super().__init__(settings)
         self.clock = clock
         self._dispatcher = Dispatcher()
+
+    def construct_transcoder(self) -> Transcoder:
+        transcoder = EventTranscoder()
+        self.register_transcodings(transcoder)
+        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

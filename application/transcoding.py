@@ -8,6 +8,7 @@ from __future__ import annotations
 from dataclasses import fields
 from typing import Any
 
+import orjson
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.address import Address
@@ -55,3 +56,28 @@ def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     transcoder.register(AddressAsDict())
     transcoder.register(PlanAsDict())
     transcoder.register(DialAsDict())
+
+
+class EventTranscoder(JSONTranscoder):
+    """The library's JSON transcoder, reading with orjson.
+
+    What it writes is the library's format, to the byte; reading parses the same text
+    with orjson and turns ``{"_type_", "_data_"}`` objects into values as the library
+    does, in about half the time, which every aggregate load, replay and rebuild pays
+    per event. Text orjson refuses (never written by this transcoder) falls back.
+    """
+
+    def decode(self, data: bytes) -> Any:
+        try:
+            parsed = orjson.loads(data)
+        except orjson.JSONDecodeError:
+            return super().decode(data)
+        return self._revive(parsed)
+
+    def _revive(self, value: Any) -> Any:
+        if isinstance(value, dict):
+            revived = {key: self._revive(item) for key, item in value.items()}
+            return self._decode_obj(revived)
+        if isinstance(value, list):
+            return [self._revive(item) for item in value]
+        return value

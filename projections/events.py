@@ -8,6 +8,7 @@ into the domain's own event (the application's stored-event log does).
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 # A domain event with the notification id it was recorded under.
@@ -32,6 +33,11 @@ class EventLog(Protocol):
 
     def wait_for_append(self, timeout: float) -> None:
         """Return when events may have been appended since the last call, or at timeout."""
+
+    def aggregates(self, until: int) -> AbstractContextManager[Iterator[list[Any]]]:
+        """Every aggregate's events up to position ``until``, one list per aggregate in
+        the order of their ids (as text), each oldest first; streamed, so any number of
+        aggregates fits in constant memory."""
 
 
 def events_until(log: EventLog, until: int, after: int = 0) -> Iterator[Notified]:

@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS
 from domain.target import Dial, Target
 from domain.timeline import format_timestamp
-from projections.events import EventLog, events_until
+from projections.events import EventLog
 from projections.schema import COLUMNS, DIALS, OUTDIALS, TARGETS, Row, to_json
-from projections.views import ReadModelView
+from projections.views import ReadModelView, Rows
 
 
 @dataclass(frozen=True)
@@ -46,30 +46,76 @@ class Difference:
 
 def verify(events: EventLog, view: ReadModelView) -> tuple[int, list[Difference]]:
     """Compare every row with the replayed aggregates; returns (position, differences)."""
+    with verifying(events, view) as (position, differences):
+        return position, list(differences)
+
+
+@contextmanager
+def verifying(events: EventLog, view: ReadModelView) -> Iterator[tuple[int, Iterator[Difference]]]:
+    """The read model's position and its differences from the replay, found as they are
+    read: aggregates and rows are both streamed in id order and merged, so memory stays
+    constant whatever the number of targets."""
     with view.reading() as rows:
         position = view.tracking_position(rows, events.name) or 0
-        actual = {
-            table: {r["id"]: r for r in rows.select(f"SELECT * FROM {table}", {})}
-            for table in COLUMNS
-        }
-    expected: dict[str, dict[str, Row]] = {table: {} for table in COLUMNS}
-    for aggregate in replay_all(events, position).values():
+        with events.aggregates(position) as histories:
+            yield position, _merged(histories, rows)
+
+
+def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
+    outdials = _Sorted(OUTDIALS, rows.stream(OUTDIALS, ("id",)), "id")
+    targets = _Sorted(TARGETS, rows.stream(TARGETS, ("id",)), "id")
+    dials = _Sorted(DIALS, rows.stream(DIALS, ("outdial_target_id", "id")), "outdial_target_id")
+    for history in histories:
+        aggregate: Any = None
+        for event in history:
+            aggregate = event.mutate(aggregate)
+        key = str(aggregate.id)
+        for table in (outdials, targets, dials):
+            yield from (_extra(table.name, row) for row in table.before(key))
         if isinstance(aggregate, Target):
-            expected[TARGETS][str(aggregate.id)] = target_row(aggregate)
-            for dial in aggregate.dials.values():
-                expected[DIALS][str(dial.id)] = dial_row(dial, aggregate)
+            yield from _compare(TARGETS, {key: target_row(aggregate)}, targets.take(key))
+            expected = {str(d.id): dial_row(d, aggregate) for d in aggregate.dials.values()}
+            yield from _compare(DIALS, expected, dials.take(key))
         elif isinstance(aggregate, Outdial):
-            expected[OUTDIALS][str(aggregate.id)] = outdial_row(aggregate)
-    differences = [d for table in COLUMNS for d in _compare(table, expected[table], actual[table])]
-    return position, differences
+            yield from _compare(OUTDIALS, {key: outdial_row(aggregate)}, outdials.take(key))
+    for table in (outdials, targets, dials):
+        yield from (_extra(table.name, row) for row in table.rest())
 
 
-def replay_all(events: EventLog, until: int) -> dict[UUID, Any]:
-    """Every aggregate as of notification ``until``, rebuilt from the stored events."""
-    aggregates: dict[UUID, Any] = {}
-    for _, event in events_until(events, until):
-        aggregates[event.originator_id] = event.mutate(aggregates.get(event.originator_id))
-    return aggregates
+class _Sorted:
+    """Rows of one table in the order of ``column``, read as the merge moves on."""
+
+    def __init__(self, name: str, rows: Iterator[Row], column: str) -> None:
+        self.name = name
+        self._rows = rows
+        self._column = column
+        self._next: Row | None = next(rows, None)
+
+    def _advance(self) -> Row:
+        assert self._next is not None
+        row, self._next = self._next, next(self._rows, None)
+        return row
+
+    def before(self, key: str) -> Iterator[Row]:
+        """Rows sorted before ``key``: no aggregate of that id exists."""
+        while self._next is not None and self._next[self._column] < key:
+            yield self._advance()
+
+    def take(self, key: str) -> dict[str, Row]:
+        """The rows whose column is ``key``, by their own id."""
+        taken: dict[str, Row] = {}
+        while self._next is not None and self._next[self._column] == key:
+            row = self._advance()
+            taken[row["id"]] = row
+        return taken
+
+    def rest(self) -> Iterator[Row]:
+        while self._next is not None:
+            yield self._advance()
+
+
+def _extra(table: str, row: Row) -> Difference:
+    return Difference(table, row["id"], "*", "no row", "a row")
 
 
 # -- the rows an aggregate's state should have -------------------------------------------

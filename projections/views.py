@@ -31,6 +31,7 @@ from projections.schema import COLUMNS, SCHEMA, Row
 SQLITE_READ_TIMEOUT_S = 5
 _READERS_LOCK = threading.Lock()
 _ONE_READER = threading.Lock()
+STREAM_BATCH = 2_000
 
 
 class Cursor(Protocol):
@@ -57,6 +58,22 @@ class Rows:
 
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         self._cursor.execute(self._sql(statement), dict(params or {}))
+
+    def stream(self, table: str, order_by: tuple[str, ...]) -> Iterator[Row]:
+        """Every row of ``table`` in the byte order of some text columns, a batch at a
+        time (a server-side cursor on PostgreSQL), in this transaction's snapshot."""
+        connection = getattr(self._cursor, "connection", None)
+        if connection is not None and hasattr(connection, "pgconn"):
+            order = ", ".join(f'{column} COLLATE "C"' for column in order_by)
+            named = connection.cursor(name=f"outdial_{table}")
+            named.itersize = STREAM_BATCH
+            named.execute(f"SELECT * FROM {table} ORDER BY {order}")  # type: ignore[arg-type]
+            yield from (dict(row) for row in named)
+            return
+        cursor: Any = getattr(self._cursor, "sqlite_cursor", self._cursor)
+        cursor.execute(f"SELECT * FROM {table} ORDER BY {', '.join(order_by)}")
+        while batch := cursor.fetchmany(STREAM_BATCH):
+            yield from (dict(row) for row in batch)
 
 
 class ChangedRows(Rows):

@@ -16,7 +16,7 @@ from api.http import presenters
 from api.settings import Settings
 from application.history import replay_steps, stored_events
 from projections.rebuild import rebuild
-from projections.verify import verify
+from projections.verify import verifying
 
 
 def rebuild_read_model(settings: Settings, args: argparse.Namespace) -> int:
@@ -42,17 +42,20 @@ def rebuild_read_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
+    found = 0
     with event_log(settings) as events:
         read_model = open_read_model(settings.storage(), events)
         try:
-            position, differences = verify(events, read_model.view)
+            with verifying(events, read_model.view) as (position, differences):
+                # Plain lines, never wrapped, as they are found: people grep them and
+                # scripts parse them.
+                for difference in differences:
+                    print(difference, flush=True)
+                    found += 1
         finally:
             read_model.close()
-    # Plain lines, never wrapped: people grep them and scripts parse them.
-    for difference in differences:
-        print(difference)
-    print(f"checked the read model at position {position}: {len(differences)} difference(s)")
-    return 1 if differences else 0
+    print(f"checked the read model at position {position}: {found} difference(s)")
+    return 1 if found else 0
 
 
 def replay_target(settings: Settings, args: argparse.Namespace) -> int:

@@ -415,3 +415,27 @@ def test_rebuilding_in_place_while_writes_and_the_runner_go_on_loses_nothing(
         writer.join()
     assert caught_up(read_model)
     assert verify(events, read_model.view)[1] == []
+
+
+def test_verify_finds_missing_and_stray_rows_in_id_order(
+    stored_app: OutdialService, events: StoredEventLog, read_model: ReadModel, customer: UUID
+) -> None:
+    outdial = stored_app.create_outdial(customer).value
+    kept, lost = (
+        stored_app.create_target(customer, outdial.id, new_target("+821100000001")).value
+        for _ in range(2)
+    )
+    stored_app.start_dial(customer, outdial.id, kept.id)
+    assert caught_up(read_model)
+    stray = "ffffffff-ffff-ffff-ffff-ffffffffffff"
+    with read_model.view.tracked(Tracking("tamper", 1)) as rows:
+        rows.execute("DELETE FROM targets WHERE id = :id", {"id": str(lost.id)})
+        rows.execute(
+            "UPDATE dials SET outdial_target_id = :stray, id = :stray",
+            {"stray": stray},
+        )
+    differences = verify(events, read_model.view)[1]
+    found = {(d.table, d.row_id, str(d)) for d in differences}
+    assert ("targets", str(lost.id), f"targets {lost.id}: expected a row, found none") in found
+    assert ("dials", stray, f"dials {stray}: expected no row, found a row") in found
+    assert len([d for d in differences if d.table == "dials"]) == 2  # the stray, the missing

@@ -25,7 +25,7 @@ def events(
 ) -> WireResponse:
     """The target's stored events, oldest first."""
     stored = target_events(service, customer, outdial_id, target_id)
-    return WireResponse(presenters.results(presenters.event(event_record(e)) for e in stored))
+    return WireResponse(presenters.results(presenters.events(event_record(e) for e in stored)))
 
 
 @router.get("/replay", response_model=ReplayOut)
