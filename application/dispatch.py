@@ -14,7 +14,7 @@ import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
 from uuid import UUID
 
 from application.errors import ConcurrentChange, TargetNotFound
@@ -57,6 +57,7 @@ class Dispatcher:
         """Start up to ``limit`` dials on targets ``find(n)`` proposes, ``start`` deciding."""
         started: Dispatched = []
         position: int | None = None
+        recorded: list[tuple[int, Any]] = []
         tried: set[UUID] = set()
         for _ in range(DISPATCH_ROUNDS):
             candidates = [
@@ -75,11 +76,12 @@ class Dispatcher:
                         continue
                 started.append((target_id, written.value))
                 position = latest(position, written.position)
+                recorded += written.recorded
             if not candidates or len(started) == limit:
                 break
         if tried and not started:
             raise ConcurrentChange("other dispatchers took every available target; retry")
-        return Written(started, position)
+        return Written(started, position, tuple(sorted(recorded, key=lambda r: r[0])))
 
 
 class Claims:

@@ -13,10 +13,11 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Sequence
 
 from eventsourcing.persistence import Tracking
 
-from projections.events import EventLog
+from projections.events import EventLog, Notified
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
 from projections.views import ReadModelView
@@ -126,14 +127,20 @@ class LiveProjection:
         model = self.read_model
         return (model.position() or 0) <= self._failed_at and model.lag() > 0
 
-    def apply_until(self, position: int, timeout: float = 1.0) -> None:
+    def apply_until(
+        self, position: int, recorded: Sequence[Notified] = (), timeout: float = 1.0
+    ) -> None:
         """Apply what is waiting, so that ``position`` is in the read model when this
         returns, unless another applier holds the lock past ``timeout`` or applying fails
-        (then the projection's own thread carries on, and the caller's wait decides)."""
+        (then the projection's own thread carries on, and the caller's wait decides).
+
+        ``recorded`` are the caller's own events; when they are next in the log they are
+        applied as they are, without reading them back from the store.
+        """
         if self._thread is None or not self._applying.acquire(timeout=timeout):
             return
         try:
-            while (self._position or 0) < position and self._apply_next_batch():
+            while (self._position or 0) < position and self._apply_next_batch(recorded):
                 pass
         except Exception as error:
             self._failed(error)
@@ -156,14 +163,18 @@ class LiveProjection:
                 failures += 1
                 self._stopping.wait(delay)
 
-    def _apply_next_batch(self) -> bool:
+    def _apply_next_batch(self, recorded: Sequence[Notified] = ()) -> bool:
         """Apply the next batch of waiting events in one transaction; False when none
         waits. Called with the lock held."""
         model = self.read_model
         events = model.events
         if self._position is None:
             self._position = model.position() or 0
-        page = events.read(self._position, limit=self.batch)
+        # Ids only grow: the one after ours is surely next, gaps in the log or not.
+        if recorded and recorded[0][0] == self._position + 1:
+            page: Sequence[Notified] = recorded
+        else:
+            page = events.read(self._position, limit=self.batch)
         if not page:
             return False
         last = page[-1][0]

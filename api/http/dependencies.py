@@ -90,7 +90,7 @@ class ReadModelWait:
     def __call__(self, written: Written[T]) -> T:
         """``written.value``, once the read model holds ``written.position`` (bounded)."""
         if written.position is not None and self._projection is not None:
-            self._projection.apply_until(written.position, timeout=self._timeout)
+            self._projection.apply_until(written.position, written.recorded, timeout=self._timeout)
         if not self._read_model.wait_until_applied(written.position, timeout=self._timeout):
             log.warning("read model has not reached position %s; a read may lag", written.position)
         return written.value

@@ -1,0 +1,35 @@
+"""``python -m benchmarks [--quick]``: every figure beside its reference, into
+benchmarks/results/latest.md (``make bench``; ``make bench-quick`` is the short run)."""
+
+from __future__ import annotations
+
+import argparse
+import time
+from pathlib import Path
+
+from benchmarks import scenarios
+from benchmarks.report import Report
+
+RESULTS = Path(__file__).parent / "results" / "latest.md"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="small sizes, under two minutes")
+    parser.add_argument("--output", type=Path, default=RESULTS)
+    parser.add_argument(
+        "--only", action="append", default=[], help="run only these scenarios (by name)"
+    )
+    args = parser.parse_args()
+    report = Report(quick=args.quick)
+    started = time.monotonic()
+    for name, scenario in scenarios.ALL:
+        if args.only and name not in args.only:
+            continue
+        scenario(report, quick=args.quick)
+    report.write(args.output)
+    print(f"wrote {args.output} in {time.monotonic() - started:.0f} s")
+
+
+if __name__ == "__main__":
+    main()

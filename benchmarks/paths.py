@@ -1,0 +1,83 @@
+"""The hot paths, measured from outside against a running server: POST a target, GET a
+target, GET a page of 100, and a dial cycle (start, then finish)."""
+
+from __future__ import annotations
+
+import itertools
+import random
+from dataclasses import dataclass
+
+import orjson
+
+from benchmarks.load import LoadResult, Request, run_load
+from benchmarks.servers import Server
+
+TARGET_BODY = orjson.dumps(
+    {"name": "bench", "destination_0": {"type": "tel", "target": "+821100000001"}}
+)
+FINISH_BODY = orjson.dumps({"result": "fail", "reason": "busy"})
+
+
+@dataclass(frozen=True)
+class PathFigures:
+    post_target: LoadResult
+    get_target: LoadResult
+    get_page: LoadResult
+    dial_cycle: LoadResult  # requests: starts and finishes; cycles are half of them
+
+    @property
+    def cycles_per_second(self) -> float:
+        return self.dial_cycle.rate / 2
+
+
+def measure_paths(server: Server, *, seconds: float, clients: int = 8) -> PathFigures:
+    with server.client() as http:
+        outdial = http.post("/v1.0/outdials", json={"name": "bench"}).json()["id"]
+    targets = f"/v1.0/outdials/{outdial}/targets"
+
+    def post(client: int, n: int, last: bytes) -> Request:
+        return "POST", targets, TARGET_BODY
+
+    posted = run_load(
+        server.url,
+        post,
+        clients=clients,
+        seconds=seconds,
+        headers=server.headers,
+        keep_answers=True,
+    )
+    ids = [orjson.loads(answer)["id"] for answer in posted.answers]
+    chosen = random.Random(7)
+
+    def get(client: int, n: int, last: bytes) -> Request:
+        return "GET", f"{targets}/{chosen.choice(ids)}", None
+
+    got = run_load(server.url, get, clients=clients, seconds=seconds, headers=server.headers)
+
+    def page(client: int, n: int, last: bytes) -> Request:
+        return "GET", f"{targets}?page_size=100", None
+
+    paged = run_load(server.url, page, clients=clients, seconds=seconds, headers=server.headers)
+
+    # Each client dials its own targets: start one, finish it with the dial id answered.
+    mine = [ids[c::clients] for c in range(clients)]
+    turns = [itertools.count() for _ in range(clients)]
+
+    def cycle(client: int, n: int, last: bytes) -> Request:
+        if n % 2 == 0:
+            target = mine[client][next(turns[client]) % len(mine[client])]
+            return "POST", f"{targets}/{target}/dials", None
+        dial = orjson.loads(last)
+        path = f"{targets}/{dial['outdial_target_id']}/dials/{dial['id']}"
+        return "PUT", path, FINISH_BODY
+
+    per_client = min(len(m) for m in mine) * 2
+    cycled = run_load(
+        server.url,
+        cycle,
+        clients=clients,
+        seconds=seconds,
+        headers=server.headers,
+        requests_per_client=min(per_client, int(seconds * 400)),
+    )
+    return PathFigures(posted, got, paged, cycled)

@@ -1,0 +1,478 @@
+"""The scenarios of the benchmark report, each measuring figures beside their references."""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from uuid import UUID, uuid4
+
+import orjson
+
+from api.bootstrap import open_read_model
+from application.eventlog import StoredEventLog
+from application.service import NewTarget, OutdialService
+from benchmarks.load import LoadResult, Request, run_load
+from benchmarks.paths import PathFigures, measure_paths
+from benchmarks.report import Figure, Report
+from benchmarks.servers import Server, nothing, reference, service
+from benchmarks.stores import fresh
+from domain.address import Address
+from domain.target import Target
+from projections.rebuild import rebuild
+from projections.runner import LiveProjection
+
+STORES = ("sqlite", "postgres")
+NEW = NewTarget([Address("tel", "+821100000001"), None, None, None, None])
+BATCH_BODY = orjson.dumps(
+    {"targets": [{"destination_0": {"type": "tel", "target": "+821100000001"}}] * 1000}
+)
+
+
+def _median(values: list[float]) -> float:
+    return statistics.median(values) if values else 0.0
+
+
+# -- the load generator's own ceiling ---------------------------------------------------
+
+
+def ceiling(report: Report, *, quick: bool) -> None:
+    with nothing() as server:
+        result = run_load(server.url, lambda c, n, last: ("GET", "/", None), seconds=2)
+    report.add(
+        Figure("-", "load generator against a handler that does nothing", result.rate, "req/s")
+    )
+
+
+# -- the hot paths against the plain CRUD -----------------------------------------------
+
+
+def hot_paths(report: Report, *, quick: bool) -> None:
+    rounds, seconds = (1, 2.0) if quick else (3, 4.0)
+    for kind in STORES:
+        ours: list[PathFigures] = []
+        theirs: list[PathFigures] = []
+        for _ in range(rounds):  # interleaved, so that both see the same machine
+            with fresh(kind) as store:
+                with service(**store.service_args) as server:  # type: ignore[arg-type]
+                    ours.append(measure_paths(server, seconds=seconds))
+                with reference(**store.reference_args) as server:  # type: ignore[arg-type]
+                    theirs.append(measure_paths(server, seconds=seconds))
+        picks: list[tuple[str, Callable[[PathFigures], float], float]] = [
+            ("POST a target", lambda f: f.post_target.rate, 0.5),
+            ("GET a target", lambda f: f.get_target.rate, 0.8),
+            ("GET a page of 100 targets", lambda f: f.get_page.rate, 0.8),
+            ("dial cycle (start + finish)", lambda f: f.cycles_per_second, 0.5),
+        ]
+        for name, pick, target in picks:
+            value = _median([pick(f) for f in ours])
+            crud = _median([pick(f) for f in theirs])
+            errors = sum(
+                f.post_target.errors + f.get_target.errors + f.dial_cycle.errors for f in ours
+            )
+            report.add(
+                Figure(
+                    kind,
+                    name,
+                    value,
+                    "/s",
+                    reference=crud,
+                    reference_name="plain CRUD",
+                    target=f">= {target}x CRUD",
+                    met=crud > 0 and value / crud >= target,
+                    note="" if not errors else f"{errors} errors",
+                )
+            )
+
+
+# -- import through /targets/batch, and reads as the table grows -----------------------
+
+
+def _p50(server: Server, make: Callable[[int, int, bytes], Request], seconds: float) -> float:
+    result = run_load(server.url, make, clients=1, seconds=seconds, headers=server.headers)
+    return result.p50
+
+
+def import_and_reads(report: Report, *, quick: bool) -> None:
+    small, large = (2_000, 20_000) if quick else (10_000, 200_000)
+    for kind in STORES:
+        _import_and_reads_on(report, kind, small, large)
+
+
+def _import_and_reads_on(report: Report, kind: str, small: int, large: int) -> None:
+    with fresh(kind) as store, service(**store.service_args) as server:  # type: ignore[arg-type]
+        with server.client() as http:
+            outdial = http.post("/v1.0/outdials", json={"name": "import"}).json()["id"]
+        path = f"/v1.0/outdials/{outdial}/targets"
+
+        def batch(client: int, n: int, last: bytes) -> Request:
+            return "POST", f"{path}/batch", BATCH_BODY
+
+        def imported(count: int, clients: int) -> LoadResult:
+            return run_load(
+                server.url,
+                batch,
+                clients=clients,
+                seconds=3600,
+                headers=server.headers,
+                requests_per_client=count // 1000 // clients,
+            )
+
+        imported(small, 1)
+        at_small = _read_p50s(server, outdial)
+        result = imported(large - small, 4)
+        done = (result.requests - result.errors) * 1000
+        at_large = _read_p50s(server, outdial)
+    report.add(
+        Figure(
+            kind,
+            f"import through /targets/batch, sustained to {large:,} targets",
+            done / result.seconds,
+            "targets/s",
+            target=">= 5,000 targets/s",
+            met=done / result.seconds >= 5_000,
+            note="" if not result.errors else f"{result.errors} failed batches",
+        )
+    )
+    for name, value in at_large.items():
+        report.add(
+            Figure(
+                kind,
+                f"{name}, p50 at {large:,} targets",
+                value,
+                "ms",
+                reference=at_small[name],
+                reference_name=f"p50 at {small:,}",
+                target="<= 1.5x",
+                met=value <= 1.5 * at_small[name],
+            )
+        )
+
+
+def _read_p50s(server: Server, outdial: str) -> dict[str, float]:
+    path = f"/v1.0/outdials/{outdial}/targets"
+    with server.client() as http:
+        ids = [t["id"] for t in http.get(path, params={"page_size": 100}).json()["result"]]
+    chosen = random.Random(3)
+    return {
+        "GET a target": _p50(
+            server, lambda c, n, last: ("GET", f"{path}/{chosen.choice(ids)}", None), 2
+        ),
+        "GET a page of 100": _p50(
+            server, lambda c, n, last: ("GET", f"{path}?page_size=100", None), 2
+        ),
+        "GET available (100)": _p50(
+            server, lambda c, n, last: ("GET", f"/v1.0/outdials/{outdial}/available", None), 2
+        ),
+    }
+
+
+# -- dispatchers ------------------------------------------------------------------------
+
+
+def dispatchers(report: Report, *, quick: bool) -> None:
+    count = 2_000 if quick else 8_000
+    for kind in STORES:
+        _dispatchers_on(report, kind, count)
+
+
+def _dispatchers_on(report: Report, kind: str, count: int) -> None:
+    with fresh(kind) as store, service(**store.service_args) as server:  # type: ignore[arg-type]
+        with server.client() as http:
+            outdial = http.post("/v1.0/outdials", json={"name": "dispatch"}).json()["id"]
+            for _ in range(count // 1000):
+                http.post(
+                    f"/v1.0/outdials/{outdial}/targets/batch",
+                    content=BATCH_BODY,
+                    headers={"Content-Type": "application/json"},
+                )
+        body = orjson.dumps({"limit": 10})
+
+        def claim(client: int, n: int, last: bytes) -> Request:
+            return "POST", f"/v1.0/outdials/{outdial}/dispatch", body
+
+        result = run_load(
+            server.url,
+            claim,
+            clients=4,
+            seconds=3600,
+            headers=server.headers,
+            requests_per_client=count // 40 + 2,
+            keep_answers=True,
+        )
+        claimed = Counter(
+            dial["outdial_target_id"]
+            for answer in result.answers
+            for dial in orjson.loads(answer)["result"]
+        )
+    twice = sum(1 for n in claimed.values() if n > 1)
+    rate = sum(claimed.values()) / result.seconds
+    report.add(
+        Figure(
+            kind,
+            "4 concurrent dispatchers (limit 10)",
+            rate,
+            "claims/s",
+            target=">= 300 claims/s, never a target twice",
+            met=rate >= 300 and twice == 0 and len(claimed) == count,
+            note=f"{len(claimed):,} of {count:,} claimed, {twice} twice",
+        )
+    )
+
+
+# -- the live projection, rebuild and the raw library -----------------------------------
+
+
+def _write_targets(app: OutdialService, customer: UUID, outdial: UUID, count: int) -> int:
+    """``count`` targets, each dialed and finished once: 3 events a target, written by the
+    domain in batches of 1,000 aggregates a save."""
+    for start in range(0, count, 1000):
+        targets = app.create_targets(customer, outdial, [NEW] * min(1000, count - start)).value
+        plan = app.get_outdial(customer, outdial).plan
+        for target in targets:
+            dial = target.start_dial(dial_id=uuid4(), plan=plan, at=app.clock())
+            target.finish_dial(dial_id=dial.id, result="fail", reason="busy", at=app.clock())
+        app.save(*targets)
+    return app.recorder.max_notification_id() or 0
+
+
+def projection_and_rebuild(report: Report, *, quick: bool) -> None:
+    sizes = {"sqlite": 5_000 if quick else 50_000, "postgres": 3_000 if quick else 30_000}
+    for kind in STORES:
+        with fresh(kind) as store:
+            app = OutdialService(storage=store.storage)
+            events = StoredEventLog(app)
+            customer = uuid4()
+            outdial = app.create_outdial(customer).value.id
+            # The raw library: saving one new aggregate at a time.
+            began = time.perf_counter()
+            for _ in range(300):
+                app.save(
+                    Target.create(
+                        target_id=uuid4(),
+                        outdial_id=outdial,
+                        customer_id=customer,
+                        destinations=NEW.destinations,
+                        at=app.clock(),
+                    )
+                )
+            save_rate = 300 / (time.perf_counter() - began)
+            # Writes going on while the live projection follows them.
+            read_model = open_read_model(store.storage, events)
+            projection = LiveProjection(read_model)
+            writer = threading.Thread(
+                target=_write_targets, args=(app, customer, outdial, sizes[kind])
+            )
+            began = time.perf_counter()
+            projection.start()
+            writer.start()
+            writer.join()
+            head = events.head()
+            read_model.wait_until_applied(head, timeout=3600)
+            live_rate = head / (time.perf_counter() - began)
+            projection.stop()
+            # Reading the notification log as the library does (the floor of any reader).
+            began = time.perf_counter()
+            position = 0
+            while page := events.read(position, limit=1000):
+                position = page[-1][0]
+            read_rate = head / (time.perf_counter() - began)
+            began = time.perf_counter()
+            projected = rebuild(events, read_model.view)
+            rebuild_rate = projected / (time.perf_counter() - began)
+            read_model.close()
+            events.close()
+            app.close()
+        report.add(Figure(kind, "raw library: save one new aggregate", save_rate, "saves/s"))
+        report.add(
+            Figure(
+                kind,
+                f"live projection under write load ({head:,} events)",
+                live_rate,
+                "events/s",
+                reference=read_rate,
+                reference_name="reading the notification log",
+                target=">= 10,000 events/s" if kind == "sqlite" else "",
+                met=live_rate >= 10_000 if kind == "sqlite" else None,
+            )
+        )
+        report.add(
+            Figure(
+                kind,
+                f"rebuild ({projected:,} events)",
+                rebuild_rate,
+                "events/s",
+                reference=read_rate,
+                reference_name="reading the notification log",
+                target=">= 20,000 events/s" if kind == "sqlite" else ">= 10,000 events/s",
+                met=rebuild_rate >= (20_000 if kind == "sqlite" else 10_000),
+            )
+        )
+
+
+# -- verify and rebuild in constant memory ----------------------------------------------
+
+
+def _peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, float]:
+    """Peak RSS (MB) and seconds of one command run as its own process."""
+    began = time.perf_counter()
+    child = subprocess.run(
+        [sys.executable, "-c", _RSS_PROBE, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        check=False,
+    )
+    elapsed = time.perf_counter() - began
+    if child.returncode != 0:
+        msg = f"{args} failed: {child.stderr[-500:]}"
+        raise RuntimeError(msg)
+    return float(child.stdout.strip().splitlines()[-1]), elapsed
+
+
+# Runs the console script, then prints its own peak RSS in MB (Linux reports KB).
+_RSS_PROBE = (
+    "import resource, sys\n"
+    "from api.cli import main\n"
+    "status = main(sys.argv[1:])\n"
+    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    "sys.exit(status)\n"
+)
+
+
+def operations_memory(report: Report, *, quick: bool) -> None:
+    count = 50_000 if quick else 1_000_000
+    with fresh("sqlite") as store:
+        app = OutdialService(storage=store.storage)
+        customer = uuid4()
+        outdial = app.create_outdial(customer).value.id
+        for start in range(0, count, 1000):
+            app.create_targets(customer, outdial, [NEW] * min(1000, count - start))
+        app.close()
+        assert store.storage.data_dir is not None
+        where = ["--data-dir", str(store.storage.data_dir)]
+        rebuild_rss, rebuild_s = _peak_rss_mb(["rebuild", *where], {})
+        verify_rss, verify_s = _peak_rss_mb(["verify", *where], {})
+    for name, rss, seconds in [
+        ("rebuild", rebuild_rss, rebuild_s),
+        ("verify", verify_rss, verify_s),
+    ]:
+        report.add(
+            Figure(
+                "sqlite",
+                f"{name} at {count:,} targets, peak RSS",
+                rss,
+                "MB",
+                target="< 300 MB",
+                met=rss < 300,
+                note=f"{seconds:.0f} s, {count / seconds:,.0f} events/s",
+            )
+        )
+
+
+# -- an idle server ---------------------------------------------------------------------
+
+
+def _cpu_seconds(pid: int) -> float:
+    with open(f"/proc/{pid}/stat") as stat:
+        fields = stat.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def idle(report: Report, *, quick: bool) -> None:
+    seconds = 5.0 if quick else 20.0
+    for kind in STORES:
+        with fresh(kind) as store, service(**store.service_args) as server:  # type: ignore[arg-type]
+            time.sleep(1)
+            before, began = _cpu_seconds(server.process.pid), time.monotonic()
+            time.sleep(seconds)
+            share = (_cpu_seconds(server.process.pid) - before) / (time.monotonic() - began)
+        report.add(
+            Figure(
+                kind,
+                "idle server, share of one core",
+                share * 100,
+                "%",
+                target="< 1 %",
+                met=share < 0.01,
+            )
+        )
+
+
+# -- history in linear time -------------------------------------------------------------
+
+
+def history(report: Report, *, quick: bool) -> None:
+    with fresh("sqlite") as store, service(**store.service_args) as server:  # type: ignore[arg-type]
+        with server.client() as http:
+            outdial = http.post("/v1.0/outdials", json={"name": "history"}).json()["id"]
+            plan = {f"max_try_count_{n}": 100 for n in range(5)}
+            http.put(f"/v1.0/outdials/{outdial}/plan", json=plan)
+            destinations = {
+                f"destination_{n}": {"type": "tel", "target": f"+8211000000{n:02d}"}
+                for n in range(5)
+            }
+
+            def target_with(dials: int, deleted: bool) -> str:
+                path = f"/v1.0/outdials/{outdial}/targets"
+                target = http.post(path, json=destinations).json()["id"]
+                for n in range(dials):
+                    dial = http.post(f"{path}/{target}/dials").json()
+                    finish = f"{path}/{target}/dials/{dial['id']}"
+                    http.put(finish, json={"result": "fail", "reason": "busy"})
+                    if n % 2 == 0:  # the caller finishes it again: a no-op, no event
+                        http.put(finish, json={"result": "fail", "reason": "busy"})
+                if deleted:
+                    http.delete(f"{path}/{target}")
+                return f"{path}/{target}"
+
+            short = target_with(50, deleted=False)
+            long = target_with(500 if not quick else 200, deleted=True)
+            counts = {t: len(http.get(t + "/events").json()["result"]) for t in (short, long)}
+
+        def p50(path: str) -> float:
+            result: LoadResult = run_load(
+                server.url,
+                lambda c, n, last: ("GET", path, None),
+                clients=1,
+                seconds=3,
+                headers=server.headers,
+            )
+            return result.p50
+
+        for suffix, name in [
+            ("/events", "events"),
+            ("/replay", "replay"),
+            ("?version=3", "version"),
+        ]:
+            long_p50, short_p50 = p50(long + suffix), p50(short + suffix)
+            report.add(
+                Figure(
+                    "sqlite",
+                    f"{name} of {counts[long]:,} events, p50",
+                    long_p50,
+                    "ms",
+                    reference=short_p50,
+                    reference_name=f"{counts[short]} events",
+                    target=f"<= 15x{' and < 50 ms' if name == 'replay' else ''}",
+                    met=long_p50 <= 15 * short_p50 and (name != "replay" or long_p50 < 50),
+                )
+            )
+
+
+ALL: list[tuple[str, Callable[..., None]]] = [
+    ("ceiling", ceiling),
+    ("hot_paths", hot_paths),
+    ("import", import_and_reads),
+    ("dispatch", dispatchers),
+    ("projection", projection_and_rebuild),
+    ("operations", operations_memory),
+    ("idle", idle),
+    ("history", history),
+]
