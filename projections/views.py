@@ -70,7 +70,9 @@ class Rows:
             named.execute(f"SELECT * FROM {table} ORDER BY {order}")  # type: ignore[arg-type]
             yield from (dict(row) for row in named)
             return
-        cursor: Any = getattr(self._cursor, "sqlite_cursor", self._cursor)
+        # A cursor of its own on the same connection (the same snapshot): several
+        # streams are read side by side.
+        cursor: Any = getattr(self._cursor, "sqlite_cursor", self._cursor).connection.cursor()
         cursor.execute(f"SELECT * FROM {table} ORDER BY {', '.join(order_by)}")
         while batch := cursor.fetchmany(STREAM_BATCH):
             yield from (dict(row) for row in batch)

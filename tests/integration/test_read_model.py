@@ -17,6 +17,7 @@ from application.storage import Storage
 from domain.plan import DEFAULT_PLAN
 from projections import projection as projection_module
 from projections import targets as targets_module
+from projections import views as views_module
 from projections.paging import InvalidPageToken
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
@@ -439,3 +440,27 @@ def test_verify_finds_missing_and_stray_rows_in_id_order(
     assert ("targets", str(lost.id), f"targets {lost.id}: expected a row, found none") in found
     assert ("dials", stray, f"dials {stray}: expected no row, found a row") in found
     assert len([d for d in differences if d.table == "dials"]) == 2  # the stray, the missing
+
+
+def test_verify_reads_its_streams_side_by_side_a_batch_at_a_time(
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    read_model: ReadModel,
+    customer: UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(views_module, "STREAM_BATCH", 3)  # many batches of each table
+    outdial = stored_app.create_outdial(customer).value
+    targets = stored_app.create_targets(
+        customer, outdial.id, [new_target("+821100000001")] * 10
+    ).value
+    for target in targets[:5]:
+        stored_app.start_dial(customer, outdial.id, target.id)
+    assert caught_up(read_model)
+    assert verify(events, read_model.view)[1] == []
+    with read_model.view.tracked(Tracking("tamper", 1)) as rows:
+        rows.execute("UPDATE targets SET name = 'x' WHERE id = :id", {"id": str(targets[7].id)})
+    differences = verify(events, read_model.view)[1]
+    assert [(d.table, d.row_id, d.field) for d in differences] == [
+        ("targets", str(targets[7].id), "name")
+    ]
