@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 
-.PHONY: run test test-fast lint bench clean
+.PHONY: run test test-fast lint bench bench-quick clean
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,5 +32,9 @@ test-fast: $(BIN)/.installed
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache .hypothesis
 
+# Every figure beside its reference, into benchmarks/results/latest.md (not part of test).
 bench: $(BIN)/.installed
-	$(BIN)/python -m benchmarks.projection_throughput --targets 2000
+	$(BIN)/python -m benchmarks
+
+bench-quick: $(BIN)/.installed
+	$(BIN)/python -m benchmarks --quick --output benchmarks/results/quick.md

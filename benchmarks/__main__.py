@@ -8,6 +8,7 @@ import time
 from pathlib import Path
 
 from benchmarks import scenarios
+from benchmarks.findings import FINDINGS
 from benchmarks.report import Report
 
 RESULTS = Path(__file__).parent / "results" / "latest.md"
@@ -27,6 +28,7 @@ def main() -> None:
         if args.only and name not in args.only:
             continue
         scenario(report, quick=args.quick)
+    report.findings = FINDINGS
     report.write(args.output)
     print(f"wrote {args.output} in {time.monotonic() - started:.0f} s")
 

@@ -54,7 +54,7 @@ def ceiling(report: Report, *, quick: bool) -> None:
 
 
 def hot_paths(report: Report, *, quick: bool) -> None:
-    rounds, seconds = (1, 2.0) if quick else (3, 4.0)
+    rounds, seconds = (1, 1.0) if quick else (3, 4.0)
     for kind in STORES:
         ours: list[PathFigures] = []
         theirs: list[PathFigures] = []
@@ -100,7 +100,7 @@ def _p50(server: Server, make: Callable[[int, int, bytes], Request], seconds: fl
 
 
 def import_and_reads(report: Report, *, quick: bool) -> None:
-    small, large = (2_000, 20_000) if quick else (10_000, 200_000)
+    small, large = (1_000, 6_000) if quick else (10_000, 200_000)
     for kind in STORES:
         _import_and_reads_on(report, kind, small, large)
 
@@ -177,7 +177,7 @@ def _read_p50s(server: Server, outdial: str) -> dict[str, float]:
 
 
 def dispatchers(report: Report, *, quick: bool) -> None:
-    count = 2_000 if quick else 8_000
+    count = 1_000 if quick else 8_000
     for kind in STORES:
         _dispatchers_on(report, kind, count)
 
@@ -243,7 +243,7 @@ def _write_targets(app: OutdialService, customer: UUID, outdial: UUID, count: in
 
 
 def projection_and_rebuild(report: Report, *, quick: bool) -> None:
-    sizes = {"sqlite": 5_000 if quick else 50_000, "postgres": 3_000 if quick else 30_000}
+    sizes = {"sqlite": 2_000 if quick else 50_000, "postgres": 1_000 if quick else 30_000}
     for kind in STORES:
         with fresh(kind) as store:
             app = OutdialService(storage=store.storage)
@@ -347,7 +347,7 @@ _RSS_PROBE = (
 
 
 def operations_memory(report: Report, *, quick: bool) -> None:
-    count = 50_000 if quick else 1_000_000
+    count = 10_000 if quick else 1_000_000
     with fresh("sqlite") as store:
         app = OutdialService(storage=store.storage)
         customer = uuid4()
@@ -386,7 +386,7 @@ def _cpu_seconds(pid: int) -> float:
 
 
 def idle(report: Report, *, quick: bool) -> None:
-    seconds = 5.0 if quick else 20.0
+    seconds = 2.0 if quick else 20.0
     for kind in STORES:
         with fresh(kind) as store, service(**store.service_args) as server:  # type: ignore[arg-type]
             time.sleep(1)
@@ -433,7 +433,7 @@ def history(report: Report, *, quick: bool) -> None:
                 return f"{path}/{target}"
 
             short = target_with(50, deleted=False)
-            long = target_with(500 if not quick else 200, deleted=True)
+            long = target_with(500 if not quick else 150, deleted=True)
             counts = {t: len(http.get(t + "/events").json()["result"]) for t in (short, long)}
 
         def p50(path: str) -> float:

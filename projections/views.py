@@ -72,7 +72,8 @@ class Rows:
             return
         # A cursor of its own on the same connection (the same snapshot): several
         # streams are read side by side.
-        cursor: Any = getattr(self._cursor, "sqlite_cursor", self._cursor).connection.cursor()
+        raw: Any = getattr(self._cursor, "sqlite_cursor", self._cursor)
+        cursor = raw.connection.cursor()
         cursor.execute(f"SELECT * FROM {table} ORDER BY {', '.join(order_by)}")
         while batch := cursor.fetchmany(STREAM_BATCH):
             yield from (dict(row) for row in batch)
