@@ -10,8 +10,14 @@ from dataclasses import dataclass
 from api.settings import Settings
 from application.access import ApiKeys
 from application.eventlog import StoredEventLog
+from application.leases import ProjectionLease, creating_schema
 from application.service import Clock, OutdialService, utc_now
-from application.storage import Storage, postgres_env
+from application.storage import (
+    Storage,
+    apply_statement_timeout,
+    check_reachable,
+    postgres_env,
+)
 from projections.runner import ReadModel
 from projections.views import VIEW_NAME, open_view
 
@@ -30,6 +36,9 @@ def read_model_env(storage: Storage, into: str | None = None) -> dict[str, str]:
     if target.startswith(("postgres://", "postgresql://")):
         env[f"{prefix}_PERSISTENCE_MODULE"] = "eventsourcing.postgres"
         env.update({f"{prefix}_{k}": v for k, v in postgres_env(target).items()})
+        for name in ("POSTGRES_POOL_SIZE", "POSTGRES_MAX_OVERFLOW", "POSTGRES_CONNECT_TIMEOUT"):
+            if name in env:
+                env[f"{prefix}_{name}"] = env[name]
     else:
         env[f"{prefix}_PERSISTENCE_MODULE"] = "eventsourcing.sqlite"
         env[f"{prefix}_SQLITE_DBNAME"] = target
@@ -45,18 +54,31 @@ def _view_location(storage: Storage) -> str:
 
 
 def open_service(settings: Settings, *, clock: Clock = utc_now) -> OutdialService:
-    return OutdialService(storage=settings.storage(), clock=clock)
+    storage = settings.storage()
+    check_reachable(storage)
+    apply_statement_timeout(storage)
+    with creating_schema(storage, connect_timeout=settings.connect_timeout_seconds):
+        return OutdialService(storage=storage, clock=clock)
 
 
 def open_keys(settings: Settings) -> ApiKeys:
-    return ApiKeys.open(settings.storage())
+    storage = settings.storage()
+    check_reachable(storage)
+    with creating_schema(storage, connect_timeout=settings.connect_timeout_seconds):
+        return ApiKeys.open(storage)
 
 
 def open_read_model(
     storage: Storage, events: StoredEventLog, *, into: str | None = None
 ) -> ReadModel:
     """The read model of ``storage`` (or the one ``into`` names), reading ``events``."""
-    return ReadModel(open_view(read_model_env(storage, into)), events)
+    with creating_schema(storage, connect_timeout=storage.connect_timeout):
+        return ReadModel(open_view(read_model_env(storage, into)), events)
+
+
+def projection_lease(settings: Settings) -> ProjectionLease:
+    """The lease that makes one projection worker of the store the active one."""
+    return ProjectionLease(settings.storage(), connect_timeout=settings.connect_timeout_seconds)
 
 
 @contextmanager

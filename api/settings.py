@@ -35,8 +35,28 @@ class Settings(BaseSettings):
         default=5.0,
         description="how long a write waits for the read model to show it before answering",
     )
-    ready_max_lag: int = Field(
-        default=1_000, description="/readyz is 503 while more events than this wait"
+    ready_max_delay_seconds: float = Field(
+        default=5.0,
+        description="/readyz is 503 while an event older than this waits for the read model",
+    )
+    workers: int = Field(
+        default=1,
+        ge=1,
+        le=64,
+        description="API processes `serve` runs on its port; with more than one, the "
+        "projection runs in a process of its own beside them",
+    )
+    pool_size: int = Field(
+        default=5, ge=1, description="PostgreSQL connections each process keeps open"
+    )
+    max_overflow: int = Field(
+        default=5, ge=0, description="PostgreSQL connections a process may open beyond them"
+    )
+    connect_timeout_seconds: float = Field(
+        default=5.0, gt=0, description="how long a process waits for a database connection"
+    )
+    statement_timeout_seconds: float = Field(
+        default=30.0, ge=0, description="PostgreSQL cancels a statement after this (0: never)"
     )
     sweep_interval_seconds: float = Field(
         default=1.0, description="how often dials past their dial_timeout are looked for"
@@ -54,5 +74,11 @@ class Settings(BaseSettings):
 
     def storage(self) -> Storage:
         if self.database_url:
-            return Storage(database_url=self.database_url)
+            return Storage(
+                database_url=self.database_url,
+                pool_size=self.pool_size,
+                max_overflow=self.max_overflow,
+                connect_timeout=self.connect_timeout_seconds,
+                statement_timeout=self.statement_timeout_seconds,
+            )
         return Storage(data_dir=self.data_dir)

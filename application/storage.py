@@ -8,6 +8,7 @@ appended (``AppendSignal``), so readers of the log need not query it on a timer.
 from __future__ import annotations
 
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -17,6 +18,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
+import psycopg
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -151,6 +153,12 @@ class Storage:
 
     data_dir: Path | None = None
     database_url: str | None = None
+    # PostgreSQL only: each process's pool, and how long to wait for a connection and
+    # for a statement.
+    pool_size: int = 5
+    max_overflow: int = 5
+    connect_timeout: float = 5.0
+    statement_timeout: float = 30.0
 
     @classmethod
     def in_memory(cls) -> Storage:
@@ -169,6 +177,9 @@ class Storage:
                 "PERSISTENCE_MODULE": "eventsourcing.postgres",
                 "APPLICATION_RECORDER_TOPIC": _topic(WakingPostgresApplicationRecorder),
                 **postgres_env(self.database_url),
+                "POSTGRES_POOL_SIZE": str(self.pool_size),
+                "POSTGRES_MAX_OVERFLOW": str(self.max_overflow),
+                "POSTGRES_CONNECT_TIMEOUT": str(max(1, round(self.connect_timeout))),
             }
         if self.data_dir is not None:
             self.data_dir.mkdir(parents=True, exist_ok=True)
@@ -194,3 +205,35 @@ def postgres_env(database_url: str) -> dict[str, str]:
         "POSTGRES_USER": unquote(url.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(url.password or ""),
     }
+
+
+class StoreUnreachable(Exception):
+    """The store named by the settings cannot be used; the message says which and why."""
+
+
+def check_reachable(storage: Storage) -> None:
+    """Fail fast, in one line naming host, port and database, when PostgreSQL does not
+    answer or the database does not exist (the library's pool would retry for minutes)."""
+    if not storage.database_url:
+        return
+    env = postgres_env(storage.database_url)
+    where = f"{env['POSTGRES_HOST']}:{env['POSTGRES_PORT']}, database {env['POSTGRES_DBNAME']!r}"
+    try:
+        connection = psycopg.connect(
+            storage.database_url, connect_timeout=max(1, round(storage.connect_timeout))
+        )
+    except psycopg.Error as error:
+        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        msg = f"cannot use PostgreSQL at {where}: {reason}"
+        raise StoreUnreachable(msg) from None
+    connection.close()
+
+
+def apply_statement_timeout(storage: Storage) -> None:
+    """PostgreSQL sessions this process opens cancel statements running longer than the
+    storage's statement timeout (libpq reads PGOPTIONS when it connects)."""
+    if storage.database_url and storage.statement_timeout > 0:
+        option = f"-c statement_timeout={int(storage.statement_timeout * 1000)}"
+        existing = os.environ.get("PGOPTIONS", "")
+        if "statement_timeout" not in existing:
+            os.environ["PGOPTIONS"] = f"{existing} {option}".strip()

@@ -10,10 +10,16 @@ again from its last tracked position with a growing back-off.
 
 from __future__ import annotations
 
+import contextlib
 import logging
+import os
+import socket
 import threading
 import time
 from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Protocol
 
 from eventsourcing.persistence import Tracking
 
@@ -29,6 +35,14 @@ RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
 BATCH = 500
 # How long the projection waits for an append before it looks again anyway.
 IDLE_WAIT_S = 1.0
+# The active projection's sign of life; a standby asks for the lease this often; and a
+# projection silent for longer than INACTIVE_AFTER_S counts as gone.
+HEARTBEAT_S = 1.0
+STANDBY_RETRY_S = 1.0
+INACTIVE_AFTER_S = 5.0
+STATUS_NAME = "readmodel"
+# A status read by the API is reused this long.
+STATUS_CACHE_S = 1.0
 
 
 class ReadModel:
@@ -40,6 +54,8 @@ class ReadModel:
         self.queries = ReadModelQueries(view)
         self._applied = threading.Condition()
         self._applied_here = 0  # the furthest position a projection of this process committed
+        self._status: ProjectionStatus | None = None
+        self._status_read_at = float("-inf")
 
     def position(self) -> int | None:
         """The last notification id the read model has applied."""
@@ -54,6 +70,37 @@ class ReadModel:
 
     def close(self) -> None:
         self.view.close()
+
+    def status_is_stale(self) -> bool:
+        """``status()`` would read the store (its last reading is older than a second)."""
+        return time.monotonic() - self._status_read_at >= STATUS_CACHE_S
+
+    def status(self) -> ProjectionStatus | None:
+        """The active projection's last status row, whichever process it runs in (read
+        at most once a second)."""
+        now = time.monotonic()
+        if now - self._status_read_at >= STATUS_CACHE_S:
+            row = self.view.read_status(STATUS_NAME)
+            self._status = (
+                None
+                if row is None
+                else ProjectionStatus(
+                    holder=row["holder"],
+                    heartbeat=float(row["heartbeat"]),
+                    failed_at=row["failed_at"],
+                    error=row["error"],
+                )
+            )
+            self._status_read_at = now
+        return self._status
+
+    def oldest_waiting(self) -> float | None:
+        """Seconds since the oldest event the read model has not applied was recorded."""
+        waiting = self.events.read(self.position() or 0, limit=1)
+        if not waiting:
+            return None
+        recorded_at: datetime = waiting[0][1].timestamp
+        return time.time() - recorded_at.timestamp()
 
     def has_applied(self, position: int) -> None:
         """A projection of this process has committed ``position``: wake the waiters."""
@@ -89,15 +136,45 @@ class ReadModel:
             pause = min(pause * 2, 0.05)
 
 
+class Lease(Protocol):
+    """The right to be the one active projection of a store (see application/leases.py)."""
+
+    def try_acquire(self) -> bool: ...
+    def release(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class ProjectionStatus:
+    """What every process can know of the store's projection from its status row."""
+
+    holder: str
+    heartbeat: float  # seconds since the epoch
+    failed_at: int | None
+    error: str | None
+
+    def active(self, now: float) -> bool:
+        return now - self.heartbeat <= INACTIVE_AFTER_S
+
+
 class LiveProjection:
     """Keeps ``read_model`` up to date: a thread of its own follows the log, and a writer
     of this process may apply its own write at once (``apply_until``) rather than wait
     for that thread to wake. Either way one lock lets a single applier at a time take
-    every event waiting, so writes arriving together are applied together."""
+    every event waiting, so writes arriving together are applied together.
 
-    def __init__(self, read_model: ReadModel, *, batch: int = BATCH) -> None:
+    With a ``lease``, only the process holding it applies events; the others wait as hot
+    standbys and take over when it goes. The active one writes a status row every second
+    (its heartbeat, and the event it failed on), which every process of the store reads.
+    """
+
+    def __init__(
+        self, read_model: ReadModel, *, batch: int = BATCH, lease: Lease | None = None
+    ) -> None:
         self.read_model = read_model
         self.batch = batch
+        self.lease = lease
+        self.holder = f"{socket.gethostname()}:{os.getpid()}"
+        self.active = False
         self.last_error: str | None = None
         self.restarts = 0
         self._failed_at: int | None = None  # position when the last error happened
@@ -106,6 +183,7 @@ class LiveProjection:
         self._projection = ReadModelProjection(read_model.view)
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
+        self._beat_at = 0.0
 
     def start(self) -> None:
         if self._thread is not None:
@@ -119,6 +197,9 @@ class LiveProjection:
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None
+        if self.lease is not None:
+            self.lease.release()
+        self.active = False
 
     def failing(self) -> bool:
         """The projection failed and has not moved past that point since."""
@@ -127,17 +208,23 @@ class LiveProjection:
         model = self.read_model
         return (model.position() or 0) <= self._failed_at and model.lag() > 0
 
+    @property
+    def stuck(self) -> bool:
+        """The last batch failed and none has gone through since (no query: cheap)."""
+        return self._failed_at is not None
+
     def apply_until(
         self, position: int, recorded: Sequence[Notified] = (), timeout: float = 1.0
     ) -> None:
         """Apply what is waiting, so that ``position`` is in the read model when this
-        returns, unless another applier holds the lock past ``timeout`` or applying fails
-        (then the projection's own thread carries on, and the caller's wait decides).
+        returns, unless this process is not the active projection, another applier holds
+        the lock past ``timeout``, or applying fails (then the projection's own thread
+        carries on, and the caller's wait decides).
 
         ``recorded`` are the caller's own events; when they are next in the log they are
         applied as they are, without reading them back from the store.
         """
-        if self._thread is None or not self._applying.acquire(timeout=timeout):
+        if not self.active or not self._applying.acquire(timeout=timeout):
             return
         try:
             while (self._position or 0) < position and self._apply_next_batch(recorded):
@@ -152,16 +239,50 @@ class LiveProjection:
         events = self.read_model.events
         while not self._stopping.is_set():
             try:
+                if not self._hold_lease():
+                    self._stopping.wait(STANDBY_RETRY_S)
+                    continue
                 with self._applying:
                     applied = self._apply_next_batch()
                 failures = 0
                 if not applied:
-                    events.wait_for_append(IDLE_WAIT_S)
+                    events.wait_for_append(min(IDLE_WAIT_S, HEARTBEAT_S))
             except Exception as error:
                 self._failed(error)
                 delay = RESTART_BACKOFF_S[min(failures, len(RESTART_BACKOFF_S) - 1)]
                 failures += 1
                 self._stopping.wait(delay)
+
+    def _hold_lease(self) -> bool:
+        """Become (or stay) the active projection; writes the heartbeat once a second."""
+        now = time.time()
+        if self.active and now - self._beat_at < HEARTBEAT_S:
+            return True
+        holding = self.lease is None or self.lease.try_acquire()
+        if holding and not self.active:
+            log.info("projection %s is active", self.holder)
+            self._position = None  # whoever was active before moved it on
+        elif not holding and self.active:
+            log.warning("projection %s lost its lease: standing by", self.holder)
+        elif not holding and not self._beat_at:
+            log.info("projection %s stands by: another process is active", self.holder)
+            self._beat_at = now
+        self.active = holding
+        if holding:
+            self._beat(now)
+        return holding
+
+    def _beat(self, now: float) -> None:
+        self._beat_at = now
+        self.read_model.view.write_status(
+            {
+                "name": STATUS_NAME,
+                "holder": self.holder,
+                "heartbeat": now,
+                "failed_at": self._failed_at,
+                "error": self.last_error if self._failed_at is not None else None,
+            }
+        )
 
     def _apply_next_batch(self, recorded: Sequence[Notified] = ()) -> bool:
         """Apply the next batch of waiting events in one transaction; False when none
@@ -182,6 +303,8 @@ class LiveProjection:
             [event for _, event in page], Tracking(events.name, last), after=self._position
         )
         self._position = last
+        if self._failed_at is not None and last > self._failed_at:
+            self._failed_at = None  # moved past the failure
         model.has_applied(last)
         return True
 
@@ -193,3 +316,32 @@ class LiveProjection:
         self._failed_at = self.read_model.position() or 0
         self.restarts += 1
         log.exception("read-model projection failed; starting again from its last position")
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            self._beat(time.time())
+
+
+def why_not_following(
+    read_model: ReadModel, local: LiveProjection | None, *, started_at: float
+) -> tuple[str, str] | None:
+    """Why the read model cannot follow the events now, as (reason, message), or None.
+
+    It cannot while no projection of the store has been active for more than
+    INACTIVE_AFTER_S, or while the active one is stuck on an event it cannot apply.
+    ``started_at`` (monotonic) gives a process that just started the same grace.
+    """
+    if local is not None and local.active:
+        if local.stuck:
+            return "PROJECTION_FAILING", f"the read model is stuck: {local.last_error}"
+        return None
+    status = read_model.status()
+    if status is None or not status.active(time.time()):
+        if time.monotonic() - started_at < INACTIVE_AFTER_S:
+            return None
+        return (
+            "PROJECTION_INACTIVE",
+            f"no projection worker has been active for more than {INACTIVE_AFTER_S:.0f} s "
+            "(start `outdial project`, or `serve` with OUTDIAL_RUN_PROJECTIONS=true)",
+        )
+    if status.failed_at is not None and (read_model.position() or 0) <= status.failed_at:
+        return "PROJECTION_FAILING", f"the read model is stuck: {status.error}"
+    return None

@@ -124,7 +124,15 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS dials_overdue ON dials (status, timeout_at)",
 )
 
-SCHEMA: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), *INDEXES)
+# The projection worker's own row: who is active, its last sign of life, and the event it
+# failed on, so that every process of the store can tell whether the read model follows.
+STATUS = "projection_status"
+STATUS_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {STATUS} (name TEXT PRIMARY KEY, holder TEXT NOT NULL, "
+    "heartbeat DOUBLE PRECISION NOT NULL, failed_at BIGINT, error TEXT)"
+)
+
+SCHEMA: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), *INDEXES, STATUS_TABLE)
 
 
 def to_json(value: Address | Plan | None) -> str | None:

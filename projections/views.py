@@ -25,7 +25,7 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed
 
-from projections.schema import COLUMNS, SCHEMA, Row
+from projections.schema import COLUMNS, SCHEMA, STATUS, Row
 
 # A read waits this long for a writer of another process at most (WAL readers seldom wait).
 SQLITE_READ_TIMEOUT_S = 5
@@ -257,6 +257,22 @@ class ReadModelView(TrackingRecorder, ABC):
                 self._insert_tracking(cursor, Tracking(application_name, last))
             yield rows, last
             rows.flush()
+
+    def write_status(self, status: Mapping[str, Any]) -> None:
+        """Record the projection worker's status row (name, holder, heartbeat, failed_at,
+        error), in a short transaction of its own."""
+        with self._writing() as cursor:
+            rows = Rows(cursor, self.placeholders)
+            rows.execute(f"DELETE FROM {STATUS} WHERE name = :name", status)
+            rows.execute(
+                f"INSERT INTO {STATUS} (name, holder, heartbeat, failed_at, error) "
+                "VALUES (:name, :holder, :heartbeat, :failed_at, :error)",
+                status,
+            )
+
+    def read_status(self, name: str) -> Row | None:
+        found = self.query(f"SELECT * FROM {STATUS} WHERE name = :name", {"name": name})
+        return found[0] if found else None
 
     def tracking_position(self, rows: Rows, application_name: str) -> int | None:
         """The tracked position, read inside a ``reading()`` transaction."""

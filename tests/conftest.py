@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4
 
 import psycopg
@@ -71,27 +72,46 @@ def sqlite_storage(tmp_path: Path) -> Storage:
     return Storage(data_dir=tmp_path / "var")
 
 
-@pytest.fixture
-def postgres_storage() -> Iterator[Storage]:
-    """A database of its own for each test, dropped afterwards.
-
-    Without a server the test is skipped, except under CI=true, where a missing
-    PostgreSQL fails the run instead of hiding half the suite.
-    """
-    name = f"outdial_test_{uuid4().hex[:12]}"
+def _postgres_admin() -> psycopg.Connection[Any]:
     try:
-        admin = psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
+        return psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True, connect_timeout=3)
     except psycopg.OperationalError as error:
         message = f"PostgreSQL not reachable at {POSTGRES_ADMIN_URL}: {error}"
         if os.environ.get("CI", "").lower() == "true":
             pytest.fail(message)
         pytest.skip(message)
-    with admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
-    yield Storage(database_url=f"{base}/{name}")
-    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
+    """Makes fresh, empty stores of a kind ("sqlite" or "postgres"), each a directory or
+    a database of its own, dropped afterwards.
+
+    Without a PostgreSQL server a test asking for one is skipped, except under CI=true,
+    where a missing PostgreSQL fails the run instead of hiding half the suite.
+    """
+    databases: list[str] = []
+
+    def make(kind: str) -> Storage:
+        if kind == "sqlite":
+            return Storage(data_dir=tmp_path / f"var{len(databases)}-{uuid4().hex[:6]}")
+        name = f"outdial_test_{uuid4().hex[:12]}"
+        with _postgres_admin() as admin:
+            admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        databases.append(name)
+        return Storage(database_url=f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
+
+    yield make
+    if databases:
+        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+            for name in databases:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def postgres_storage(new_store: Callable[[str], Storage]) -> Storage:
+    """A database of its own for each test, dropped afterwards."""
+    return new_store("postgres")
 
 
 # Both stores, for tests that expect the same behaviour of each.

@@ -13,6 +13,7 @@ from pydantic import ValidationError
 
 from api.cli.parser import build_parser
 from api.settings import Settings
+from application.storage import StoreUnreachable
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -25,5 +26,9 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(part) for part in first["loc"])
         print(f"outdial: setting {where}: {first['msg']}", file=sys.stderr)
         return 2
-    status: int = args.func(settings, args)
+    try:
+        status: int = args.func(settings, args)
+    except StoreUnreachable as error:
+        print(f"outdial: {error}", file=sys.stderr)
+        return 2
     return status

@@ -15,7 +15,15 @@ from api.settings import Settings
 
 # Which settings each kind of command takes besides where the store is.
 STORE = ("data_dir", "database_url")
-SERVICE = ("host", "port", "read_wait_seconds", "ready_max_lag", "sweep_interval_seconds")
+SERVICE = (
+    "host",
+    "port",
+    "workers",
+    "read_wait_seconds",
+    "ready_max_delay_seconds",
+    "sweep_interval_seconds",
+)
+DATABASE = ("pool_size", "max_overflow", "connect_timeout_seconds", "statement_timeout_seconds")
 
 
 def settings_flags(*names: str) -> argparse.ArgumentParser:
@@ -35,7 +43,7 @@ def settings_flags(*names: str) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    store = settings_flags(*STORE)
+    store = settings_flags(*STORE, *DATABASE)
     parser = argparse.ArgumentParser(
         prog="outdial", description="Outdial targets and the history of every dial attempt."
     )

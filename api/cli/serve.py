@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
+import signal
+import subprocess
+import sys
 import threading
 from uuid import uuid4
 
@@ -15,7 +19,9 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
-    """The API with the read model and the dial-timeout sweeper in this process."""
+    """The API; with one process, the read model's projection and the dial-timeout
+    sweeper run in it; with ``--workers N``, N API processes share the port and one
+    projection process runs beside them."""
     import uvicorn  # only `serve` needs the server
 
     from api.http.app import create_app
@@ -31,22 +37,55 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         keys.close()
     # The server's own access log is off: a line per request costs more than most requests.
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+    if settings.workers == 1:
+        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+        return 0
+    projector = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "project"],
+        env={**os.environ, **settings_environment(settings)},
+    )
+    try:
+        os.environ.update(
+            settings_environment(settings.model_copy(update={"run_projections": False}))
+        )
+        uvicorn.run(
+            "api.http.app:create_app_from_environment",
+            factory=True,
+            workers=settings.workers,
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+        )
+    finally:
+        projector.terminate()
+        projector.wait(timeout=15)
     return 0
 
 
 def project(settings: Settings, args: argparse.Namespace) -> int:
-    """The projection worker, for API processes started with OUTDIAL_RUN_PROJECTIONS=false;
-    it also times out overdue dials, which those processes do not."""
+    """A projection worker: the active one applies events and times out overdue dials;
+    any others wait as hot standbys and one takes over when it goes."""
     logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    stopping = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     services = Services.open(settings)
     worker = ProjectionWorker(services)
     worker.start()
     try:
-        threading.Event().wait()
+        while not stopping.wait(1.0):
+            pass
     except KeyboardInterrupt:
         pass
     finally:
         worker.stop()
         services.close()
     return 0
+
+
+def settings_environment(settings: Settings) -> dict[str, str]:
+    """The settings as OUTDIAL_* variables, for processes this one starts."""
+    values = settings.model_dump(exclude_none=True)
+    return {
+        f"OUTDIAL_{name.upper()}": str(value).lower() if isinstance(value, bool) else str(value)
+        for name, value in values.items()
+    }

@@ -4,6 +4,7 @@ the lifespan."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -38,6 +39,7 @@ class ServiceHost:
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
+        self.started_at = time.monotonic()
         self._clock = clock
         self._lifespans = 0
         self._lock = threading.Lock()
@@ -99,8 +101,14 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         lambda: host.services.read_model.head(),
         lambda: host.services.read_model.position(),
         lambda: host.services.read_model.lag(),
+        lambda: host.worker is not None and host.worker.projection.active,
     )
     app.state.metrics = metrics
     # Added last, so outermost: it counts the answers the error handling produced too.
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app
+
+
+def create_app_from_environment() -> FastAPI:
+    """The app of one of several API processes: its settings come from OUTDIAL_*."""
+    return create_app(Settings())

@@ -13,13 +13,13 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.http.errors import Unauthenticated
+from api.http.errors import Unauthenticated, Unavailable
 from api.settings import Settings
 from application.access import ApiKeys
 from application.service import OutdialService
 from application.written import Written
 from projections.queries import ReadModelQueries
-from projections.runner import LiveProjection, ReadModel
+from projections.runner import LiveProjection, ReadModel, why_not_following
 
 if TYPE_CHECKING:
     from api.http.app import ServiceHost
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+# What a refused write advises: try again after this many seconds.
+RETRY_AFTER_S = 5
 
 
 def _host(request: Request) -> ServiceHost:
@@ -96,7 +98,24 @@ class ReadModelWait:
         return written.value
 
 
-async def _wait(request: Request) -> ReadModelWait:
+async def writes_accepted(request: Request) -> None:
+    """Refuse a write before anything is stored while the read model cannot follow (no
+    projection active for more than 5 s, or the active one stuck): its answer could not
+    be read back. A read model that is merely busy makes writes wait instead."""
+    host = _host(request)
+    projection = None if host.worker is None else host.worker.projection
+    read_model = host.services.read_model
+    if (projection is not None and projection.active) or not read_model.status_is_stale():
+        problem = why_not_following(read_model, projection, started_at=host.started_at)
+    else:  # the status is read from the store, at most once a second
+        problem = await run_in_threadpool(
+            why_not_following, read_model, projection, started_at=host.started_at
+        )
+    if problem is not None:
+        raise Unavailable(*problem, retry_after=RETRY_AFTER_S)
+
+
+async def _wait(request: Request, _: Annotated[None, Depends(writes_accepted)]) -> ReadModelWait:
     host = _host(request)
     projection = None if host.worker is None else host.worker.projection
     return ReadModelWait(host.services.read_model, projection, host.settings.read_wait_seconds)

@@ -78,10 +78,11 @@ class Unauthenticated(Exception):
 
 
 class Unavailable(Exception):
-    def __init__(self, reason: str, message: str) -> None:
+    def __init__(self, reason: str, message: str, *, retry_after: int | None = None) -> None:
         super().__init__(message)
         self.reason = reason
         self.message = message
+        self.retry_after = retry_after
 
 
 class BodyTooLarge(HTTPException):
@@ -202,7 +203,8 @@ def unauthenticated(request: Request, error: Exception) -> JSONResponse:
 
 def unavailable(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Unavailable)
-    return envelope(request.scope, 503, error.reason, error.message)
+    headers = None if error.retry_after is None else {"Retry-After": str(error.retry_after)}
+    return envelope(request.scope, 503, error.reason, error.message, headers=headers)
 
 
 def store_unavailable(request: Request, error: Exception) -> JSONResponse:

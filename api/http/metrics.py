@@ -37,8 +37,11 @@ class Metrics:
         events_recorded: Callable[[], int | None],
         projection_position: Callable[[], int | None],
         projection_lag: Callable[[], int],
+        projection_active: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.registry.register(StoreCollector(events_recorded, projection_position, projection_lag))
+        self.registry.register(
+            StoreCollector(events_recorded, projection_position, projection_lag, projection_active)
+        )
 
     def render(self) -> bytes:
         return generate_latest(self.registry)
@@ -52,10 +55,12 @@ class StoreCollector(Collector):
         events_recorded: Callable[[], int | None],
         projection_position: Callable[[], int | None],
         projection_lag: Callable[[], int],
+        projection_active: Callable[[], bool],
     ) -> None:
         self._events_recorded = events_recorded
         self._position = projection_position
         self._lag = projection_lag
+        self._active = projection_active
 
     def collect(self) -> Iterable[Metric]:
         try:
@@ -77,4 +82,9 @@ class StoreCollector(Collector):
         )
         yield GaugeMetricFamily(
             "outdial_projection_lag", "Events recorded but not yet in the read model.", value=lag
+        )
+        yield GaugeMetricFamily(
+            "outdial_projection_active",
+            "1 while this process's projection is the store's active one, 0 otherwise.",
+            value=int(self._active()),
         )

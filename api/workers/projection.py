@@ -7,18 +7,24 @@ projection because it reads the read model the projection keeps.
 
 from __future__ import annotations
 
-from api.bootstrap import Services
+from api.bootstrap import Services, projection_lease
 from api.workers.sweeper import DialTimeoutSweeper
 from projections.runner import LiveProjection
 
 
 class ProjectionWorker:
+    """Active while it holds the store's projection lease, a hot standby otherwise; the
+    sweeper times out dials only in the active one, so only one process does it."""
+
     def __init__(self, services: Services) -> None:
-        self.projection = LiveProjection(services.read_model)
+        self.projection = LiveProjection(
+            services.read_model, lease=projection_lease(services.settings)
+        )
         self.sweeper = DialTimeoutSweeper(
             services.service,
             services.read_model.queries,
             services.settings.sweep_interval_seconds,
+            active=lambda: self.projection.active,
         )
 
     def start(self) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from application.service import OutdialService
 from domain.errors import DomainError
@@ -18,8 +19,14 @@ class DialTimeoutSweeper:
     """Every interval, times out the dials still progressing past their plan's dial_timeout."""
 
     def __init__(
-        self, service: OutdialService, queries: ReadModelQueries, interval_seconds: float
+        self,
+        service: OutdialService,
+        queries: ReadModelQueries,
+        interval_seconds: float,
+        *,
+        active: Callable[[], bool] = lambda: True,
     ) -> None:
+        self._active = active
         self._service = service
         self._queries = queries
         self._interval = interval_seconds
@@ -48,6 +55,8 @@ class DialTimeoutSweeper:
 
     def _run(self) -> None:
         while not self._stopped.wait(self._interval):
+            if not self._active():
+                continue
             try:
                 self.sweep()
             except Exception:

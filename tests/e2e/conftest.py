@@ -100,13 +100,8 @@ def new_key(app: FastAPI) -> str:
     return host_of(app).services.keys.create(uuid4())
 
 
-@pytest.fixture
-def app(tmp_path: Path) -> FastAPI:
-    return make_app(tmp_path / "var")
-
-
 @pytest.fixture(params=BOTH_STORES)
-def app_on_each_store(request: pytest.FixtureRequest) -> FastAPI:
+def app(request: pytest.FixtureRequest) -> FastAPI:
     """The service on SQLite, then on PostgreSQL: the same answers are expected of both."""
     storage: Storage = request.getfixturevalue(f"{request.param}_storage")
     return app_on(storage)

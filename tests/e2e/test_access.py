@@ -211,10 +211,15 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
                     "--database-url=postgresql://db/x",
                     "--host=0.0.0.0",
                     "--port=9",
+                    "--workers=3",
                     "--read-wait-seconds=1.5",
-                    "--ready-max-lag=7",
+                    "--ready-max-delay-seconds=7",
                     "--sweep-interval-seconds=0.5",
                     "--no-run-projections",
+                    "--pool-size=2",
+                    "--max-overflow=1",
+                    "--connect-timeout-seconds=3",
+                    "--statement-timeout-seconds=10",
                 ]
             )
         ).items()
@@ -227,7 +232,12 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
         "host": "0.0.0.0",
         "port": 9,
         "read_wait_seconds": 1.5,
-        "ready_max_lag": 7,
+        "ready_max_delay_seconds": 7,
+        "workers": 3,
+        "pool_size": 2,
+        "max_overflow": 1,
+        "connect_timeout_seconds": 3,
+        "statement_timeout_seconds": 10,
         "sweep_interval_seconds": 0.5,
         "run_projections": False,
     }

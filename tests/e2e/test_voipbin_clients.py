@@ -71,9 +71,9 @@ class VoipbinClient:
 
 
 @pytest.fixture
-def vn(app_on_each_store: FastAPI) -> Iterator[VoipbinClient]:
-    key = new_key(app_on_each_store)
-    with TestClient(app_on_each_store) as client:
+def vn(app: FastAPI) -> Iterator[VoipbinClient]:
+    key = new_key(app)
+    with TestClient(app) as client:
         yield VoipbinClient(client, key)
 
 

@@ -6,13 +6,16 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from eventsourcing.persistence import OperationalError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from api.http.app import create_app
 from projections import projection as projection_module
+from projections import runner as runner_module
 from projections.runner import LiveProjection
 from tests.e2e.conftest import (
     bearer,
@@ -149,11 +152,32 @@ def test_probes_answer_without_a_key(app: FastAPI, client: TestClient) -> None:
     assert ready == {"status": "ready", "position": 1, "lag": 0}
 
 
-def test_readyz_is_503_while_the_read_model_lags_beyond_its_bound(tmp_path: Path) -> None:
-    app = make_app(tmp_path / "var", ready_max_lag=-1)  # any lag at all is too much
+def test_readyz_is_503_while_an_event_waits_too_long_for_the_read_model(tmp_path: Path) -> None:
+    # No projection here: what is written waits; any wait at all is too long.
+    app = make_app(tmp_path / "var", run_projections=False, ready_max_delay_seconds=0)
     with TestClient(app) as client:
+        assert ok(client.get("/readyz"))["lag"] == 0  # nothing waits yet
+        host_of(app).services.service.create_outdial(uuid4())
         error = error_of(client.get("/readyz"), 503)
         assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_LAGGING")
+        assert "waited" in error["message"]
+
+
+def test_writes_are_refused_before_storing_while_no_projection_is_active(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(runner_module, "INACTIVE_AFTER_S", 0.3)
+    app = make_app(tmp_path / "var", run_projections=False)
+    with TestClient(app, headers=bearer(new_key(app))) as client:
+        time.sleep(0.4)  # past the grace a process gets as it starts
+        events = host_of(app).services.read_model
+        head = events.head()
+        response = client.post("/v1.0/outdials", json={"name": "x"})
+        error = error_of(response, 503)
+        assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_INACTIVE")
+        assert response.headers["retry-after"] == "5"
+        assert events.head() == head  # nothing stored
+        assert ok(client.get("/v1.0/outdials"))["result"] == []  # reads still answer
 
 
 def test_readyz_is_503_while_the_projection_keeps_failing(
@@ -232,9 +256,8 @@ def test_a_customer_made_by_another_key_store_process_is_seen_without_restart(
 
 
 def make_app_sibling(app: FastAPI) -> FastAPI:
-    """A second app on the same data directory, as another process would open it."""
-    data_dir = host_of(app).settings.data_dir
-    return make_app(data_dir)
+    """A second app on the same store, as another process would open it."""
+    return create_app(host_of(app).settings)
 
 
 def projection_of(app: FastAPI) -> LiveProjection:

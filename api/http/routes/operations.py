@@ -12,6 +12,7 @@ from api.http.dependencies import Keys, Projection, ReadModelDep, SettingsDep
 from api.http.errors import Unavailable, error_responses
 from api.http.metrics import Metrics
 from api.http.schemas.operations import HealthOut, ReadinessOut
+from projections.runner import why_not_following
 
 router = APIRouter(tags=["operations"])
 
@@ -24,23 +25,35 @@ def healthz() -> dict[str, Any]:
 
 @router.get("/readyz", response_model=ReadinessOut, responses=error_responses(503))
 def readyz(
-    read_model: ReadModelDep, projection: Projection, keys: Keys, settings: SettingsDep
+    request: Request,
+    read_model: ReadModelDep,
+    projection: Projection,
+    keys: Keys,
+    settings: SettingsDep,
 ) -> dict[str, Any]:
-    """The stores answer and the read model is not too far behind the events."""
+    """Ready while the stores answer, the projection is not stuck, and no event older
+    than a few seconds waits for the read model (so an API process whose projection
+    worker is missing is not ready once anything waits)."""
     try:
         read_model.head()
         keys.check()
     except Exception as error:
         raise Unavailable("STORE_UNREACHABLE", f"a store does not answer: {error}") from error
-    if projection is not None and projection.failing():
+    if projection is not None and projection.active and projection.failing():
         raise Unavailable("PROJECTION_FAILING", f"the read model is stuck: {projection.last_error}")
-    lag = read_model.lag()
-    if lag > settings.ready_max_lag:
+    problem = why_not_following(
+        read_model, projection, started_at=request.app.state.host.started_at
+    )
+    if problem is not None and problem[0] == "PROJECTION_FAILING":
+        raise Unavailable(*problem)
+    waited = read_model.oldest_waiting()
+    if waited is not None and waited > settings.ready_max_delay_seconds:
         raise Unavailable(
             "PROJECTION_LAGGING",
-            f"the read model is {lag} events behind (at most {settings.ready_max_lag})",
+            f"an event has waited {waited:.1f} s for the read model "
+            f"(at most {settings.ready_max_delay_seconds:g} s)",
         )
-    return {"status": "ready", "position": read_model.position(), "lag": lag}
+    return {"status": "ready", "position": read_model.position(), "lag": read_model.lag()}
 
 
 @router.get(

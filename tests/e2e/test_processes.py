@@ -1,0 +1,219 @@
+"""Several processes on one store, as users run them: API processes, projection workers,
+all starting at once, and the active worker killed under write load."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import pytest
+
+from application.storage import Storage
+from projections.runner import STATUS_NAME
+from tests.conftest import BOTH_STORES
+
+TEL = "+821100000001"
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@dataclass
+class Process:
+    popen: subprocess.Popen[str]
+    url: str = ""
+
+
+def _where(storage: Storage) -> list[str]:
+    if storage.database_url:
+        return ["--database-url", storage.database_url]
+    assert storage.data_dir is not None
+    return ["--data-dir", str(storage.data_dir)]
+
+
+def _start(storage: Storage, command: str, *extra: str) -> Process:
+    args = [sys.executable, "-m", "api.cli", command, *_where(storage), *extra]
+    url = ""
+    if command == "serve":
+        port = _free_port()
+        args += ["--port", str(port)]
+        url = f"http://127.0.0.1:{port}"
+    popen = subprocess.Popen(
+        args,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")},
+    )
+    return Process(popen, url)
+
+
+def _until_up(process: Process, timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.popen.poll() is not None:
+            assert process.popen.stderr is not None
+            pytest.fail(f"exited with {process.popen.returncode}: {process.popen.stderr.read()}")
+        if not process.url:
+            return
+        try:
+            if httpx.get(process.url + "/healthz", timeout=1).status_code == 200:
+                return
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.1)
+    pytest.fail(f"{process.url} did not come up")
+
+
+@contextmanager
+def running(*processes: Process) -> Iterator[None]:
+    try:
+        yield
+    finally:
+        for process in processes:
+            if process.popen.poll() is None:
+                process.popen.terminate()
+        for process in processes:
+            try:
+                process.popen.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                process.popen.kill()
+
+
+def _key(storage: Storage) -> str:
+    created = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "api.cli",
+            "keys",
+            "create",
+            "--customer-id",
+            "5e0d7d8b-8f5c-4b53-a1b7-0d3c4f8e9a10",
+            *_where(storage),
+        ],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return created.stdout.strip()
+
+
+@pytest.mark.parametrize("store", BOTH_STORES)
+def test_processes_started_at_the_same_moment_on_a_fresh_store_all_come_up(
+    store: str, new_store: Callable[[str], Storage]
+) -> None:
+    for _ in range(3):  # a fresh store each time, everything started at once
+        storage = new_store(store)
+        processes = [
+            _start(storage, "serve", "--no-run-projections"),
+            _start(storage, "serve", "--no-run-projections"),
+            _start(storage, "serve"),
+            _start(storage, "project"),
+            _start(storage, "project"),
+        ]
+        with running(*processes):
+            for process in processes:
+                _until_up(process)
+            time.sleep(1.5)  # the workers open the store and settle who is active
+            for process in processes:
+                _until_up(process)
+
+
+def _active_worker_pid(storage: Storage) -> int | None:
+    """The pid of the worker whose status row says it is active."""
+    import psycopg
+
+    assert storage.database_url
+    with psycopg.connect(storage.database_url) as connection:
+        row = connection.execute(
+            "SELECT holder, heartbeat FROM projection_status WHERE name = %s", (STATUS_NAME,)
+        ).fetchone()
+    if row is None or time.time() - row[1] > 3:
+        return None
+    return int(row[0].rsplit(":", 1)[1])
+
+
+@pytest.mark.postgres
+def test_two_api_processes_and_two_workers_survive_the_active_worker_killed(
+    postgres_storage: Storage,
+) -> None:
+    storage = postgres_storage
+    api = [_start(storage, "serve", "--no-run-projections") for _ in range(2)]
+    workers = [_start(storage, "project") for _ in range(2)]
+    with running(*api, *workers):
+        for process in (*api, *workers):
+            _until_up(process)
+        key = _key(storage)
+        headers = {"Authorization": f"Bearer {key}"}
+        one, other = (httpx.Client(base_url=p.url, headers=headers, timeout=30) for p in api)
+        outdial = one.post("/v1.0/outdials", json={"name": "shared"}).json()["id"]
+        # A write answered by one process is read back through the other at once.
+        target = one.post(
+            f"/v1.0/outdials/{outdial}/targets", json={"destination_0": {"target": TEL}}
+        ).json()
+        assert other.get(f"/v1.0/outdials/{outdial}/targets/{target['id']}").json() == target
+
+        acknowledged: list[str] = []
+        refused: list[int] = []
+        stop = threading.Event()
+
+        def keep_writing(client: httpx.Client) -> None:
+            while not stop.is_set():
+                answer: Any = client.post(
+                    f"/v1.0/outdials/{outdial}/targets", json={"destination_0": {"target": TEL}}
+                )
+                if answer.status_code == 200:
+                    acknowledged.append(answer.json()["id"])
+                else:
+                    refused.append(answer.status_code)
+
+        writers = [threading.Thread(target=keep_writing, args=(c,)) for c in (one, other)]
+        for writer in writers:
+            writer.start()
+        time.sleep(1.5)
+        active = _active_worker_pid(storage)
+        assert active in {w.popen.pid for w in workers}
+        os.kill(active, signal.SIGKILL)
+        time.sleep(7)  # the standby takes over within 5 s; writes go on meanwhile
+        stop.set()
+        for writer in writers:
+            writer.join()
+        survivor = _active_worker_pid(storage)
+        assert survivor is not None
+        assert survivor != active
+        assert set(refused) <= {503}
+        listed: set[str] = set()
+        token = ""
+        while True:
+            page = other.get(
+                f"/v1.0/outdials/{outdial}/targets", params={"page_token": token}
+            ).json()
+            listed |= {t["id"] for t in page["result"]}
+            token = page["next_page_token"]
+            if not token:
+                break
+        assert set(acknowledged) <= listed  # nothing acknowledged was lost
+        assert len(listed) == len(acknowledged) + 1  # nothing else, nothing twice
+        verified = subprocess.run(
+            [sys.executable, "-m", "api.cli", "verify", *_where(storage)],
+            capture_output=True,
+            text=True,
+            check=False,
+        )
+        assert verified.returncode == 0, verified.stdout[-2000:]
+        assert "0 difference(s)" in verified.stdout

@@ -1,0 +1,98 @@
+"""One active projection per store, hot standbys, and schema creation one at a time."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from uuid import uuid4
+
+from api.bootstrap import open_read_model
+from application.eventlog import StoredEventLog
+from application.leases import ProjectionLease, creating_schema
+from application.service import OutdialService
+from application.storage import Storage
+from projections.runner import LiveProjection
+from tests.conftest import new_target
+from tests.integration.conftest import caught_up
+
+
+def _projection(storage: Storage, events: StoredEventLog) -> LiveProjection:
+    projection = LiveProjection(open_read_model(storage, events), lease=ProjectionLease(storage))
+    projection.start()
+    return projection
+
+
+def _until(condition: object, timeout: float = 10.0) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if callable(condition) and condition():
+            return True
+        time.sleep(0.05)
+    return False
+
+
+def test_one_projection_is_active_and_a_standby_takes_over_when_it_goes(
+    stored_app: OutdialService, events: StoredEventLog, storage: Storage
+) -> None:
+    first, second = _projection(storage, events), _projection(storage, events)
+    try:
+        assert _until(lambda: first.active or second.active)
+        time.sleep(1.5)  # the standby has asked again by now
+        assert [first.active, second.active].count(True) == 1
+        active, standby = (first, second) if first.active else (second, first)
+        customer = uuid4()
+        outdial = stored_app.create_outdial(customer).value
+        stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
+        assert caught_up(active.read_model)
+        status = standby.read_model.status()
+        assert status is not None
+        assert status.holder == active.holder
+        active.stop()  # the lease goes with it
+        began = time.monotonic()
+        assert _until(lambda: standby.active, timeout=5.0)
+        assert time.monotonic() - began < 5.0
+        stored_app.create_target(customer, outdial.id, new_target("+821100000001"))
+        assert caught_up(standby.read_model)
+    finally:
+        for projection in (first, second):
+            projection.stop()
+            projection.read_model.close()
+
+
+def test_schema_creation_waits_for_another_process_holding_it(storage: Storage) -> None:
+    entered: list[str] = []
+    with creating_schema(storage):
+        other = threading.Thread(target=lambda: _enter(storage, entered))
+        other.start()
+        time.sleep(0.5)
+        assert entered == []  # the second one waits
+    other.join(timeout=10)
+    assert entered == ["second"]
+
+
+def _enter(storage: Storage, entered: list[str]) -> None:
+    with creating_schema(storage):
+        entered.append("second")
+
+
+def test_a_database_that_cannot_be_reached_is_one_line_and_exit_2_within_15_s() -> None:
+    for url, named in [
+        ("postgresql://postgres@127.0.0.1:5432/no_such_database_here", "no_such_database_here"),
+        ("postgresql://postgres@127.0.0.1:1/test", "127.0.0.1:1"),
+    ]:
+        began = time.monotonic()
+        done = subprocess.run(
+            [sys.executable, "-m", "api.cli", "verify", "--database-url", url],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert done.returncode == 2, done.stderr
+        assert time.monotonic() - began < 15
+        lines = done.stderr.strip().splitlines()
+        assert len(lines) == 1, done.stderr
+        assert named in lines[0]
+        assert "cannot use PostgreSQL at 127.0.0.1" in lines[0]
