@@ -48,6 +48,9 @@ class StoredEventLog:
     def wait_for_append(self, timeout: float) -> None:
         self._signal.wait(timeout)
 
+    def wake(self) -> None:
+        self._signal.wake()
+
     @contextmanager
     def aggregates(self, until: int) -> Iterator[Iterator[list[Any]]]:
         with self._stored_by_aggregate(until) as rows:

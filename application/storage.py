@@ -107,6 +107,9 @@ class AppendSignal:
         if self._appended.wait(timeout):
             self._appended.clear()
 
+    def wake(self) -> None:
+        self._appended.set()
+
     def close(self) -> None:
         with _LISTENERS_LOCK:
             _LISTENERS.discard(self._appended)
@@ -138,7 +141,7 @@ class AppendSignal:
                 with recorder.datastore.get_connection() as connection:
                     connection.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
                     while not self._closed.is_set():
-                        for _ in connection.notifies(timeout=0.5, stop_after=1):
+                        for _ in connection.notifies(timeout=0.2, stop_after=1):
                             self._appended.set()
             except Exception:
                 # The database went away for a moment: readers fall back to their timeout.

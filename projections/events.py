@@ -34,6 +34,9 @@ class EventLog(Protocol):
     def wait_for_append(self, timeout: float) -> None:
         """Return when events may have been appended since the last call, or at timeout."""
 
+    def wake(self) -> None:
+        """Make a ``wait_for_append`` going on return now (the reader is stopping)."""
+
     def aggregates(self, until: int) -> AbstractContextManager[Iterator[list[Any]]]:
         """Every aggregate's events up to position ``until``, one list per aggregate in
         the order of their ids (as text), each oldest first; streamed, so any number of

@@ -194,6 +194,7 @@ class LiveProjection:
 
     def stop(self) -> None:
         self._stopping.set()
+        self.read_model.events.wake()
         if self._thread is not None:
             self._thread.join(timeout=10)
             self._thread = None

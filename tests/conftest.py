@@ -82,6 +82,23 @@ def _postgres_admin() -> psycopg.Connection[Any]:
         pytest.skip(message)
 
 
+@pytest.fixture(scope="session")
+def postgres_template() -> Iterator[str]:
+    """A database holding every table of the service and no rows: a new test database
+    copied from it skips creating the schema (about a third of a second a test)."""
+    name = f"outdial_template_{uuid4().hex[:8]}"
+    with _postgres_admin() as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
+    from api.bootstrap import Services  # imported late: only PostgreSQL tests need it
+    from api.settings import Settings
+
+    Services.open(Settings(database_url=url)).close()
+    yield name
+    with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
 @pytest.fixture
 def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
     """Makes fresh, empty stores of a kind ("sqlite" or "postgres"), each a directory or
@@ -92,12 +109,12 @@ def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
     """
     databases: list[str] = []
 
-    def make(kind: str) -> Storage:
+    def make(kind: str, template: str = "template1") -> Storage:
         if kind == "sqlite":
             return Storage(data_dir=tmp_path / f"var{len(databases)}-{uuid4().hex[:6]}")
         name = f"outdial_test_{uuid4().hex[:12]}"
         with _postgres_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
         databases.append(name)
         return Storage(database_url=f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
 
@@ -109,9 +126,9 @@ def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
 
 
 @pytest.fixture
-def postgres_storage(new_store: Callable[[str], Storage]) -> Storage:
-    """A database of its own for each test, dropped afterwards."""
-    return new_store("postgres")
+def postgres_storage(new_store: Callable[..., Storage], postgres_template: str) -> Storage:
+    """A database of its own for each test (its tables made, no rows), dropped afterwards."""
+    return new_store("postgres", postgres_template)
 
 
 # Both stores, for tests that expect the same behaviour of each.

@@ -129,7 +129,7 @@ def test_processes_started_at_the_same_moment_on_a_fresh_store_all_come_up(
         with running(*processes):
             for process in processes:
                 _until_up(process)
-            time.sleep(1.5)  # the workers open the store and settle who is active
+            time.sleep(1.0)  # the workers open the store and settle who is active
             for process in processes:
                 _until_up(process)
 
