@@ -182,8 +182,11 @@ def dispatchers(report: Report, *, quick: bool) -> None:
         _dispatchers_on(report, kind, count)
 
 
-def _dispatchers_on(report: Report, kind: str, count: int) -> None:
-    with fresh(kind) as store, service(**store.service_args) as server:  # type: ignore[arg-type]
+def _dispatchers_on(report: Report, kind: str, count: int, *, workers: int = 1) -> None:
+    with fresh(kind) as store, service(
+        **store.service_args,  # type: ignore[arg-type]
+        extra=["--workers", str(workers)],
+    ) as server:
         with server.client() as http:
             outdial = http.post("/v1.0/outdials", json={"name": "dispatch"}).json()["id"]
             for _ in range(count // 1000):
@@ -216,7 +219,8 @@ def _dispatchers_on(report: Report, kind: str, count: int) -> None:
     report.add(
         Figure(
             kind,
-            "4 concurrent dispatchers (limit 10)",
+            "4 concurrent dispatchers (limit 10)"
+            + (f", over {workers} API processes" if workers > 1 else ""),
             rate,
             "claims/s",
             target=">= 300 claims/s, never a target twice",
@@ -466,6 +470,42 @@ def history(report: Report, *, quick: bool) -> None:
             )
 
 
+# -- scale-out: one API process against two, on PostgreSQL ------------------------------
+
+
+def scale_out(report: Report, *, quick: bool) -> None:
+    """Create and get a target through ``serve --workers 1`` and ``--workers 2`` on one
+    PostgreSQL, interleaved, and 4 dispatchers spread over the two processes' port."""
+    rounds, seconds = (1, 1.0) if quick else (3, 4.0)
+    figures: dict[int, list[PathFigures]] = {1: [], 2: []}
+    for _ in range(rounds):
+        for workers in (1, 2):
+            with fresh("postgres") as store, service(
+                **store.service_args,  # type: ignore[arg-type]
+                extra=["--workers", str(workers)],
+            ) as server:
+                figures[workers].append(measure_paths(server, seconds=seconds))
+    for name, pick in [
+        ("POST a target", lambda f: f.post_target.rate),
+        ("GET a target", lambda f: f.get_target.rate),
+    ]:
+        one = _median([pick(f) for f in figures[1]])
+        two = _median([pick(f) for f in figures[2]])
+        report.add(
+            Figure(
+                "postgres",
+                f"{name}, 2 API processes",
+                two,
+                "/s",
+                reference=one,
+                reference_name="1 API process",
+                target="report (2 cores shared with the load generator)",
+                met=None,
+            )
+        )
+    _dispatchers_on(report, "postgres", 1_000 if quick else 8_000, workers=2)
+
+
 ALL: list[tuple[str, Callable[..., None]]] = [
     ("ceiling", ceiling),
     ("hot_paths", hot_paths),
@@ -475,4 +515,5 @@ ALL: list[tuple[str, Callable[..., None]]] = [
     ("operations", operations_memory),
     ("idle", idle),
     ("history", history),
+    ("scale_out", scale_out),
 ]
