@@ -1,32 +1,37 @@
 """Dispatch: claim available targets and start one dial on each, under contention.
 
 The read model proposes candidates; it may lag, and other dispatchers read the same
-oldest candidates at the same moment, so the aggregate decides. A dispatcher skips a
-target another dispatcher of this process is starting right now, moves past any it loses
-(a conflict, or no longer idle) to the next candidates, and looks again a few times when
-contention left its answer short. Only when contention left it nothing although there
-were candidates is it a conflict the caller should retry.
+oldest candidates at the same moment, so the aggregate decides. A dispatcher takes its
+candidates in random order from a window of the oldest, skips a target another
+dispatcher of this process is starting right now, and starts dials on all it took in
+one atomic write: one commit for the whole answer. When another process won one of them
+(a conflict), it looks at the targets again, drops the ones no longer dialable and writes
+the rest. It looks again a few times when contention left its answer short; only when
+contention left it nothing although there were candidates is it a conflict the caller
+should retry.
 """
 
 from __future__ import annotations
 
+import random
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
-from application.errors import ConcurrentChange, TargetNotFound
+from application.errors import ConcurrentChange
 from application.written import Written, latest
-from domain.errors import TargetNotDialable
 from domain.plan import Plan
 from domain.target import Dial
 
 # Ask for a few candidates per wanted dial, and look again when contention left the
-# answer short.
+# answer short; after a conflict, look at the taken targets again this many times.
 CANDIDATES_PER_DIAL = 4
 DISPATCH_ROUNDS = 3
+CONFLICT_RETRIES = 3
 
 
 class Candidates(Protocol):
@@ -52,9 +57,13 @@ class Dispatcher:
         *,
         limit: int,
         find: Callable[[int], list[UUID]],
-        start: Callable[[UUID], Written[Dial]],
+        start: Callable[[list[UUID]], Written[Dispatched]],
     ) -> Written[Dispatched]:
-        """Start up to ``limit`` dials on targets ``find(n)`` proposes, ``start`` deciding."""
+        """Start up to ``limit`` dials on targets ``find(n)`` proposes.
+
+        ``start(ids)`` starts a dial on each of ``ids`` that may be dialed now, skipping the
+        rest, and records them all in one write (ConcurrentChange when another won one).
+        """
         started: Dispatched = []
         position: int | None = None
         recorded: list[tuple[int, Any]] = []
@@ -64,24 +73,58 @@ class Dispatcher:
                 t for t in find((limit - len(started)) * CANDIDATES_PER_DIAL) if t not in tried
             ]
             tried.update(candidates)
-            for target_id in candidates:
-                if len(started) >= limit:
-                    break
-                with self._claims.claim(target_id) as claimed:
-                    if not claimed:
+            found = bool(candidates)
+            # Random order, so that dispatchers of other processes reading the same window
+            # seldom pick the same targets.
+            random.shuffle(candidates)
+            while candidates and len(started) < limit:
+                wanted = limit - len(started)
+                with self._claims.claim(candidates, wanted) as taking:
+                    del candidates[: taking.looked_at]
+                    if not taking.ids:
                         continue
-                    try:
-                        written = start(target_id)
-                    except (ConcurrentChange, TargetNotDialable, TargetNotFound):
-                        continue
-                started.append((target_id, written.value))
+                    written = _start_despite_conflicts(start, taking.ids)
+                started += written.value
                 position = latest(position, written.position)
                 recorded += written.recorded
-            if not candidates or len(started) == limit:
+            if not found or len(started) == limit:
                 break
         if tried and not started:
             raise ConcurrentChange("other dispatchers took every available target; retry")
         return Written(started, position, tuple(sorted(recorded, key=lambda r: r[0])))
+
+
+def _start_despite_conflicts(
+    start: Callable[[list[UUID]], Written[Dispatched]], ids: list[UUID]
+) -> Written[Dispatched]:
+    """``start(ids)``; after a conflict, again, ``start`` looking at each target afresh
+    and so dropping the ones another dispatcher took."""
+    for _ in range(CONFLICT_RETRIES):
+        try:
+            return start(ids)
+        except ConcurrentChange:
+            continue
+    # Still colliding: one at a time, so that each conflict costs only its own target.
+    started: Dispatched = []
+    position: int | None = None
+    recorded: list[tuple[int, Any]] = []
+    for target_id in ids:
+        try:
+            written = start([target_id])
+        except ConcurrentChange:
+            continue
+        started += written.value
+        position = latest(position, written.position)
+        recorded += written.recorded
+    return Written(started, position, tuple(recorded))
+
+
+@dataclass
+class Taking:
+    """What one claim took: the target ids, and how many candidates it looked at."""
+
+    ids: list[UUID]
+    looked_at: int
 
 
 class Claims:
@@ -97,13 +140,20 @@ class Claims:
         self._lock = threading.Lock()
 
     @contextmanager
-    def claim(self, target_id: UUID) -> Iterator[bool]:
+    def claim(self, candidates: list[UUID], wanted: int) -> Iterator[Taking]:
+        """Take up to ``wanted`` of ``candidates``, in order, that no one here is taking."""
+        ids: list[UUID] = []
+        looked_at = 0
         with self._lock:
-            claimed = target_id not in self._taking
-            self._taking.add(target_id)
+            for target_id in candidates:
+                if len(ids) == wanted:
+                    break
+                looked_at += 1
+                if target_id not in self._taking:
+                    self._taking.add(target_id)
+                    ids.append(target_id)
         try:
-            yield claimed
+            yield Taking(ids, looked_at)
         finally:
-            if claimed:
-                with self._lock:
-                    self._taking.discard(target_id)
+            with self._lock:
+                self._taking.difference_update(ids)

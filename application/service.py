@@ -8,6 +8,7 @@ optimistic-concurrency race surfaces as ``ConcurrentChange`` so callers can retr
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -15,13 +16,18 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
-from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
-from application.storage import Storage
+from application.storage import Storage, select_events_of
 from application.transcoding import EventTranscoder, register_domain_transcodings
 from application.written import Written
 from domain.address import Address
@@ -260,9 +266,18 @@ class OutdialService(Application[UUID]):
                 customer_id, outdial_id, plan=plan, now=self.clock(), limit=wanted
             )
 
-        def start(target_id: UUID) -> Written[Dial]:
-            target = self.get_target(customer_id, outdial_id, target_id)
-            return self._start_dial(target, plan=plan, manual=False)
+        def start(target_ids: list[UUID]) -> Written[Dispatched]:
+            at = self.clock()
+            started: Dispatched = []
+            targets: list[Target] = []
+            for target in self._targets_of(customer_id, outdial_id, target_ids):
+                try:
+                    dial = target.start_dial(dial_id=uuid4(), plan=plan, at=at)
+                except TargetNotDialable:
+                    continue  # taken, finished or deleted since the read model proposed it
+                started.append((target.id, dial))
+                targets.append(target)
+            return self._save(*targets, answer=started)
 
         return self._dispatcher.run(limit=limit, find=find, start=start)
 
@@ -301,6 +316,25 @@ class OutdialService(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise missing(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
+
+    def _targets_of(
+        self, customer_id: UUID, outdial_id: UUID, target_ids: Sequence[UUID]
+    ) -> list[Target]:
+        """Those of some targets that exist in this outdial, read in one query: a
+        dispatch reads its whole claim at once rather than a query or two a target."""
+        stored = select_events_of(self.recorder, target_ids)
+        to_domain_event = self.mapper.to_domain_event
+        found: list[Target] = []
+        for _, group in itertools.groupby(stored, key=lambda event: event.originator_id):
+            target = project_aggregate(None, [to_domain_event(event) for event in group])
+            if (
+                isinstance(target, Target)
+                and target.customer_id == customer_id
+                and target.outdial_id == outdial_id
+            ):
+                found.append(target)
+        order = {target_id: n for n, target_id in enumerate(target_ids)}
+        return sorted(found, key=lambda target: order[target.id])
 
     def _save(self, *aggregates: Aggregate, answer: T) -> Written[T]:
         """Record the aggregates' new events in one atomic write, answering ``answer``.

@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
@@ -240,3 +241,45 @@ def apply_statement_timeout(storage: Storage) -> None:
         existing = os.environ.get("PGOPTIONS", "")
         if "statement_timeout" not in existing:
             os.environ["PGOPTIONS"] = f"{existing} {option}".strip()
+
+
+def select_events_of(
+    recorder: ApplicationRecorder, originator_ids: Sequence[UUID]
+) -> list[StoredEvent]:
+    """Every stored event of some aggregates, by aggregate then version, in one query
+    (the library's recorders read one aggregate a query)."""
+    if isinstance(recorder, PostgresApplicationRecorder):
+        statement = SQL(
+            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
+            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+        ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (list(originator_ids),), prepare=True)
+            return [
+                StoredEvent(
+                    row["originator_id"],
+                    row["originator_version"],
+                    row["topic"],
+                    bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+    if isinstance(recorder, SQLiteApplicationRecorder):
+        marks = ",".join("?" * len(originator_ids))
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                "SELECT originator_id, originator_version, topic, state "
+                f"FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
+                "ORDER BY originator_id, originator_version",
+                [i.hex for i in originator_ids],
+            )
+            return [
+                StoredEvent(
+                    recorder.convert_originator_id(row["originator_id"]),
+                    row["originator_version"],
+                    row["topic"],
+                    row["state"],
+                )
+                for row in cursor.fetchall()
+            ]
+    return [event for i in originator_ids for event in recorder.select_events(i)]

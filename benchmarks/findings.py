@@ -32,6 +32,14 @@ FINDINGS: list[str] = [
     "notification ids commit in order: writers cannot share a commit, which caps the raw "
     "library itself (see 'save one new aggregate') below the reference's concurrent "
     "inserts. Not fixed: it is the event store's ordering guarantee.",
+    "**Dispatch.** py-spy on a PostgreSQL server under 4 dispatchers showed a third of a "
+    "dispatch reading targets (two queries a target: snapshot, then events), a quarter in "
+    "the commit and a third waiting to apply to the read model. Fixes: a dispatch reads its "
+    "whole claim in one query and starts every dial of its answer in one atomic write "
+    "(after a conflict with another process it reads them again and writes the rest), and "
+    "takes its candidates in random order from the window of the oldest, so dispatchers of "
+    "two processes seldom collide. PostgreSQL 160 -> 300-360 claims/s in one process, "
+    "550-600 over two; SQLite 307 -> 578.",
     "**Import, projection, rebuild.** A target costs about 300 us of Python on the import "
     "path and an event about 150-180 us in the projection: decoding (the library's mapper, "
     "25-30 us an event even reading with orjson), one row read and written per aggregate "
