@@ -183,10 +183,13 @@ def dispatchers(report: Report, *, quick: bool) -> None:
 
 
 def _dispatchers_on(report: Report, kind: str, count: int, *, workers: int = 1) -> None:
-    with fresh(kind) as store, service(
-        **store.service_args,  # type: ignore[arg-type]
-        extra=["--workers", str(workers)],
-    ) as server:
+    with (
+        fresh(kind) as store,
+        service(
+            **store.service_args,  # type: ignore[arg-type]
+            extra=["--workers", str(workers)],
+        ) as server,
+    ):
         with server.client() as http:
             outdial = http.post("/v1.0/outdials", json={"name": "dispatch"}).json()["id"]
             for _ in range(count // 1000):
@@ -480,10 +483,13 @@ def scale_out(report: Report, *, quick: bool) -> None:
     figures: dict[int, list[PathFigures]] = {1: [], 2: []}
     for _ in range(rounds):
         for workers in (1, 2):
-            with fresh("postgres") as store, service(
-                **store.service_args,  # type: ignore[arg-type]
-                extra=["--workers", str(workers)],
-            ) as server:
+            with (
+                fresh("postgres") as store,
+                service(
+                    **store.service_args,  # type: ignore[arg-type]
+                    extra=["--workers", str(workers)],
+                ) as server,
+            ):
                 figures[workers].append(measure_paths(server, seconds=seconds))
     for name, pick in [
         ("POST a target", lambda f: f.post_target.rate),

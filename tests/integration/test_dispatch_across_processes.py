@@ -48,9 +48,7 @@ def test_dispatchers_of_two_processes_never_share_a_target(
         def dispatch(service: OutdialService) -> None:
             for _ in range(40):
                 try:
-                    written = service.dispatch(
-                        customer, outdial, limit=10, candidates=candidates
-                    )
+                    written = service.dispatch(customer, outdial, limit=10, candidates=candidates)
                 except ConcurrentChange:
                     continue
                 with lock:
