@@ -491,10 +491,11 @@ def scale_out(report: Report, *, quick: bool) -> None:
                 ) as server,
             ):
                 figures[workers].append(measure_paths(server, seconds=seconds))
-    for name, pick in [
+    picks: list[tuple[str, Callable[[PathFigures], float]]] = [
         ("POST a target", lambda f: f.post_target.rate),
         ("GET a target", lambda f: f.get_target.rate),
-    ]:
+    ]
+    for name, pick in picks:
         one = _median([pick(f) for f in figures[1]])
         two = _median([pick(f) for f in figures[2]])
         report.add(
