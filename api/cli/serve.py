@@ -21,7 +21,7 @@ LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 def serve(settings: Settings, args: argparse.Namespace) -> int:
     """The API; with one process, the read model's projection and the dial-timeout
     sweeper run in it; with ``--workers N``, N API processes share the port and one
-    projection process runs beside them."""
+    projection process runs beside them (none with ``--no-run-projections``)."""
     import uvicorn  # only `serve` needs the server
 
     from api.http.app import create_app
@@ -40,9 +40,14 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     if settings.workers == 1:
         uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
         return 0
-    projector = subprocess.Popen(
-        [sys.executable, "-m", "api.cli", "project"],
-        env={**os.environ, **settings_environment(settings)},
+    # The projection process beside them, unless workers of their own run elsewhere.
+    projector = (
+        subprocess.Popen(
+            [sys.executable, "-m", "api.cli", "project"],
+            env={**os.environ, **settings_environment(settings)},
+        )
+        if settings.run_projections
+        else None
     )
     try:
         os.environ.update(
@@ -57,8 +62,9 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             access_log=False,
         )
     finally:
-        projector.terminate()
-        projector.wait(timeout=15)
+        if projector is not None:
+            projector.terminate()
+            projector.wait(timeout=15)
     return 0
 
 

@@ -6,18 +6,21 @@ from __future__ import annotations
 import os
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import threading
 import time
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
+import psycopg
 import pytest
 
+from api.bootstrap import READ_MODEL_DBNAME
 from application.storage import Storage
 from projections.runner import STATUS_NAME
 from tests.conftest import BOTH_STORES
@@ -136,23 +139,25 @@ def test_processes_started_at_the_same_moment_on_a_fresh_store_all_come_up(
 
 def _active_worker_pid(storage: Storage) -> int | None:
     """The pid of the worker whose status row says it is active."""
-    import psycopg
-
-    assert storage.database_url
-    with psycopg.connect(storage.database_url) as connection:
-        row = connection.execute(
-            "SELECT holder, heartbeat FROM projection_status WHERE name = %s", (STATUS_NAME,)
-        ).fetchone()
+    query = "SELECT holder, heartbeat FROM projection_status WHERE name = {}"
+    row: Any
+    if storage.database_url:
+        with psycopg.connect(storage.database_url) as connection:
+            row = connection.execute(query.format("%s"), (STATUS_NAME,)).fetchone()
+    else:
+        assert storage.data_dir is not None
+        with closing(sqlite3.connect(storage.data_dir / READ_MODEL_DBNAME)) as connection:
+            row = connection.execute(query.format("?"), (STATUS_NAME,)).fetchone()
     if row is None or time.time() - row[1] > 3:
         return None
     return int(row[0].rsplit(":", 1)[1])
 
 
-@pytest.mark.postgres
+@pytest.mark.parametrize("store", BOTH_STORES)
 def test_two_api_processes_and_two_workers_survive_the_active_worker_killed(
-    postgres_storage: Storage,
+    store: str, new_store: Callable[[str], Storage]
 ) -> None:
-    storage = postgres_storage
+    storage = new_store(store)
     api = [_start(storage, "serve", "--no-run-projections") for _ in range(2)]
     workers = [_start(storage, "project") for _ in range(2)]
     with running(*api, *workers):
