@@ -12,6 +12,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import InvalidValue
+from domain.text import check_plain_text
 
 ADDRESS_FIELD_MAX = 255
 
@@ -83,7 +84,7 @@ class Address:
                 raise InvalidValue(
                     f"{field}.{key}", f"must be at most {ADDRESS_FIELD_MAX} characters"
                 )
-            values[key] = value
+            values[key] = check_plain_text(f"{field}.{key}", value)
         kind = values["type"]
         if not kind:
             if not is_e164(values["target"]):

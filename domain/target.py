@@ -26,7 +26,7 @@ from domain.errors import (
     TargetNotDialable,
 )
 from domain.plan import DESTINATION_SLOTS, Plan
-from domain.text import checked_data, checked_detail, checked_name
+from domain.text import check_plain_text, checked_data, checked_detail, checked_name
 from domain.timeline import event_time
 
 Status = Literal["idle", "progressing", "done"]
@@ -243,6 +243,7 @@ class Target(Aggregate):
             raise InvalidValue(
                 "reference_id", f"must be a string of at most {REFERENCE_ID_MAX} characters"
             )
+        check_plain_text("reference_id", reference_id)
         if destination_index is not None and destination_index not in range(DESTINATION_SLOTS):
             raise InvalidValue(
                 "destination_index", f"must be between 0 and {DESTINATION_SLOTS - 1}"
@@ -282,6 +283,7 @@ class Target(Aggregate):
             raise InvalidValue("result", f"must be one of {', '.join(RESULTS)}")
         if not isinstance(reason, str):
             raise InvalidValue("reason", "must be a string")
+        check_plain_text("reason", reason)
         dial = self._dial(dial_id)
         if dial.in_flight:
             self._record_finish(dial_id, result, reason, at)

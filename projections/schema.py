@@ -119,6 +119,7 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS dials_outdial ON dials (customer_id, outdial_id, tm_start, id)",
     "CREATE INDEX IF NOT EXISTS dials_destination "
     "ON dials (customer_id, destination_target, tm_start, id)",
+    "CREATE INDEX IF NOT EXISTS dials_reference ON dials (customer_id, reference_id, tm_start, id)",
     "CREATE INDEX IF NOT EXISTS dials_result ON dials (customer_id, result, tm_start, id)",
     # Dials the service must time out.
     "CREATE INDEX IF NOT EXISTS dials_overdue ON dials (status, timeout_at)",

@@ -18,6 +18,7 @@ from projections import projection as projection_module
 from projections import runner as runner_module
 from projections.runner import LiveProjection
 from tests.e2e.conftest import (
+    TEL_0,
     bearer,
     create_outdial,
     error_of,
@@ -264,3 +265,24 @@ def projection_of(app: FastAPI) -> LiveProjection:
     worker = host_of(app).worker
     assert worker is not None
     return worker.projection
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "/v1.0/outdials?page_size=0.0",
+        "/v1.0/outdials?page_size=1e2",
+        "/v1.0/outdials/{outdial}/available?limit=5.0",
+        "/v1.0/outdials/{outdial}/available?max_try_count_0=1.0",
+        "/v1.0/outdials/{outdial}/targets/{target}?version=1.0",
+    ],
+)
+def test_a_number_in_a_query_must_be_a_whole_number_as_text(client: TestClient, query: str) -> None:
+    """pydantic alone reads the text "0.0" as 0; the description says integer."""
+    outdial = ok(client.post("/v1.0/outdials", json={}))["id"]
+    target = ok(
+        client.post(f"/v1.0/outdials/{outdial}/targets", json={"destination_0": {"target": TEL_0}})
+    )["id"]
+    answer = client.get(query.format(outdial=outdial, target=target))
+    assert answer.status_code == 400, answer.text
+    assert "whole number" in answer.json()["error"]["message"]

@@ -11,7 +11,16 @@ from api.http import presenters
 from api.http.dependencies import Clock, Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
 from api.http.responses import WireResponse
-from api.http.schemas.common import DialId, OutdialId, Paging, TargetId, paging, parse_time
+from api.http.schemas.common import (
+    DialId,
+    OutdialId,
+    Paging,
+    PlainText,
+    TargetId,
+    WholeNumber,
+    paging,
+    parse_time,
+)
 from api.http.schemas.dials import (
     LIMIT_MAX,
     DialFinishIn,
@@ -26,11 +35,12 @@ from api.http.schemas.targets import TargetOut, TargetPage
 from api.http.schemas.values import TryPlanQuery
 from application.errors import OutdialNotFound, TargetNotFound
 from domain.address import ADDRESS_FIELD_MAX
+from domain.target import REFERENCE_ID_MAX
 
 router = APIRouter(prefix="/v1.0", tags=["dials"], responses=error_responses(400, 401, 500))
 TARGET_DIALS = "/outdials/{outdial_id}/targets/{target_id}/dials"
 
-Limit = Annotated[int, Query(ge=1, le=LIMIT_MAX, description=f"1..{LIMIT_MAX}")]
+Limit = Annotated[int, WholeNumber, Query(ge=1, le=LIMIT_MAX, description=f"1..{LIMIT_MAX}")]
 
 
 @router.get(
@@ -153,7 +163,12 @@ def search_dials(
     outdial_id: Annotated[UUID | None, Query()] = None,
     target_id: Annotated[UUID | None, Query()] = None,
     destination: Annotated[
-        str | None, Query(max_length=ADDRESS_FIELD_MAX, description="The dialed `target`.")
+        PlainText | None,
+        Query(max_length=ADDRESS_FIELD_MAX, description="The dialed `target`."),
+    ] = None,
+    reference_id: Annotated[
+        PlainText | None,
+        Query(max_length=REFERENCE_ID_MAX, description="The caller's id of the call."),
     ] = None,
     result: Annotated[DialResult | None, Query()] = None,
     since: Annotated[str | None, Query(description="On `tm_start`, inclusive.")] = None,
@@ -165,6 +180,7 @@ def search_dials(
         outdial_id=outdial_id,
         target_id=target_id,
         destination=destination,
+        reference_id=reference_id,
         result=result,
         since=None if since is None else parse_time(since, "since"),
         until=None if until is None else parse_time(until, "until"),

@@ -10,7 +10,14 @@ from api.http import presenters
 from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
 from api.http.responses import WireResponse
-from api.http.schemas.common import OutdialId, Paging, TargetId, paging, parse_time
+from api.http.schemas.common import (
+    OutdialId,
+    Paging,
+    TargetId,
+    WholeNumber,
+    paging,
+    parse_time,
+)
 from api.http.schemas.targets import (
     TargetBatchIn,
     TargetBatchOut,
@@ -88,7 +95,9 @@ def get_target(
     queries: Queries,
     service: Service,
     version: Annotated[
-        int | None, Query(ge=1, description="The state after this version (from 1).")
+        int | None,
+        WholeNumber,
+        Query(ge=1, description="The state after this version (from 1)."),
     ] = None,
     at: Annotated[
         str | None, Query(description="The state at this time, e.g. 2022-04-30 17:52:16.484341.")

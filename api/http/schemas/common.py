@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Annotated, Literal
 from uuid import UUID
 
 from fastapi import Path, Query
-from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, WithJsonSchema
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    WithJsonSchema,
+)
 
 from domain.errors import InvalidValue
 from domain.outdial import NO_CAMPAIGN
-from domain.text import DATA_MAX, DETAIL_MAX, NAME_MAX
+from domain.text import DATA_MAX, DETAIL_MAX, NAME_MAX, check_plain_text
 from domain.timeline import NOT_DELETED, parse_timestamp
 from projections.paging import PAGE_SIZE_MAX, clamp_page_size
 
@@ -31,6 +39,31 @@ DeletedAt = Annotated[
         examples=[NOT_DELETED],
     ),
 ]
+
+
+def _plain(value: str) -> str:
+    try:
+        return check_plain_text("", value)
+    except InvalidValue as error:
+        raise ValueError(error.problem) from None
+
+
+# A query filter: the same text rule as a body's string fields, so that every store
+# answers a filter the same (PostgreSQL refuses NUL in a parameter).
+PlainText = Annotated[str, AfterValidator(_plain)]
+
+_WHOLE = re.compile(r"[+-]?[0-9]+")
+
+
+def _whole_number_text(value: object) -> object:
+    if isinstance(value, str) and not _WHOLE.fullmatch(value):
+        raise ValueError("must be a whole number, such as 10")
+    return value
+
+
+# A whole number in a query: pydantic's lax mode would read the text "0.0" as 0.
+WholeNumber = BeforeValidator(_whole_number_text)
+
 NEXT_PAGE_TOKEN = Field(description='"" when there is no further page')
 
 # Bodies are JSON: a number field takes a number, not true or "5". (Query parameters
@@ -109,6 +142,7 @@ class Paging:
 async def paging(
     page_size: Annotated[
         int | None,
+        WholeNumber,
         Query(
             description=f"Items per page, 1..{PAGE_SIZE_MAX}; values outside are clamped to "
             f"{PAGE_SIZE_MAX}.",

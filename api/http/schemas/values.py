@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import BODY, STRICT_BODY
+from api.http.schemas.common import BODY, STRICT_BODY, WholeNumber
 from domain.address import ADDRESS_FIELD_MAX, ADDRESS_TYPES, Address
 from domain.plan import (
     DIAL_TIMEOUT_MAX_MS,
@@ -87,12 +87,12 @@ class PlanOut(BaseModel):
 class TryPlanQuery(BaseModel):
     """Plan fields that decide whether a target is available; left out: the outdial's."""
 
-    max_try_count_0: TryCount | None = None
-    max_try_count_1: TryCount | None = None
-    max_try_count_2: TryCount | None = None
-    max_try_count_3: TryCount | None = None
-    max_try_count_4: TryCount | None = None
-    try_interval: TryInterval | None = None
+    max_try_count_0: Annotated[TryCount | None, WholeNumber] = None
+    max_try_count_1: Annotated[TryCount | None, WholeNumber] = None
+    max_try_count_2: Annotated[TryCount | None, WholeNumber] = None
+    max_try_count_3: Annotated[TryCount | None, WholeNumber] = None
+    max_try_count_4: Annotated[TryCount | None, WholeNumber] = None
+    try_interval: Annotated[TryInterval | None, WholeNumber] = None
 
     def changes(self) -> dict[str, int]:
         return self.model_dump(exclude_none=True)
