@@ -45,6 +45,14 @@ class StoredEventLog:
         to_domain_event = self._app.mapper.to_domain_event
         return [(n.id, to_domain_event(n)) for n in notifications]
 
+    def describe(self, after: int) -> tuple[int, str, str] | None:
+        found = self._app.recorder.select_notifications(
+            start=after, limit=1, inclusive_of_start=False
+        )
+        if not found:
+            return None
+        return found[0].id, str(found[0].originator_id), found[0].topic
+
     def wait_for_append(self, timeout: float) -> None:
         self._signal.wait(timeout)
 

@@ -37,6 +37,10 @@ class EventLog(Protocol):
     def wake(self) -> None:
         """Make a ``wait_for_append`` going on return now (the reader is stopping)."""
 
+    def describe(self, after: int) -> tuple[int, str, str] | None:
+        """(position, aggregate id, topic) of the event after ``after``, read without
+        decoding it (for naming one that cannot be decoded); None at the head."""
+
     def aggregates(self, until: int) -> AbstractContextManager[Iterator[list[Any]]]:
         """Every aggregate's events up to position ``until``, one list per aggregate in
         the order of their ids (as text), each oldest first; streamed, so any number of

@@ -14,6 +14,7 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 
 from projections.events import EventLog, events_until
+from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection, apply_event
 from projections.views import ReadModelView
 
@@ -31,21 +32,77 @@ def rebuild(
     progress: Progress | None = None,
 ) -> int:
     """Replace the view's rows with the projection of the events up to ``until`` (all by
-    default); returns the number of events projected."""
+    default); returns the number of events projected.
 
+    An event that cannot be applied leaves the old read model as it was and raises
+    EventNotApplied naming it. Rows are written out every BATCH events, so a failure
+    while writing could be any event since the last write-out: the rebuild then runs
+    again, writing out after every event from there, to find which.
+    """
+    reached = _Reached()
+    try:
+        return _rebuild(events, view, until, progress, reached, careful_after=None)
+    except EventNotApplied:
+        raise
+    except Exception as error:
+        if unreachable(error):
+            raise
+        careful_after = reached.written
+    return _rebuild(events, view, until, progress, _Reached(), careful_after=careful_after)
+
+
+class _Reached:
+    """How far a rebuild got: the last event written out, and the last one applied."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.applied = 0
+
+
+def _rebuild(
+    events: EventLog,
+    view: ReadModelView,
+    until: int | None,
+    progress: Progress | None,
+    reached: _Reached,
+    *,
+    careful_after: int | None,
+) -> int:
     def position() -> int:
         head = events.head()
         return head if until is None else min(until, head)
 
     done = 0
     with view.replacing(events.name, position) as (rows, last):
-        for notification_id, event in events_until(events, last):
-            apply_event(event, rows)
-            done += 1
-            if done % BATCH == 0:
-                rows.flush()  # what the transaction holds in memory stays bounded
-                if progress is not None:
-                    progress(notification_id, last)
+        notified = events_until(events, last)
+        while True:
+            try:
+                found = next(notified, None)
+            except Exception as error:  # an event that does not decode
+                if unreachable(error):
+                    raise
+                stored = events.describe(reached.applied)
+                at, aggregate_id, kind = stored or (reached.applied + 1, "?", "?")
+                raise EventNotApplied(at, aggregate_id, kind, error) from error
+            if found is None:
+                break
+            notification_id, event = found
+            try:
+                apply_event(event, rows)
+                reached.applied = notification_id
+                done += 1
+                careful = careful_after is not None and notification_id > careful_after
+                if careful or done % BATCH == 0:
+                    rows.flush()  # what the transaction holds in memory stays bounded
+                    reached.written = notification_id
+            except Exception as error:
+                if unreachable(error):
+                    raise
+                if careful_after is None and reached.applied == notification_id:
+                    raise  # failed writing out a batch: the caller looks closer
+                raise EventNotApplied(notification_id, *describe(event), error) from error
+            if done % BATCH == 0 and progress is not None:
+                progress(notification_id, last)
     if progress is not None:
         progress(last, last)
     return done

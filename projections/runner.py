@@ -24,6 +24,7 @@ from typing import Protocol
 from eventsourcing.persistence import Tracking
 
 from projections.events import EventLog, Notified
+from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
 from projections.views import ReadModelView
@@ -287,7 +288,31 @@ class LiveProjection:
 
     def _apply_next_batch(self, recorded: Sequence[Notified] = ()) -> bool:
         """Apply the next batch of waiting events in one transaction; False when none
-        waits. Called with the lock held."""
+        waits. Called with the lock held.
+
+        When the batch fails on an event (not on an unreachable store), the events are
+        applied again one a transaction up to that event, so that the read model holds
+        everything before it and EventNotApplied names it.
+        """
+        try:
+            return self._apply_page(recorded, self.batch)
+        except Exception as error:
+            self._position = None  # rolled back
+            if unreachable(error):
+                raise
+        for _ in range(self.batch):
+            after = self._position = self.read_model.position() or 0
+            try:
+                if not self._apply_page((), 1):
+                    return False
+            except Exception as error:
+                self._position = None
+                if unreachable(error):
+                    raise
+                raise self._not_applied(after, error) from error
+        return True
+
+    def _apply_page(self, recorded: Sequence[Notified], limit: int) -> bool:
         model = self.read_model
         events = model.events
         if self._position is None:
@@ -296,7 +321,7 @@ class LiveProjection:
         if recorded and recorded[0][0] == self._position + 1:
             page: Sequence[Notified] = recorded
         else:
-            page = events.read(self._position, limit=self.batch)
+            page = events.read(self._position, limit=limit)
         if not page:
             return False
         last = page[-1][0]
@@ -309,14 +334,32 @@ class LiveProjection:
         model.has_applied(last)
         return True
 
+    def _not_applied(self, after: int, error: Exception) -> EventNotApplied:
+        """Name the event after ``after``, decoded if it decodes, else as stored."""
+        events = self.read_model.events
+        try:
+            position, event = events.read(after, limit=1)[0]
+            aggregate_id, kind = describe(event)
+        except Exception:
+            stored = events.describe(after)
+            position, aggregate_id, kind = stored if stored else (after + 1, "?", "?")
+        return EventNotApplied(position, aggregate_id, kind, error)
+
     def _failed(self, error: Exception) -> None:
         # The view may have moved (a rebuild) or the transaction rolled back: read the
         # position again before the next batch.
         self._position = None
-        self.last_error = f"{type(error).__name__}: {error}"
-        self._failed_at = self.read_model.position() or 0
+        if isinstance(error, EventNotApplied):
+            self.last_error = str(error)
+            log.error("read-model projection halted: %s", error)
+        else:
+            self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
+            log.warning("read-model projection failed (%s); trying again", self.last_error)
+        with contextlib.suppress(Exception):
+            self._failed_at = self.read_model.position() or 0
+        if self._failed_at is None:
+            self._failed_at = 0
         self.restarts += 1
-        log.exception("read-model projection failed; starting again from its last position")
         with contextlib.suppress(Exception):  # the store itself may be what failed
             self._beat(time.time())
 

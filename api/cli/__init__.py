@@ -14,6 +14,7 @@ from pydantic import ValidationError
 from api.cli.parser import build_parser
 from api.settings import Settings
 from application.storage import StoreUnreachable
+from projections.failures import EventNotApplied
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -26,9 +27,25 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(part) for part in first["loc"])
         print(f"outdial: setting {where}: {first['msg']}", file=sys.stderr)
         return 2
+    name = " ".join(part for part in (args.command, getattr(args, "keys_command", None)) if part)
+    if (
+        not getattr(args, "creates_store", False)
+        and settings.database_url is None
+        and not settings.data_dir.is_dir()
+    ):
+        # A typo must not make an empty store there and report on it.
+        print(
+            f"outdial {name}: data directory {settings.data_dir} does not exist "
+            "(--data-dir, OUTDIAL_DATA_DIR, or --database-url)",
+            file=sys.stderr,
+        )
+        return 2
     try:
         status: int = args.func(settings, args)
     except StoreUnreachable as error:
         print(f"outdial: {error}", file=sys.stderr)
         return 2
+    except EventNotApplied as error:
+        print(f"outdial {name}: {error}", file=sys.stderr)
+        return 1
     return status

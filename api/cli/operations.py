@@ -4,6 +4,7 @@ this state?" without the HTTP API: rebuild, verify, replay."""
 from __future__ import annotations
 
 import argparse
+import sys
 import json
 from typing import Any
 
@@ -15,6 +16,7 @@ from api.bootstrap import event_log, open_read_model, open_service
 from api.http import presenters
 from api.settings import Settings
 from application.history import replay_steps, stored_events
+from projections.failures import EventNotApplied
 from projections.rebuild import rebuild
 from projections.verify import verifying
 
@@ -35,6 +37,10 @@ def rebuild_read_model(settings: Settings, args: argparse.Namespace) -> int:
         read_model = open_read_model(settings.storage(), events, into=args.into)
         try:
             count = rebuild(events, read_model.view, until=args.until, progress=advance)
+        except EventNotApplied as error:
+            progress.stop()
+            print(f"outdial rebuild: {error}; the read model is unchanged", file=sys.stderr)
+            return 1
         finally:
             read_model.close()
     console.print(f"projected {count} events into {args.into or 'the read model'}")
@@ -52,9 +58,14 @@ def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
                 for difference in differences:
                     print(difference, flush=True)
                     found += 1
+            status = read_model.status()
         finally:
             read_model.close()
     print(f"checked the read model at position {position}: {found} difference(s)")
+    if status is not None and status.failed_at is not None and status.failed_at >= position:
+        # Behind is fine; halted is not: the rows agree only because they stopped.
+        print(f"the projection is halted at position {position}: {status.error}")
+        return 1
     return 1 if found else 0
 
 

@@ -54,14 +54,14 @@ def build_parser() -> argparse.ArgumentParser:
         parents=[store, settings_flags(*SERVICE, "run_projections")],
         help="run the HTTP API with in-process projections",
     )
-    command.set_defaults(func=serve.serve)
+    command.set_defaults(func=serve.serve, creates_store=True)
 
     command = commands.add_parser(
         "project",
         parents=[store, settings_flags("sweep_interval_seconds")],
         help="run the read-model projection worker until stopped",
     )
-    command.set_defaults(func=serve.project)
+    command.set_defaults(func=serve.project, creates_store=True)
 
     keys_command = commands.add_parser("keys", help="API keys")
     keys_commands = keys_command.add_subparsers(dest="keys_command", required=True)
@@ -70,7 +70,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     command.add_argument("--customer-id", type=UUID, required=True, help="the key's customer")
     command.add_argument("--name", default="", help="a label for the key")
-    command.set_defaults(func=keys.create)
+    command.set_defaults(func=keys.create, creates_store=True)
 
     command = commands.add_parser(
         "rebuild",

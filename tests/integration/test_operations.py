@@ -99,3 +99,18 @@ def test_replay_prints_each_event_and_what_it_changed(
     for expected in ("Created", "DialStarted", "DialFinished", "progressing", "try_count_0"):
         assert expected in out
     assert main(["replay", str(uuid4()), "--data-dir", str(tmp_path)]) == 1
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["verify"], ["rebuild"], ["replay", "5e0d7d8b-8f5c-4b53-a1b7-0d3c4f8e9a10"]],
+)
+def test_commands_refuse_a_data_directory_that_does_not_exist(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], command: list[str]
+) -> None:
+    typo = tmp_path / "a" / "typo"
+    assert main([*command, "--data-dir", str(typo)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"data directory {typo} does not exist" in err
+    assert not (tmp_path / "a").exists()  # nothing created
