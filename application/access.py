@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import hmac
 import secrets
 import sqlite3
 import threading
@@ -18,6 +19,7 @@ import time
 from abc import ABC, abstractmethod
 from collections import OrderedDict
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
@@ -25,6 +27,8 @@ from uuid import UUID
 from application.storage import SQLITE_BUSY_TIMEOUT_S, Storage
 
 KEY_PREFIX = "odk_"
+KEY_ID_PREFIX = "kid_"
+KEY_ID_HEX = 12  # hex digits of the hash a key id shows
 TABLE = "outdial_api_keys"
 KEY_NAME_MAX = 255
 ACCESS_DBNAME = "access.sqlite3"
@@ -36,6 +40,26 @@ KEY_CACHE_SIZE = 10_000
 
 def key_hash(key: str) -> str:
     return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def key_id(digest: str) -> str:
+    """A key's public name: a prefix of its hash, safe to print, log and type."""
+    return KEY_ID_PREFIX + digest[:KEY_ID_HEX]
+
+
+@dataclass(frozen=True)
+class KeyRecord:
+    """What may be shown of a key: never the secret, nor its whole hash."""
+
+    key_id: str
+    customer_id: UUID
+    name: str
+    created_at: datetime
+    revoked_at: datetime | None
+
+
+class UnknownKey(Exception):
+    """No key matches (or, for a key id prefix, more than one does)."""
 
 
 class ApiKeys:
@@ -73,6 +97,35 @@ class ApiKeys:
             customer = self._table.customer_of(digest)
             self._remembered.put(digest, customer)
         return customer
+
+    def records(self, customer_id: UUID | None = None) -> list[KeyRecord]:
+        """Every key (of one customer, when given), oldest first."""
+        return [
+            KeyRecord(key_id(digest), customer, name, created, revoked)
+            for digest, customer, name, created, revoked in self._table.rows(customer_id)
+        ]
+
+    def revoke(self, key_or_id: str) -> KeyRecord:
+        """Revoke a key, named by itself or by its key id; revoking again changes nothing.
+        Running servers refuse it within twice KEY_CACHE_SECONDS. Errors never repeat a
+        secret: they name the key by its id."""
+        if key_or_id.startswith(KEY_PREFIX):
+            matching = [key_hash(key_or_id)]
+            named = key_id(matching[0])
+        elif key_or_id.startswith(KEY_ID_PREFIX) and len(key_or_id) == len(KEY_ID_PREFIX) + 12:
+            matching = self._table.digests_starting(key_or_id[len(KEY_ID_PREFIX) :])
+            named = key_or_id
+        else:
+            msg = (
+                f"neither a key ({KEY_PREFIX}...) nor a key id ({KEY_ID_PREFIX} and 12 hex digits)"
+            )
+            raise UnknownKey(msg)
+        if len(matching) > 1:
+            raise UnknownKey(f"more than one key has the id {named}: revoke it by the key itself")
+        if not matching or not self._table.revoke(matching[0], datetime.now(UTC)):
+            raise UnknownKey(f"no such key: {named}")
+        self._remembered.forget(matching[0])
+        return next(r for r in self.records() if r.key_id == key_id(matching[0]))
 
     def remembered(self, key: str) -> tuple[bool, UUID | None]:
         """(True, the key's customer) when it is known without asking the store."""
@@ -115,6 +168,10 @@ class KeyCache:
                 return False, None
             return True, entry[1]
 
+    def forget(self, digest: str) -> None:
+        with self._lock:
+            self._entries.pop(digest, None)
+
     def put(self, digest: str, customer: UUID | None) -> None:
         with self._lock:
             self._entries[digest] = (self._clock() + self._seconds, customer)
@@ -130,10 +187,25 @@ class KeyTable(ABC):
     def insert(self, digest: str, customer_id: UUID, name: str, created_at: datetime) -> None: ...
 
     @abstractmethod
-    def customer_of(self, digest: str) -> UUID | None: ...
+    def customer_of(self, digest: str) -> UUID | None:
+        """The customer of a key that is not revoked."""
 
     @abstractmethod
     def count(self) -> int: ...
+
+    @abstractmethod
+    def rows(
+        self, customer_id: UUID | None
+    ) -> list[tuple[str, UUID, str, datetime, datetime | None]]:
+        """(hash, customer, name, created, revoked) of every key, oldest first."""
+
+    @abstractmethod
+    def digests_starting(self, prefix: str) -> list[str]: ...
+
+    @abstractmethod
+    def revoke(self, digest: str, at: datetime) -> bool:
+        """Mark the key revoked (once: a second revoke keeps the first time); False when
+        there is no such key."""
 
     @abstractmethod
     def close(self) -> None: ...
@@ -154,8 +226,12 @@ class SQLiteKeyTable(KeyTable):
             self._connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ("
                 "key_hash TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
-                "name TEXT NOT NULL, created_at TEXT NOT NULL)"
+                "name TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
             )
+            columns = {row[1] for row in self._connection.execute(f"PRAGMA table_info({TABLE})")}
+            if "revoked_at" not in columns:  # a store made before keys could be revoked
+                with contextlib.suppress(sqlite3.OperationalError):  # another process did
+                    self._connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN revoked_at TEXT")
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -168,11 +244,49 @@ class SQLiteKeyTable(KeyTable):
         )
 
     def customer_of(self, digest: str) -> UUID | None:
-        rows = self._rows(f"SELECT customer_id FROM {TABLE} WHERE key_hash = ?", (digest,))
-        return UUID(rows[0][0]) if rows else None
+        rows = self._rows(
+            f"SELECT key_hash, customer_id FROM {TABLE} WHERE key_hash = ? AND revoked_at IS NULL",
+            (digest,),
+        )
+        return UUID(rows[0][1]) if rows and hmac.compare_digest(rows[0][0], digest) else None
 
     def count(self) -> int:
         return int(self._rows(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
+
+    def rows(
+        self, customer_id: UUID | None
+    ) -> list[tuple[str, UUID, str, datetime, datetime | None]]:
+        where, params = ("WHERE customer_id = ?", (str(customer_id),)) if customer_id else ("", ())
+        found = self._rows(
+            f"SELECT key_hash, customer_id, name, created_at, revoked_at FROM {TABLE} "
+            f"{where} ORDER BY created_at, key_hash",
+            params,
+        )
+        return [
+            (
+                digest,
+                UUID(customer),
+                name,
+                datetime.fromisoformat(created),
+                datetime.fromisoformat(revoked) if revoked else None,
+            )
+            for digest, customer, name, created, revoked in found
+        ]
+
+    def digests_starting(self, prefix: str) -> list[str]:
+        rows = self._rows(
+            f"SELECT key_hash FROM {TABLE} WHERE substr(key_hash, 1, ?) = ?",
+            (len(prefix), prefix.lower()),
+        )
+        return [row[0] for row in rows]
+
+    def revoke(self, digest: str, at: datetime) -> bool:
+        with self._lock:
+            changed = self._connection.execute(
+                f"UPDATE {TABLE} SET revoked_at = COALESCE(revoked_at, ?) WHERE key_hash = ?",
+                (at.isoformat(), digest),
+            ).rowcount
+        return bool(changed)
 
     def close(self) -> None:
         with self._lock:
@@ -193,8 +307,11 @@ class PostgresKeyTable(KeyTable):
             self._rows(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ("
                 "key_hash TEXT PRIMARY KEY, customer_id UUID NOT NULL, "
-                "name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL)"
+                "name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)"
             )
+        with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateColumn):
+            # A store made before keys could be revoked.
+            self._rows(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS revoked_at TIMESTAMPTZ")
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._pool.connection() as connection, connection.cursor() as cursor:
@@ -209,11 +326,45 @@ class PostgresKeyTable(KeyTable):
         )
 
     def customer_of(self, digest: str) -> UUID | None:
-        rows = self._rows(f"SELECT customer_id FROM {TABLE} WHERE key_hash = %s", (digest,))
-        return UUID(str(rows[0][0])) if rows else None
+        rows = self._rows(
+            f"SELECT key_hash, customer_id FROM {TABLE} WHERE key_hash = %s AND revoked_at IS NULL",
+            (digest,),
+        )
+        if rows and hmac.compare_digest(rows[0][0], digest):
+            return UUID(str(rows[0][1]))
+        return None
 
     def count(self) -> int:
         return int(self._rows(f"SELECT COUNT(*) FROM {TABLE}")[0][0])
+
+    def rows(
+        self, customer_id: UUID | None
+    ) -> list[tuple[str, UUID, str, datetime, datetime | None]]:
+        where, params = ("WHERE customer_id = %s", (customer_id,)) if customer_id else ("", ())
+        found = self._rows(
+            f"SELECT key_hash, customer_id, name, created_at, revoked_at FROM {TABLE} "
+            f"{where} ORDER BY created_at, key_hash",
+            params,
+        )
+        return [
+            (digest, UUID(str(customer)), name, created, revoked)
+            for digest, customer, name, created, revoked in found
+        ]
+
+    def digests_starting(self, prefix: str) -> list[str]:
+        rows = self._rows(
+            f"SELECT key_hash FROM {TABLE} WHERE left(key_hash, %s) = %s",
+            (len(prefix), prefix.lower()),
+        )
+        return [row[0] for row in rows]
+
+    def revoke(self, digest: str, at: datetime) -> bool:
+        rows = self._rows(
+            f"UPDATE {TABLE} SET revoked_at = COALESCE(revoked_at, %s) WHERE key_hash = %s "
+            "RETURNING key_hash",
+            (at, digest),
+        )
+        return bool(rows)
 
     def close(self) -> None:
         self._pool.close()

@@ -32,8 +32,7 @@ class EventNotApplied(Exception):
         self.kind = kind
         self.cause = f"{type(cause).__name__}: {cause}".splitlines()[0]
         super().__init__(
-            f"event {position} ({kind} of aggregate {aggregate_id}) cannot be applied: "
-            f"{self.cause}"
+            f"event {position} ({kind} of aggregate {aggregate_id}) cannot be applied: {self.cause}"
         )
 
 

@@ -4,8 +4,8 @@ this state?" without the HTTP API: rebuild, verify, replay."""
 from __future__ import annotations
 
 import argparse
-import sys
 import json
+import sys
 from typing import Any
 
 from rich.console import Console

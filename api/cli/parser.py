@@ -71,6 +71,18 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--customer-id", type=UUID, required=True, help="the key's customer")
     command.add_argument("--name", default="", help="a label for the key")
     command.set_defaults(func=keys.create, creates_store=True)
+    command = keys_commands.add_parser(
+        "list",
+        parents=[store],
+        help="one line per key: key id, customer, name, created, revoked (never a secret)",
+    )
+    command.add_argument("--customer-id", type=UUID, help="only this customer's keys")
+    command.set_defaults(func=keys.list_keys)
+    command = keys_commands.add_parser(
+        "revoke", parents=[store], help="revoke a key; running servers refuse it within 2 s"
+    )
+    command.add_argument("key", metavar="KEY_OR_KEY_ID", help="the key itself, or its kid_ id")
+    command.set_defaults(func=keys.revoke)
 
     command = commands.add_parser(
         "rebuild",
