@@ -19,6 +19,7 @@ from application.storage import Storage
 from domain.target import Target
 from projections.failures import EventNotApplied
 from projections.rebuild import rebuild
+from projections.runner import ProjectionStatus, ReadModel
 from tests.conftest import new_target, tel
 from tests.integration.conftest import caught_up, projected
 
@@ -59,9 +60,10 @@ def test_the_live_projection_halts_just_before_the_event_and_names_it(
         # Good events after it, in the same batch as it and after.
         stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
         _until(lambda: projection.last_error is not None)
-        assert projection.last_error == (
+        error = str(projection.last_error)
+        assert error == (
             f"event {position} (Target.Created of aggregate {aggregate}) cannot be "
-            f"applied: AttributeError: {projection.last_error.rsplit(': ', 1)[1]}"
+            f"applied: AttributeError: {error.rsplit(': ', 1)[1]}"
         )
         model = projection.read_model
         _until(lambda: model.position() == position - 1)  # everything before it, nothing after
@@ -89,9 +91,9 @@ def test_the_live_projection_halts_just_before_the_event_and_names_it(
         assert model.position() == position - 1
 
 
-def _status(model: object) -> object:
-    model._status_read_at = 0.0  # type: ignore[attr-defined]  # read it now, not cached
-    return model.status()  # type: ignore[attr-defined]
+def _status(model: ReadModel) -> ProjectionStatus | None:
+    model._status_read_at = 0.0  # read it now, not as cached
+    return model.status()
 
 
 def test_verify_of_a_read_model_merely_behind_exits_0(
