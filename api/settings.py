@@ -10,9 +10,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from api.http.throttle import parse_networks
 from application.storage import Storage
 
 
@@ -61,11 +62,28 @@ class Settings(BaseSettings):
     sweep_interval_seconds: float = Field(
         default=1.0, description="how often dials past their dial_timeout are looked for"
     )
+    auth_failures_allowed: int = Field(
+        default=20,
+        ge=0,
+        description="failed authentications a client address may make in 60 s before it "
+        "gets 429 (0: never throttle, for a gateway that throttles itself)",
+    )
+    trusted_proxies: str = Field(
+        default="",
+        description="comma-separated addresses or networks of the proxies in front: from "
+        "them, the client address is the nearest other hop of X-Forwarded-For",
+    )
     run_projections: bool = Field(
         default=True,
         description="run the read model's projection and the dial-timeout sweeper in "
         "`serve` (false: an `outdial project` worker does)",
     )
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: str) -> str:
+        parse_networks(value)  # refuse a bad entry now, not at the first request
+        return value
 
     @classmethod
     def load(cls, **flags: Any) -> Settings:

@@ -300,6 +300,9 @@ class LiveProjection:
             self._position = None  # rolled back
             if unreachable(error):
                 raise
+            self.restarts += 1
+            self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
+            log.warning("a batch failed (%s); applying it an event at a time", self.last_error)
         for _ in range(self.batch):
             after = self._position = self.read_model.position() or 0
             try:
@@ -349,16 +352,17 @@ class LiveProjection:
         # The view may have moved (a rebuild) or the transaction rolled back: read the
         # position again before the next batch.
         self._position = None
+        # Where it failed first, then why: a reader that sees the error sees it failing.
+        with contextlib.suppress(Exception):  # the store itself may be what failed
+            self._failed_at = self.read_model.position() or 0
+        if self._failed_at is None:
+            self._failed_at = 0
         if isinstance(error, EventNotApplied):
             self.last_error = str(error)
             log.error("read-model projection halted: %s", error)
         else:
             self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
             log.warning("read-model projection failed (%s); trying again", self.last_error)
-        with contextlib.suppress(Exception):
-            self._failed_at = self.read_model.position() or 0
-        if self._failed_at is None:
-            self._failed_at = 0
         self.restarts += 1
         with contextlib.suppress(Exception):  # the store itself may be what failed
             self._beat(time.time())

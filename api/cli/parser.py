@@ -22,6 +22,8 @@ SERVICE = (
     "read_wait_seconds",
     "ready_max_delay_seconds",
     "sweep_interval_seconds",
+    "auth_failures_allowed",
+    "trusted_proxies",
 )
 DATABASE = ("pool_size", "max_overflow", "connect_timeout_seconds", "statement_timeout_seconds")
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os
 import signal
 import subprocess
@@ -12,10 +11,9 @@ import threading
 from uuid import uuid4
 
 from api.bootstrap import Services, open_keys
+from api.logs import configure_logging
 from api.settings import Settings
 from api.workers.projection import ProjectionWorker
-
-LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s %(message)s"
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -26,7 +24,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.http.app import create_app
 
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     keys = open_keys(settings)
     try:
         if keys.is_empty():
@@ -37,8 +35,17 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     finally:
         keys.close()
     # The server's own access log is off: a line per request costs more than most requests.
+    # Its proxy headers are off too: it would trust X-Forwarded-For from any local peer;
+    # the service reads that header itself, from OUTDIAL_TRUSTED_PROXIES only.
     if settings.workers == 1:
-        uvicorn.run(create_app(settings), host=settings.host, port=settings.port, access_log=False)
+        uvicorn.run(
+            create_app(settings),
+            host=settings.host,
+            port=settings.port,
+            access_log=False,
+            proxy_headers=False,
+            log_config=None,  # uvicorn's lines go through ours, which redact secrets
+        )
         return 0
     # The projection process beside them, unless workers of their own run elsewhere.
     projector = (
@@ -60,6 +67,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             host=settings.host,
             port=settings.port,
             access_log=False,
+            proxy_headers=False,
+            log_config=None,  # uvicorn's lines go through ours, which redact secrets
         )
     finally:
         if projector is not None:
@@ -71,7 +80,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def project(settings: Settings, args: argparse.Namespace) -> int:
     """A projection worker: the active one applies events and times out overdue dials;
     any others wait as hot standbys and one takes over when it goes."""
-    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+    configure_logging()
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     services = Services.open(settings)

@@ -17,6 +17,8 @@ from api.http.middleware import RequestGuard, RequestMetrics
 from api.http.openapi import document_no_422
 from api.http.routes import dials, history, operations, outdials, targets
 from api.http.routing import RouteTable
+from api.http.throttle import FailedAuthentications, parse_networks
+from api.logs import configure_logging
 from api.settings import Settings
 from api.workers.projection import ProjectionWorker
 from application.service import Clock, utc_now
@@ -40,6 +42,8 @@ class ServiceHost:
     def __init__(self, settings: Settings, clock: Clock) -> None:
         self.settings = settings
         self.started_at = time.monotonic()
+        self.trusted_proxies = parse_networks(settings.trusted_proxies)
+        self.failed_authentications = FailedAuthentications(settings.auth_failures_allowed)
         self._clock = clock
         self._lifespans = 0
         self._lock = threading.Lock()
@@ -111,4 +115,5 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
 
 def create_app_from_environment() -> FastAPI:
     """The app of one of several API processes: its settings come from OUTDIAL_*."""
+    configure_logging()
     return create_app(Settings())

@@ -13,7 +13,8 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 
-from api.http.errors import Unauthenticated, Unavailable
+from api.http.errors import Throttled, Unauthenticated, Unavailable
+from api.http.throttle import client_address
 from api.settings import Settings
 from application.access import ApiKeys
 from application.service import OutdialService
@@ -138,6 +139,7 @@ accesskey_query = APIKeyQuery(
 
 
 async def customer_of_key(
+    request: Request,
     keys: Keys,
     credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
     token: Annotated[str | None, Depends(token_query)],
@@ -149,16 +151,27 @@ async def customer_of_key(
     the process has not seen lately costs a trip to the key store, in a worker thread.
     """
     key = credentials.credentials if credentials else token or accesskey
+    customer: UUID | None = None
+    if key:
+        known, customer = keys.remembered(key)
+        if not known:
+            customer = await run_in_threadpool(keys.customer_of, key)
+    if customer is not None:
+        return customer  # a valid key is never throttled
+    host = _host(request)
+    address = client_address(request.scope, host.trusted_proxies)
+    wait = host.failed_authentications.retry_after(address)
+    if wait is not None:
+        raise Throttled(
+            f"too many requests without a valid API key from {address}; retry in {wait} s",
+            retry_after=wait,
+        )
+    host.failed_authentications.failed(address)
     if not key:
         raise Unauthenticated(
             "MISSING_API_KEY", "send an API key: Authorization: Bearer KEY, ?token= or ?accesskey="
         )
-    known, customer = keys.remembered(key)
-    if not known:
-        customer = await run_in_threadpool(keys.customer_of, key)
-    if customer is None:
-        raise Unauthenticated("INVALID_API_KEY", "the API key is not valid")
-    return customer
+    raise Unauthenticated("INVALID_API_KEY", "the API key is not valid")
 
 
 Customer = Annotated[UUID, Depends(customer_of_key)]

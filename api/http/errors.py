@@ -58,8 +58,11 @@ _DESCRIPTION_OF_HTTP = {
     409: "FAILED_PRECONDITION (the state forbids it) or ABORTED (a concurrent change won; "
     "safe to retry).",
     413: "PAYLOAD_TOO_LARGE: the body is over 1 MiB.",
+    429: "RESOURCE_EXHAUSTED: too many requests without a valid key from this address; "
+    "see Retry-After.",
     500: "INTERNAL: an unexpected error; quote the request_id.",
-    503: "UNAVAILABLE: a store is unreachable or the read model lags too far behind.",
+    503: "UNAVAILABLE: a store is unreachable, or (writes) no projection follows the events "
+    "now; see Retry-After when given.",
 }
 
 
@@ -75,6 +78,15 @@ class Unauthenticated(Exception):
         super().__init__(message)
         self.reason = reason
         self.message = message
+
+
+class Throttled(Exception):
+    """Too many failed authentications from one client address (api/http/throttle.py)."""
+
+    def __init__(self, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.message = message
+        self.retry_after = retry_after
 
 
 class Unavailable(Exception):
@@ -201,6 +213,14 @@ def unauthenticated(request: Request, error: Exception) -> JSONResponse:
     return envelope(request.scope, 401, error.reason, error.message, headers=headers)
 
 
+def throttled(request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, Throttled)
+    headers = {"Retry-After": str(error.retry_after)}
+    return envelope(
+        request.scope, 429, "TOO_MANY_FAILED_AUTHENTICATIONS", error.message, headers=headers
+    )
+
+
 def unavailable(request: Request, error: Exception) -> JSONResponse:
     assert isinstance(error, Unavailable)
     headers = None if error.retry_after is None else {"Retry-After": str(error.retry_after)}
@@ -219,6 +239,7 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, validation_error)
     app.add_exception_handler(HTTPException, http_error)
     app.add_exception_handler(Unauthenticated, unauthenticated)
+    app.add_exception_handler(Throttled, throttled)
     app.add_exception_handler(Unavailable, unavailable)
     for unreachable in STORE_UNREACHABLE:
         app.add_exception_handler(unreachable, store_unavailable)

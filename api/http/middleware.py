@@ -1,5 +1,5 @@
-"""What wraps every request: its id, the body limit, the last line against unexpected
-errors, and the request metrics.
+"""What wraps every request: its id, the security headers, the body limit, the last
+line against unexpected errors, and the request metrics.
 
 ``RequestGuard`` gives each request an id (the caller's ``X-Request-ID`` or a new one)
 that every response carries, refuses bodies over 1 MiB, and turns anything unexpected
@@ -20,6 +20,10 @@ from api.http.metrics import UNMATCHED_ROUTE, Metrics
 
 log = logging.getLogger(__name__)
 
+# Every answer: no content sniffing. API answers are a customer's data: no cache keeps them.
+SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
+API_HEADERS = [(b"cache-control", b"no-store")]
+
 # A caller's request id is echoed when it is short visible ASCII, so it is safe in logs.
 _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -37,13 +41,16 @@ class RequestGuard:
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
         started = False
+        security = SECURITY_HEADERS + (API_HEADERS if scope["path"].startswith("/v1.0") else [])
+        ours = {b"x-request-id", *(name for name, _ in security)}
 
         async def send_with_id(message: Message) -> None:
             nonlocal started
             if message["type"] == "http.response.start":
                 started = True
-                headers = [(k, v) for k, v in message.get("headers", []) if k != b"x-request-id"]
+                headers = [(k, v) for k, v in message.get("headers", []) if k not in ours]
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
+                headers += security
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -171,7 +171,15 @@ def test_serve_makes_a_first_customer_and_key_on_an_empty_store_only(
     out = capsys.readouterr().out.splitlines()
     key = out[-1]
     customer = UUID(out[0].split("customer ")[1].split()[0])
-    assert served == [{"host": "127.0.0.1", "port": 8123, "access_log": False}]
+    assert served == [
+        {
+            "host": "127.0.0.1",
+            "port": 8123,
+            "access_log": False,
+            "proxy_headers": False,
+            "log_config": None,
+        }
+    ]
     keys = ApiKeys.open(Storage(data_dir=tmp_path / "var"))
     try:
         assert keys.customer_of(key) == customer
@@ -220,6 +228,8 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
                     "--max-overflow=1",
                     "--connect-timeout-seconds=3",
                     "--statement-timeout-seconds=10",
+                    "--trusted-proxies=10.0.0.0/8",
+                    "--auth-failures-allowed=5",
                 ]
             )
         ).items()
@@ -234,6 +244,8 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
         "read_wait_seconds": 1.5,
         "ready_max_delay_seconds": 7,
         "workers": 3,
+        "auth_failures_allowed": 5,
+        "trusted_proxies": "10.0.0.0/8",
         "pool_size": 2,
         "max_overflow": 1,
         "connect_timeout_seconds": 3,

@@ -111,6 +111,6 @@ def test_commands_refuse_a_data_directory_that_does_not_exist(
     typo = tmp_path / "a" / "typo"
     assert main([*command, "--data-dir", str(typo)]) == 2
     err = capsys.readouterr().err
-    assert err.count("\n") == 1
+    assert err.splitlines() == [err.splitlines()[0]]
     assert f"data directory {typo} does not exist" in err
     assert not (tmp_path / "a").exists()  # nothing created

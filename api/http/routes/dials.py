@@ -37,7 +37,9 @@ from application.errors import OutdialNotFound, TargetNotFound
 from domain.address import ADDRESS_FIELD_MAX
 from domain.target import REFERENCE_ID_MAX
 
-router = APIRouter(prefix="/v1.0", tags=["dials"], responses=error_responses(400, 401, 500))
+router = APIRouter(
+    prefix="/v1.0", tags=["dials"], responses=error_responses(400, 401, 429, 500, 503)
+)
 TARGET_DIALS = "/outdials/{outdial_id}/targets/{target_id}/dials"
 
 Limit = Annotated[int, WholeNumber, Query(ge=1, le=LIMIT_MAX, description=f"1..{LIMIT_MAX}")]

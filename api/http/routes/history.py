@@ -15,7 +15,7 @@ from application.history import event_record, replay_steps, target_events
 router = APIRouter(
     prefix="/v1.0/outdials/{outdial_id}/targets/{target_id}",
     tags=["history"],
-    responses=error_responses(400, 401, 404, 500),
+    responses=error_responses(400, 401, 404, 429, 500, 503),
 )
 
 

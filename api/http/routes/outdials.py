@@ -23,7 +23,7 @@ from api.http.schemas.values import PlanChangesIn
 from application.errors import OutdialNotFound
 
 router = APIRouter(
-    prefix="/v1.0/outdials", tags=["outdials"], responses=error_responses(400, 401, 500)
+    prefix="/v1.0/outdials", tags=["outdials"], responses=error_responses(400, 401, 429, 500, 503)
 )
 WRITE = error_responses(404, 409, 413)
 

@@ -33,7 +33,7 @@ from domain.errors import InvalidValue
 router = APIRouter(
     prefix="/v1.0/outdials/{outdial_id}/targets",
     tags=["targets"],
-    responses=error_responses(400, 401, 404, 500),
+    responses=error_responses(400, 401, 404, 429, 500, 503),
 )
 
 
