@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from api.settings import Settings
 from application.access import ApiKeys
 from application.eventlog import StoredEventLog
+from application.idempotency import IdempotencyKeys
 from application.leases import ProjectionLease, creating_schema
 from application.service import Clock, OutdialService, utc_now
 from application.storage import (
@@ -68,6 +69,12 @@ def open_keys(settings: Settings) -> ApiKeys:
         return ApiKeys.open(storage)
 
 
+def open_idempotency(settings: Settings) -> IdempotencyKeys:
+    storage = settings.storage()
+    with creating_schema(storage, connect_timeout=settings.connect_timeout_seconds):
+        return IdempotencyKeys.open(storage)
+
+
 def open_read_model(
     storage: Storage, events: StoredEventLog, *, into: str | None = None
 ) -> ReadModel:
@@ -102,6 +109,7 @@ class Services:
     events: StoredEventLog
     read_model: ReadModel
     keys: ApiKeys
+    idempotency: IdempotencyKeys
 
     @classmethod
     def open(cls, settings: Settings, *, clock: Clock = utc_now) -> Services:
@@ -113,6 +121,7 @@ class Services:
             events=events,
             read_model=open_read_model(settings.storage(), events),
             keys=open_keys(settings),
+            idempotency=open_idempotency(settings),
         )
 
     def close(self) -> None:
@@ -120,3 +129,4 @@ class Services:
         self.events.close()
         self.service.close()
         self.keys.close()
+        self.idempotency.close()

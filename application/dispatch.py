@@ -41,6 +41,12 @@ class Candidates(Protocol):
         self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int
     ) -> list[UUID]: ...
 
+    def dials_with_ids(
+        self, customer_id: UUID, outdial_id: UUID, dial_ids: list[UUID]
+    ) -> list[tuple[UUID, UUID]]:
+        """(target id, dial id) of the dials among ``dial_ids`` that exist."""
+        ...
+
 
 # (target id, the dial started on it)
 Dispatched = list[tuple[UUID, Dial]]
@@ -57,12 +63,13 @@ class Dispatcher:
         *,
         limit: int,
         find: Callable[[int], list[UUID]],
-        start: Callable[[list[UUID]], Written[Dispatched]],
+        start: Callable[[list[UUID], int], Written[Dispatched]],
     ) -> Written[Dispatched]:
         """Start up to ``limit`` dials on targets ``find(n)`` proposes.
 
-        ``start(ids)`` starts a dial on each of ``ids`` that may be dialed now, skipping the
-        rest, and records them all in one write (ConcurrentChange when another won one).
+        ``start(ids, already)`` starts a dial on each of ``ids`` that may be dialed now,
+        skipping the rest, and records them all in one write (ConcurrentChange when another
+        won one); ``already`` dials of this dispatch were started before it.
         """
         started: Dispatched = []
         position: int | None = None
@@ -83,7 +90,7 @@ class Dispatcher:
                     del candidates[: taking.looked_at]
                     if not taking.ids:
                         continue
-                    written = _start_despite_conflicts(start, taking.ids)
+                    written = _start_despite_conflicts(start, taking.ids, len(started))
                 started += written.value
                 position = latest(position, written.position)
                 recorded += written.recorded
@@ -95,13 +102,13 @@ class Dispatcher:
 
 
 def _start_despite_conflicts(
-    start: Callable[[list[UUID]], Written[Dispatched]], ids: list[UUID]
+    start: Callable[[list[UUID], int], Written[Dispatched]], ids: list[UUID], already: int
 ) -> Written[Dispatched]:
     """``start(ids)``; after a conflict, again, ``start`` looking at each target afresh
     and so dropping the ones another dispatcher took."""
     for _ in range(CONFLICT_RETRIES):
         try:
-            return start(ids)
+            return start(ids, already)
         except ConcurrentChange:
             continue
     # Still colliding: one at a time, so that each conflict costs only its own target.
@@ -110,7 +117,7 @@ def _start_despite_conflicts(
     recorded: list[tuple[int, Any]] = []
     for target_id in ids:
         try:
-            written = start([target_id])
+            written = start([target_id], already + len(started))
         except ConcurrentChange:
             continue
         started += written.value

@@ -102,9 +102,14 @@ class OutdialService(Application[UUID]):
         detail: str = "",
         data: str = "",
         campaign_id: UUID = NO_CAMPAIGN,
+        outdial_id: UUID | None = None,
     ) -> Written[Outdial]:
+        """A new outdial; with ``outdial_id`` (a repeated request's), the one made before
+        when there is one."""
+        if outdial_id is not None and self._exists(outdial_id):
+            return Written(self.get_outdial(customer_id, outdial_id), None)
         outdial = Outdial.create(
-            outdial_id=uuid4(),
+            outdial_id=outdial_id or uuid4(),
             customer_id=customer_id,
             campaign_id=campaign_id,
             name=name,
@@ -182,6 +187,12 @@ class OutdialService(Application[UUID]):
     def _create_targets(
         self, customer_id: UUID, outdial_id: UUID, news: Sequence[NewTarget], *, batch: bool
     ) -> Written[list[Target]]:
+        first = news[0].id if news else None
+        if first is not None and self._exists(first):
+            # Made before by the same request, repeated (the batch is all or none).
+            return Written(
+                [self.get_target(customer_id, outdial_id, new.id or first) for new in news], None
+            )
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.check_takes_targets()
         at = self.clock()
@@ -217,12 +228,17 @@ class OutdialService(Application[UUID]):
         destination_index: int | None = None,
         reference_id: str = "",
         manual: bool = True,
+        dial_id: UUID | None = None,
     ) -> Written[Dial]:
-        """Start one dial. ``manual`` (an operator's redial) does not wait for try_interval."""
+        """Start one dial. ``manual`` (an operator's redial) does not wait for try_interval.
+        With ``dial_id`` (a repeated request's), the dial started before when there is one."""
         outdial = self.get_outdial(customer_id, outdial_id)
         target = self.get_target(customer_id, outdial_id, target_id)
+        if dial_id is not None and str(dial_id) in target.dials:
+            return Written(target.dials[str(dial_id)], None)
         return self._start_dial(
             target,
+            dial_id=dial_id or uuid4(),
             plan=outdial.dialing_plan(plan_changes),
             destination_index=destination_index,
             reference_id=reference_id,
@@ -252,10 +268,27 @@ class OutdialService(Application[UUID]):
         limit: int,
         candidates: Candidates,
         plan_changes: Mapping[str, Any] | None = None,
+        dial_ids: Callable[[int], UUID] | None = None,
     ) -> Written[Dispatched]:
         """Claim up to ``limit`` available targets and start one dial on each (see
-        application.dispatch); a deleted outdial dispatches nothing."""
+        application.dispatch); a deleted outdial dispatches nothing.
+
+        With ``dial_ids`` (a repeated request's: the id of its nth dial), the dials that
+        request started, when it started any, instead of dispatching again.
+        """
         outdial = self.get_outdial(customer_id, outdial_id)
+        if dial_ids is not None:
+            earlier = candidates.dials_with_ids(
+                customer_id, outdial_id, [dial_ids(n) for n in range(limit)]
+            )
+            if earlier:
+                return Written(
+                    [
+                        (t, self.get_target(customer_id, outdial_id, t).dials[str(d)])
+                        for t, d in earlier
+                    ],
+                    None,
+                )
         try:
             plan = outdial.dialing_plan(plan_changes)
         except TargetNotDialable:
@@ -266,13 +299,14 @@ class OutdialService(Application[UUID]):
                 customer_id, outdial_id, plan=plan, now=self.clock(), limit=wanted
             )
 
-        def start(target_ids: list[UUID]) -> Written[Dispatched]:
+        def start(target_ids: list[UUID], already: int) -> Written[Dispatched]:
             at = self.clock()
             started: Dispatched = []
             targets: list[Target] = []
             for target in self._targets_of(customer_id, outdial_id, target_ids):
+                dial_id = dial_ids(already + len(started)) if dial_ids else uuid4()
                 try:
-                    dial = target.start_dial(dial_id=uuid4(), plan=plan, at=at)
+                    dial = target.start_dial(dial_id=dial_id, plan=plan, at=at)
                 except TargetNotDialable:
                     continue  # taken, finished or deleted since the read model proposed it
                 started.append((target.id, dial))
@@ -293,13 +327,14 @@ class OutdialService(Application[UUID]):
         self,
         target: Target,
         *,
+        dial_id: UUID,
         plan: Plan,
         manual: bool,
         destination_index: int | None = None,
         reference_id: str = "",
     ) -> Written[Dial]:
         dial = target.start_dial(
-            dial_id=uuid4(),
+            dial_id=dial_id,
             plan=plan,
             destination_index=destination_index,
             reference_id=reference_id,
@@ -316,6 +351,9 @@ class OutdialService(Application[UUID]):
         if not isinstance(aggregate, kind):
             raise missing(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
+
+    def _exists(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
 
     def _targets_of(
         self, customer_id: UUID, outdial_id: UUID, target_ids: Sequence[UUID]

@@ -179,6 +179,24 @@ class ReadModelQueries:
             page_token=page_token,
         )
 
+    def dials_with_ids(
+        self, customer_id: UUID, outdial_id: UUID, dial_ids: list[UUID]
+    ) -> list[tuple[UUID, UUID]]:
+        """(target id, dial id) of those of ``dial_ids`` that are dials of this outdial,
+        in the order of ``dial_ids``."""
+        if not dial_ids:
+            return []
+        marks = ", ".join(f":d{n}" for n in range(len(dial_ids)))
+        params: dict[str, Any] = {f"d{n}": str(d) for n, d in enumerate(dial_ids)}
+        params.update(customer=str(customer_id), outdial=str(outdial_id))
+        rows = self._all(
+            "SELECT outdial_target_id, id FROM dials WHERE customer_id = :customer "
+            f"AND outdial_id = :outdial AND id IN ({marks})",
+            params,
+        )
+        found = {r["id"]: UUID(r["outdial_target_id"]) for r in rows}
+        return [(found[str(d)], d) for d in dial_ids if str(d) in found]
+
     def overdue_dials(self, now: datetime, limit: int = 100) -> list[tuple[UUID, UUID]]:
         """(target id, dial id) of dials still progressing past their plan's dial_timeout."""
         rows = self._all(

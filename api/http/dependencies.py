@@ -17,6 +17,7 @@ from api.http.errors import Throttled, Unauthenticated, Unavailable
 from api.http.throttle import client_address
 from api.settings import Settings
 from application.access import ApiKeys
+from application.idempotency import IdempotencyKeys
 from application.service import OutdialService
 from application.written import Written
 from projections.queries import ReadModelQueries
@@ -72,6 +73,13 @@ Queries = Annotated[ReadModelQueries, Depends(_queries)]
 ReadModelDep = Annotated[ReadModel, Depends(_read_model)]
 Projection = Annotated[LiveProjection | None, Depends(_projection)]
 Keys = Annotated[ApiKeys, Depends(_keys)]
+
+
+async def _idempotency(request: Request) -> IdempotencyKeys:
+    return _host(request).services.idempotency
+
+
+Idempotency = Annotated[IdempotencyKeys, Depends(_idempotency)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 Clock = Annotated[Callable[[], datetime], Depends(_clock)]
 

@@ -30,6 +30,11 @@ class Oldest:
     ) -> list[UUID]:
         return [t for t in self.target_ids if t not in self.dispatched][:limit]
 
+    def dials_with_ids(
+        self, customer_id: UUID, outdial_id: UUID, dial_ids: list[UUID]
+    ) -> list[tuple[UUID, UUID]]:
+        return []
+
 
 def test_dispatchers_of_two_processes_never_share_a_target(
     storage: Storage, clock: FakeClock

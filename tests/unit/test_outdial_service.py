@@ -214,6 +214,11 @@ class Proposed:
         self.asked.append(limit)
         return self.target_ids[:limit]
 
+    def dials_with_ids(
+        self, customer_id: UUID, outdial_id: UUID, dial_ids: list[UUID]
+    ) -> list[tuple[UUID, UUID]]:
+        return []
+
 
 def test_dispatch_skips_targets_it_cannot_take_and_answers_which_target_each_dial_is_on(
     app: OutdialService, customer: UUID

@@ -6,10 +6,12 @@ from typing import Annotated
 from uuid import UUID
 
 from fastapi import APIRouter, Body, Depends, Query
+from fastapi.responses import Response
 
 from api.http import presenters
 from api.http.dependencies import Clock, Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
+from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
 from api.http.schemas.common import (
     DialId,
@@ -34,6 +36,7 @@ from api.http.schemas.dials import (
 from api.http.schemas.targets import TargetOut, TargetPage
 from api.http.schemas.values import TryPlanQuery
 from application.errors import OutdialNotFound, TargetNotFound
+from application.idempotency import Claimed
 from domain.address import ADDRESS_FIELD_MAX
 from domain.target import REFERENCE_ID_MAX
 
@@ -81,18 +84,28 @@ def dispatch(
     service: Service,
     queries: Queries,
     wait_for_read_model: WaitForReadModel,
-) -> WireResponse:
+    retry: RetryKey,
+) -> Response:
     """Claim up to `limit` available targets and start one dial on each. Two dispatchers
     never get the same target; 409 ABORTED only when contention left nothing."""
-    dispatched = service.dispatch(
-        customer, outdial_id, limit=body.limit, candidates=queries, plan_changes=body.plan_changes()
-    )
-    return WireResponse(
-        presenters.results(
-            presenters.dial(dial, outdial_id=outdial_id, target_id=target_id)
-            for target_id, dial in wait_for_read_model(dispatched)
+
+    def run(claimed: Claimed | None) -> WireResponse:
+        dispatched = service.dispatch(
+            customer,
+            outdial_id,
+            limit=body.limit,
+            candidates=queries,
+            plan_changes=body.plan_changes(),
+            dial_ids=(lambda n: claimed.id_of(f"dial/{n}")) if claimed else None,
         )
-    )
+        return WireResponse(
+            presenters.results(
+                presenters.dial(dial, outdial_id=outdial_id, target_id=target_id)
+                for target_id, dial in wait_for_read_model(dispatched)
+            )
+        )
+
+    return answer_once(retry, customer, run)
 
 
 @router.post(TARGET_DIALS, response_model=DialOut, responses=error_responses(404, 409, 413))
@@ -102,23 +115,29 @@ def start_dial(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
+    retry: RetryKey,
     body: Annotated[DialStartIn | None, Body()] = None,
-) -> WireResponse:
+) -> Response:
     """Start one dial now (an operator's redial does not wait for `try_interval`);
     default destination: the next in order."""
     request = body or DialStartIn()
-    dial = service.start_dial(
-        customer,
-        outdial_id,
-        target_id,
-        plan_changes=request.plan_changes(),
-        destination_index=request.destination_index,
-        reference_id=request.reference_id,
-        manual=True,
-    )
-    return WireResponse(
-        presenters.dial(wait_for_read_model(dial), outdial_id=outdial_id, target_id=target_id)
-    )
+
+    def run(claimed: Claimed | None) -> WireResponse:
+        dial = service.start_dial(
+            customer,
+            outdial_id,
+            target_id,
+            plan_changes=request.plan_changes(),
+            destination_index=request.destination_index,
+            reference_id=request.reference_id,
+            manual=True,
+            dial_id=claimed.id_of("dial") if claimed else None,
+        )
+        return WireResponse(
+            presenters.dial(wait_for_read_model(dial), outdial_id=outdial_id, target_id=target_id)
+        )
+
+    return answer_once(retry, customer, run)
 
 
 @router.put(

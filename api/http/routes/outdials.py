@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends
+from fastapi.responses import Response
 
 from api.http import presenters
 from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
+from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
 from api.http.schemas.common import OutdialId, Paging, paging
 from api.http.schemas.outdials import (
@@ -21,6 +23,7 @@ from api.http.schemas.outdials import (
 )
 from api.http.schemas.values import PlanChangesIn
 from application.errors import OutdialNotFound
+from application.idempotency import Claimed
 
 router = APIRouter(
     prefix="/v1.0/outdials", tags=["outdials"], responses=error_responses(400, 401, 429, 500, 503)
@@ -28,14 +31,26 @@ router = APIRouter(
 WRITE = error_responses(404, 409, 413)
 
 
-@router.post("", response_model=OutdialOut, responses=error_responses(413))
+@router.post("", response_model=OutdialOut, responses=error_responses(409, 413))
 def create_outdial(
-    body: OutdialIn, customer: Customer, service: Service, wait_for_read_model: WaitForReadModel
-) -> WireResponse:
-    outdial = service.create_outdial(
-        customer, campaign_id=body.campaign_id, name=body.name, detail=body.detail, data=body.data
-    )
-    return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
+    body: OutdialIn,
+    customer: Customer,
+    service: Service,
+    wait_for_read_model: WaitForReadModel,
+    retry: RetryKey,
+) -> Response:
+    def run(claimed: Claimed | None) -> WireResponse:
+        outdial = service.create_outdial(
+            customer,
+            campaign_id=body.campaign_id,
+            name=body.name,
+            detail=body.detail,
+            data=body.data,
+            outdial_id=claimed.id_of("outdial") if claimed else None,
+        )
+        return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
+
+    return answer_once(retry, customer, run)
 
 
 @router.get("", response_model=OutdialPage)

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
+from fastapi.responses import Response
 
 from api.http import presenters
 from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
+from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
 from api.http.schemas.common import (
     OutdialId,
@@ -28,6 +31,7 @@ from api.http.schemas.targets import (
 )
 from application.errors import OutdialNotFound, TargetNotFound
 from application.history import target_at_time, target_at_version
+from application.idempotency import Claimed
 from domain.errors import InvalidValue
 
 router = APIRouter(
@@ -44,9 +48,16 @@ def create_target(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> WireResponse:
-    target = service.create_target(customer, outdial_id, body.new_target())
-    return WireResponse(presenters.target(wait_for_read_model(target)))
+    retry: RetryKey,
+) -> Response:
+    def run(claimed: Claimed | None) -> WireResponse:
+        new = body.new_target()
+        if claimed:
+            new = replace(new, id=claimed.id_of("target/0"))
+        target = service.create_target(customer, outdial_id, new)
+        return WireResponse(presenters.target(wait_for_read_model(target)))
+
+    return answer_once(retry, customer, run)
 
 
 @router.post("/batch", response_model=TargetBatchOut, responses=error_responses(409, 413))
@@ -56,12 +67,20 @@ def create_targets(
     customer: Customer,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-) -> WireResponse:
+    retry: RetryKey,
+) -> Response:
     """Up to 1,000 targets in one atomic write: all of them or none."""
-    targets = service.create_targets(customer, outdial_id, body.new_targets())
-    return WireResponse(
-        presenters.results(presenters.target(t) for t in wait_for_read_model(targets))
-    )
+
+    def run(claimed: Claimed | None) -> WireResponse:
+        news = body.new_targets()
+        if claimed:
+            news = [replace(new, id=claimed.id_of(f"target/{n}")) for n, new in enumerate(news)]
+        targets = service.create_targets(customer, outdial_id, news)
+        return WireResponse(
+            presenters.results(presenters.target(t) for t in wait_for_read_model(targets))
+        )
+
+    return answer_once(retry, customer, run)
 
 
 @router.get("", response_model=TargetPage)
