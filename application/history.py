@@ -7,6 +7,7 @@ is verified against.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
@@ -38,7 +39,13 @@ def stored_events(app: OutdialService, aggregate_id: UUID) -> list[CanMutateAggr
 
 
 def event_record(event: CanMutateAggregate[UUID]) -> EventRecord:
+    # Every field of the event's class, so one stored before a field existed shows its
+    # default (an old DialStarted: actor "", manual false) like a new one.
     data = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
+    if dataclasses.is_dataclass(event):
+        for field in dataclasses.fields(event):
+            if field.name not in _EVENT_ENVELOPE and field.name not in data:
+                data[field.name] = getattr(event, field.name)
     return EventRecord(
         version=event.originator_version,
         type=type(event).__name__,

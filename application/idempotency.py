@@ -139,9 +139,7 @@ class IdempotencyTable(ABC):
     """The ``outdial_idempotency`` table; every method is one atomic statement."""
 
     @abstractmethod
-    def insert(
-        self, customer: str, key: str, fingerprint: str, seed: str, now: float
-    ) -> bool: ...
+    def insert(self, customer: str, key: str, fingerprint: str, seed: str, now: float) -> bool: ...
 
     @abstractmethod
     def get(self, customer: str, key: str) -> _Row | None: ...

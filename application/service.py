@@ -103,6 +103,7 @@ class OutdialService(Application[UUID]):
         data: str = "",
         campaign_id: UUID = NO_CAMPAIGN,
         outdial_id: UUID | None = None,
+        actor: str = "",
     ) -> Written[Outdial]:
         """A new outdial; with ``outdial_id`` (a repeated request's), the one made before
         when there is one."""
@@ -116,6 +117,7 @@ class OutdialService(Application[UUID]):
             detail=detail,
             data=data,
             at=self.clock(),
+            actor=actor,
         )
         return self._save(outdial, answer=outdial)
 
@@ -132,6 +134,7 @@ class OutdialService(Application[UUID]):
         *,
         name: str | None = None,
         detail: str | None = None,
+        actor: str = "",
     ) -> Written[Outdial]:
         """Change the name and the detail; one left out (None) keeps its value."""
         outdial = self.get_outdial(customer_id, outdial_id)
@@ -139,53 +142,64 @@ class OutdialService(Application[UUID]):
             name=outdial.name if name is None else name,
             detail=outdial.detail if detail is None else detail,
             at=self.clock(),
+            actor=actor,
         )
         return self._save(outdial, answer=outdial)
 
     def change_outdial_campaign(
-        self, customer_id: UUID, outdial_id: UUID, campaign_id: UUID
+        self, customer_id: UUID, outdial_id: UUID, campaign_id: UUID, *, actor: str = ""
     ) -> Written[Outdial]:
         outdial = self.get_outdial(customer_id, outdial_id)
-        outdial.change_campaign(campaign_id=campaign_id, at=self.clock())
+        outdial.change_campaign(campaign_id=campaign_id, at=self.clock(), actor=actor)
         return self._save(outdial, answer=outdial)
 
     def change_outdial_data(
-        self, customer_id: UUID, outdial_id: UUID, data: str
+        self, customer_id: UUID, outdial_id: UUID, data: str, *, actor: str = ""
     ) -> Written[Outdial]:
         outdial = self.get_outdial(customer_id, outdial_id)
-        outdial.change_data(data=data, at=self.clock())
+        outdial.change_data(data=data, at=self.clock(), actor=actor)
         return self._save(outdial, answer=outdial)
 
     def change_outdial_plan(
-        self, customer_id: UUID, outdial_id: UUID, changes: Mapping[str, Any]
+        self, customer_id: UUID, outdial_id: UUID, changes: Mapping[str, Any], *, actor: str = ""
     ) -> Written[Outdial]:
         """Set the outdial's default plan; fields left out keep their value."""
         outdial = self.get_outdial(customer_id, outdial_id)
-        outdial.change_plan(plan=outdial.plan.with_changes(changes), at=self.clock())
+        outdial.change_plan(plan=outdial.plan.with_changes(changes), at=self.clock(), actor=actor)
         return self._save(outdial, answer=outdial)
 
-    def delete_outdial(self, customer_id: UUID, outdial_id: UUID) -> Written[Outdial]:
+    def delete_outdial(
+        self, customer_id: UUID, outdial_id: UUID, *, actor: str = ""
+    ) -> Written[Outdial]:
         """Soft-delete once; deleting again records nothing and answers the same outdial."""
         outdial = self.get_outdial(customer_id, outdial_id)
-        outdial.delete(at=self.clock())
+        outdial.delete(at=self.clock(), actor=actor)
         return self._save(outdial, answer=outdial)
 
     # -- targets ----------------------------------------------------------------
 
-    def create_target(self, customer_id: UUID, outdial_id: UUID, new: NewTarget) -> Written[Target]:
-        written = self._create_targets(customer_id, outdial_id, [new], batch=False)
+    def create_target(
+        self, customer_id: UUID, outdial_id: UUID, new: NewTarget, *, actor: str = ""
+    ) -> Written[Target]:
+        written = self._create_targets(customer_id, outdial_id, [new], batch=False, actor=actor)
         return Written(written.value[0], written.position)
 
     def create_targets(
-        self, customer_id: UUID, outdial_id: UUID, batch: Sequence[NewTarget]
+        self, customer_id: UUID, outdial_id: UUID, batch: Sequence[NewTarget], *, actor: str = ""
     ) -> Written[list[Target]]:
         """Create a batch of targets in one atomic write: all of them or none."""
         if not 1 <= len(batch) <= BATCH_MAX:
             raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
-        return self._create_targets(customer_id, outdial_id, batch, batch=True)
+        return self._create_targets(customer_id, outdial_id, batch, batch=True, actor=actor)
 
     def _create_targets(
-        self, customer_id: UUID, outdial_id: UUID, news: Sequence[NewTarget], *, batch: bool
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        news: Sequence[NewTarget],
+        *,
+        batch: bool,
+        actor: str,
     ) -> Written[list[Target]]:
         first = news[0].id if news else None
         if first is not None and self._exists(first):
@@ -197,7 +211,14 @@ class OutdialService(Application[UUID]):
         outdial.check_takes_targets()
         at = self.clock()
         targets = [
-            _new_target(new, outdial_id, customer_id, at, field=f"targets[{n}]" if batch else "")
+            _new_target(
+                new,
+                outdial_id,
+                customer_id,
+                at,
+                field=f"targets[{n}]" if batch else "",
+                actor=actor,
+            )
             for n, new in enumerate(news)
         ]
         return self._save(*targets, answer=targets)
@@ -209,11 +230,11 @@ class OutdialService(Application[UUID]):
         return target
 
     def delete_target(
-        self, customer_id: UUID, outdial_id: UUID, target_id: UUID
+        self, customer_id: UUID, outdial_id: UUID, target_id: UUID, *, actor: str = ""
     ) -> Written[Target]:
         """Soft-delete once; deleting again records nothing and answers the same target."""
         target = self.get_target(customer_id, outdial_id, target_id)
-        target.delete(at=self.clock())
+        target.delete(at=self.clock(), actor=actor)
         return self._save(target, answer=target)
 
     # -- dialing ----------------------------------------------------------------
@@ -229,6 +250,7 @@ class OutdialService(Application[UUID]):
         reference_id: str = "",
         manual: bool = True,
         dial_id: UUID | None = None,
+        actor: str = "",
     ) -> Written[Dial]:
         """Start one dial. ``manual`` (an operator's redial) does not wait for try_interval.
         With ``dial_id`` (a repeated request's), the dial started before when there is one."""
@@ -243,6 +265,7 @@ class OutdialService(Application[UUID]):
             destination_index=destination_index,
             reference_id=reference_id,
             manual=manual,
+            actor=actor,
         )
 
     def finish_dial(
@@ -254,10 +277,13 @@ class OutdialService(Application[UUID]):
         *,
         result: str,
         reason: str = "",
+        actor: str = "",
     ) -> Written[Target]:
         """Record a dial's result; repeating the same finish records nothing."""
         target = self.get_target(customer_id, outdial_id, target_id)
-        target.finish_dial(dial_id=dial_id, result=result, reason=reason, at=self.clock())
+        target.finish_dial(
+            dial_id=dial_id, result=result, reason=reason, at=self.clock(), actor=actor
+        )
         return self._save(target, answer=target)
 
     def dispatch(
@@ -269,6 +295,7 @@ class OutdialService(Application[UUID]):
         candidates: Candidates,
         plan_changes: Mapping[str, Any] | None = None,
         dial_ids: Callable[[int], UUID] | None = None,
+        actor: str = "",
     ) -> Written[Dispatched]:
         """Claim up to ``limit`` available targets and start one dial on each (see
         application.dispatch); a deleted outdial dispatches nothing.
@@ -306,7 +333,7 @@ class OutdialService(Application[UUID]):
             for target in self._targets_of(customer_id, outdial_id, target_ids):
                 dial_id = dial_ids(already + len(started)) if dial_ids else uuid4()
                 try:
-                    dial = target.start_dial(dial_id=dial_id, plan=plan, at=at)
+                    dial = target.start_dial(dial_id=dial_id, plan=plan, at=at, actor=actor)
                 except TargetNotDialable:
                     continue  # taken, finished or deleted since the read model proposed it
                 started.append((target.id, dial))
@@ -332,6 +359,7 @@ class OutdialService(Application[UUID]):
         manual: bool,
         destination_index: int | None = None,
         reference_id: str = "",
+        actor: str = "",
     ) -> Written[Dial]:
         dial = target.start_dial(
             dial_id=dial_id,
@@ -340,6 +368,7 @@ class OutdialService(Application[UUID]):
             reference_id=reference_id,
             at=self.clock(),
             honour_try_interval=not manual,
+            actor=actor,
         )
         return self._save(target, answer=dial)
 
@@ -402,7 +431,7 @@ def translate_conflicts() -> Iterator[None]:
 
 
 def _new_target(
-    new: NewTarget, outdial_id: UUID, customer_id: UUID, at: datetime, field: str
+    new: NewTarget, outdial_id: UUID, customer_id: UUID, at: datetime, field: str, actor: str
 ) -> Target:
     try:
         return Target.create(
@@ -414,6 +443,7 @@ def _new_target(
             detail=new.detail,
             data=new.data,
             at=at,
+            actor=actor,
         )
     except InvalidValue as error:
         if not field:

@@ -39,6 +39,7 @@ class Outdial(Aggregate):
         name: str
         detail: str
         data: str
+        actor: str = ""  # who: an API key's id, or system:...; "" in events before it
 
         def apply(self, aggregate: Any) -> None:
             outdial: Outdial = aggregate
@@ -54,6 +55,7 @@ class Outdial(Aggregate):
         TOPIC = "outdial:Outdial.Updated"
         name: str
         detail: str
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             aggregate.name = self.name
@@ -62,6 +64,7 @@ class Outdial(Aggregate):
     class CampaignChanged(Aggregate.Event):
         TOPIC = "outdial:Outdial.CampaignChanged"
         campaign_id: UUID
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             aggregate.campaign_id = self.campaign_id
@@ -69,6 +72,7 @@ class Outdial(Aggregate):
     class DataChanged(Aggregate.Event):
         TOPIC = "outdial:Outdial.DataChanged"
         data: str
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             aggregate.data = self.data
@@ -76,12 +80,14 @@ class Outdial(Aggregate):
     class PlanChanged(Aggregate.Event):
         TOPIC = "outdial:Outdial.PlanChanged"
         plan: Plan
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             aggregate.plan = self.plan
 
     class Deleted(Aggregate.Event):
         TOPIC = "outdial:Outdial.Deleted"
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             aggregate.deleted_at = self.timestamp
@@ -104,6 +110,7 @@ class Outdial(Aggregate):
         name: str = "",
         detail: str = "",
         data: str = "",
+        actor: str = "",
     ) -> Outdial:
         return cls._create(
             cls.Created,
@@ -114,42 +121,47 @@ class Outdial(Aggregate):
             name=checked_name(name),
             detail=checked_detail(detail),
             data=checked_data(data),
+            actor=actor,
         )
 
     @property
     def is_deleted(self) -> bool:
         return self.deleted_at is not None
 
-    def update(self, *, name: str, detail: str, at: datetime) -> None:
+    def update(self, *, name: str, detail: str, at: datetime, actor: str = "") -> None:
         self._check_not_deleted()
         self.trigger_event(
             self.Updated,
             timestamp=self._event_time(at),
             name=checked_name(name),
             detail=checked_detail(detail),
+            actor=actor,
         )
 
-    def change_campaign(self, *, campaign_id: UUID, at: datetime) -> None:
+    def change_campaign(self, *, campaign_id: UUID, at: datetime, actor: str = "") -> None:
         self._check_not_deleted()
         self.trigger_event(
-            self.CampaignChanged, timestamp=self._event_time(at), campaign_id=campaign_id
+            self.CampaignChanged,
+            timestamp=self._event_time(at),
+            campaign_id=campaign_id,
+            actor=actor,
         )
 
-    def change_data(self, *, data: str, at: datetime) -> None:
+    def change_data(self, *, data: str, at: datetime, actor: str = "") -> None:
         self._check_not_deleted()
         self.trigger_event(
-            self.DataChanged, timestamp=self._event_time(at), data=checked_data(data)
+            self.DataChanged, timestamp=self._event_time(at), data=checked_data(data), actor=actor
         )
 
-    def change_plan(self, *, plan: Plan, at: datetime) -> None:
+    def change_plan(self, *, plan: Plan, at: datetime, actor: str = "") -> None:
         self._check_not_deleted()
-        self.trigger_event(self.PlanChanged, timestamp=self._event_time(at), plan=plan)
+        self.trigger_event(self.PlanChanged, timestamp=self._event_time(at), plan=plan, actor=actor)
 
-    def delete(self, *, at: datetime) -> bool:
+    def delete(self, *, at: datetime, actor: str = "") -> bool:
         """Soft-delete once; False when already deleted (nothing new is recorded)."""
         if self.is_deleted:
             return False
-        self.trigger_event(self.Deleted, timestamp=self._event_time(at))
+        self.trigger_event(self.Deleted, timestamp=self._event_time(at), actor=actor)
         return True
 
     def check_takes_targets(self) -> None:

@@ -32,6 +32,8 @@ from domain.timeline import event_time
 Status = Literal["idle", "progressing", "done"]
 RESULTS: tuple[str, ...] = ("success", "fail")
 REASON_MAX = 64
+# The actor of what the service does by itself: a dial past its dial_timeout.
+SWEEPER = "system:sweeper"
 REFERENCE_ID_MAX = 255
 TIMEOUT_REASON = "timeout"
 
@@ -52,6 +54,8 @@ class Dial:
     reason: str = ""
     timed_out: bool = False  # the service finished it after the plan's dial_timeout
     late: bool = False  # the caller's finish arrived after the service timed it out
+    actor: str = ""  # who started it: an API key's id, or system:...
+    manual: bool = False  # an operator's start, not a dispatch
 
     @property
     def in_flight(self) -> bool:
@@ -97,6 +101,7 @@ class Target(Aggregate):
         detail: str
         data: str
         destinations: list[Address | None]
+        actor: str = ""  # who: an API key's id, or system:...; "" in events before it
 
         def apply(self, aggregate: Any) -> None:
             target: Target = aggregate
@@ -122,6 +127,8 @@ class Target(Aggregate):
         try_count: int
         plan: Plan
         reference_id: str
+        actor: str = ""
+        manual: bool = False  # an operator's start (POST .../dials), not a dispatch
 
         def apply(self, aggregate: Any) -> None:
             target: Target = aggregate
@@ -136,6 +143,8 @@ class Target(Aggregate):
                 plan=self.plan,
                 reference_id=self.reference_id,
                 started_at=self.timestamp,
+                actor=self.actor,
+                manual=self.manual,
             )
 
     class DialFinished(Aggregate.Event):
@@ -145,6 +154,7 @@ class Target(Aggregate):
         reason: str
         timed_out: bool = False
         late: bool = False
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             target: Target = aggregate
@@ -172,6 +182,7 @@ class Target(Aggregate):
 
     class Deleted(Aggregate.Event):
         TOPIC = "outdial:Target.Deleted"
+        actor: str = ""
 
         def apply(self, aggregate: Any) -> None:
             target: Target = aggregate
@@ -204,6 +215,7 @@ class Target(Aggregate):
         name: str = "",
         detail: str = "",
         data: str = "",
+        actor: str = "",
     ) -> Target:
         if len(destinations) != DESTINATION_SLOTS:
             raise InvalidValue("destinations", f"must have {DESTINATION_SLOTS} slots")
@@ -222,6 +234,7 @@ class Target(Aggregate):
             detail=checked_detail(detail),
             data=checked_data(data),
             destinations=list(destinations),
+            actor=actor,
         )
 
     def start_dial(
@@ -233,6 +246,7 @@ class Target(Aggregate):
         destination_index: int | None = None,
         reference_id: str = "",
         honour_try_interval: bool = True,
+        actor: str = "",
     ) -> Dial:
         """Start one dial; the next destination in order unless one is named.
 
@@ -274,10 +288,14 @@ class Target(Aggregate):
             try_count=self.try_counts[destination_index] + 1,
             plan=plan,
             reference_id=reference_id,
+            actor=actor,
+            manual=not honour_try_interval,
         )
         return self.dials[str(dial_id)]
 
-    def finish_dial(self, *, dial_id: UUID, result: str, reason: str, at: datetime) -> bool:
+    def finish_dial(
+        self, *, dial_id: UUID, result: str, reason: str, at: datetime, actor: str = ""
+    ) -> bool:
         """Record the result of a dial; False when it repeats a finish already recorded."""
         if result not in RESULTS:
             raise InvalidValue("result", f"must be one of {', '.join(RESULTS)}")
@@ -286,16 +304,16 @@ class Target(Aggregate):
         check_plain_text("reason", reason)
         dial = self._dial(dial_id)
         if dial.in_flight:
-            self._record_finish(dial_id, result, reason, at)
+            self._record_finish(dial_id, result, reason, at, actor=actor)
             return True
         if dial.accepts_late_finish:
-            self._record_finish(dial_id, result, reason, at, late=True)
+            self._record_finish(dial_id, result, reason, at, late=True, actor=actor)
             return True
         if dial.result == result:
             return False
         raise DialAlreadyFinished(f"dial {dial_id} already finished with result '{dial.result}'")
 
-    def time_out_dial(self, *, dial_id: UUID, at: datetime) -> None:
+    def time_out_dial(self, *, dial_id: UUID, at: datetime, actor: str = SWEEPER) -> None:
         """The service finishes a dial its caller never finished, so the target is not stuck."""
         dial = self._dial(dial_id)
         if not dial.in_flight:
@@ -303,13 +321,13 @@ class Target(Aggregate):
         due = dial.started_at + timedelta(milliseconds=dial.plan.dial_timeout)
         if at < due:
             raise DialStillInTime(f"dial {dial_id} is within its dial_timeout until {due}")
-        self._record_finish(dial_id, "fail", TIMEOUT_REASON, at, timed_out=True)
+        self._record_finish(dial_id, "fail", TIMEOUT_REASON, at, timed_out=True, actor=actor)
 
-    def delete(self, *, at: datetime) -> bool:
+    def delete(self, *, at: datetime, actor: str = "") -> bool:
         """Soft-delete once; False when already deleted (nothing new is recorded)."""
         if self.deleted_at is not None:
             return False
-        self.trigger_event(self.Deleted, timestamp=self._event_time(at))
+        self.trigger_event(self.Deleted, timestamp=self._event_time(at), actor=actor)
         return True
 
     # -- queries ----------------------------------------------------------------
@@ -365,6 +383,7 @@ class Target(Aggregate):
         *,
         timed_out: bool = False,
         late: bool = False,
+        actor: str = "",
     ) -> None:
         self.trigger_event(
             self.DialFinished,
@@ -374,6 +393,7 @@ class Target(Aggregate):
             reason=cut_reason(reason),
             timed_out=timed_out,
             late=late,
+            actor=actor,
         )
 
     def _event_time(self, at: datetime) -> datetime:

@@ -76,12 +76,30 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "timeout_at",  # tm_start + the plan's dial_timeout: when the service may time it out
         "timed_out",
         "late",
+        "actor",  # who started it: an API key's id, or system:...
+        "manual",  # 1 for an operator's start, 0 for a dispatch
     ),
 }
 
+# Columns added after the first stores were made: each older read model gains them, with
+# the value the events stored before them replay to.
+ADDED_COLUMNS: tuple[tuple[str, str, str], ...] = (
+    (DIALS, "actor", "TEXT NOT NULL DEFAULT ''"),
+    (DIALS, "manual", "INTEGER NOT NULL DEFAULT 0"),
+)
+
 JSON_COLUMNS = frozenset({"plan", "destination", *DESTINATIONS})
 _INTEGER_COLUMNS = frozenset(
-    {"version", "succeeded", "destination_index", "try_count", "timed_out", "late", *TRY_COUNTS}
+    {
+        "version",
+        "succeeded",
+        "destination_index",
+        "try_count",
+        "timed_out",
+        "late",
+        "manual",
+        *TRY_COUNTS,
+    }
 )
 _BIGINT_COLUMNS = frozenset({"duration_ms"})
 
@@ -120,6 +138,7 @@ INDEXES: tuple[str, ...] = (
     "CREATE INDEX IF NOT EXISTS dials_destination "
     "ON dials (customer_id, destination_target, tm_start, id)",
     "CREATE INDEX IF NOT EXISTS dials_reference ON dials (customer_id, reference_id, tm_start, id)",
+    "CREATE INDEX IF NOT EXISTS dials_actor ON dials (customer_id, actor, tm_start, id)",
     "CREATE INDEX IF NOT EXISTS dials_result ON dials (customer_id, result, tm_start, id)",
     # Dials the service must time out.
     "CREATE INDEX IF NOT EXISTS dials_overdue ON dials (status, timeout_at)",
@@ -133,7 +152,13 @@ STATUS_TABLE = (
     "heartbeat DOUBLE PRECISION NOT NULL, failed_at BIGINT, error TEXT)"
 )
 
-SCHEMA: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), *INDEXES, STATUS_TABLE)
+# Tables first, then the columns older stores lack (each store adds them its way), then
+# the indexes, some of which are on those columns.
+TABLES: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), STATUS_TABLE)
+
+
+def add_column_statement(table: str, column: str, kind: str) -> str:
+    return f"ALTER TABLE {table} ADD COLUMN {column} {kind}"
 
 
 def to_json(value: Address | Plan | None) -> str | None:
@@ -147,4 +172,6 @@ def decode_row(row: Row) -> Row:
         value = row.get(column)
         if value is not None:
             row[column] = orjson.loads(value)
+    if "manual" in row:
+        row["manual"] = bool(row["manual"])
     return row

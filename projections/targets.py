@@ -75,6 +75,8 @@ def dial_started(rows: ChangedRows, event: Target.DialStarted) -> None:
             "timeout_at": format_timestamp(timeout_at),
             "timed_out": 0,
             "late": 0,
+            "actor": event.actor,
+            "manual": int(event.manual),
         },
     )
 

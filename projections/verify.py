@@ -190,6 +190,8 @@ def dial_row(dial: Dial, target: Target) -> Row:
         ),
         "timed_out": int(dial.timed_out),
         "late": int(dial.late),
+        "actor": dial.actor,
+        "manual": int(dial.manual),
     }
 
 

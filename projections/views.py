@@ -25,7 +25,15 @@ from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
 from psycopg.sql import SQL, Composed
 
-from projections.schema import COLUMNS, SCHEMA, STATUS, Row
+from projections.schema import (
+    ADDED_COLUMNS,
+    COLUMNS,
+    INDEXES,
+    STATUS,
+    TABLES,
+    Row,
+    add_column_statement,
+)
 
 # A read waits this long for a writer of another process at most (WAL readers seldom wait).
 SQLITE_READ_TIMEOUT_S = 5
@@ -288,7 +296,17 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
     tracking_table = "tracking"  # type: ignore[assignment]
 
     def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *SCHEMA]
+        return [*super().construct_create_table_statements(), *TABLES]
+
+    def _create_table(self, c: Any) -> None:
+        super()._create_table(c)
+        for table, column, kind in ADDED_COLUMNS:
+            c.execute(f"PRAGMA table_info({table})")
+            present = {row[1] for row in c.fetchall()}
+            if column not in present:
+                c.execute(add_column_statement(table, column, kind))
+        for statement in INDEXES:
+            c.execute(statement)
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -354,7 +372,15 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in SCHEMA)  # type: ignore[arg-type]
+        statements = [
+            *TABLES,
+            *(
+                add_column_statement(table, f"IF NOT EXISTS {column}", kind)
+                for table, column, kind in ADDED_COLUMNS
+            ),
+            *INDEXES,
+        ]
+        self.sql_create_statements.extend(Composed([SQL(s)]) for s in statements)  # type: ignore[arg-type]
 
     @property
     def tracking_table(self) -> str:

@@ -16,7 +16,7 @@ from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBear
 from api.http.errors import Throttled, Unauthenticated, Unavailable
 from api.http.throttle import client_address
 from api.settings import Settings
-from application.access import ApiKeys
+from application.access import ApiKeys, key_hash, key_id
 from application.idempotency import IdempotencyKeys
 from application.service import OutdialService
 from application.written import Written
@@ -164,7 +164,8 @@ async def customer_of_key(
         known, customer = keys.remembered(key)
         if not known:
             customer = await run_in_threadpool(keys.customer_of, key)
-    if customer is not None:
+    if key and customer is not None:
+        request.state.actor = key_id(key_hash(key))  # who the events will say did it
         return customer  # a valid key is never throttled
     host = _host(request)
     address = client_address(request.scope, host.trusted_proxies)
@@ -183,3 +184,12 @@ async def customer_of_key(
 
 
 Customer = Annotated[UUID, Depends(customer_of_key)]
+
+
+async def actor_of_key(request: Request, _: Customer) -> str:
+    """The id of the caller's key (``kid_...``): what its events record as their actor."""
+    actor: str = request.state.actor
+    return actor
+
+
+Actor = Annotated[str, Depends(actor_of_key)]

@@ -89,6 +89,8 @@ def dial(started: Dial, *, outdial_id: UUID, target_id: UUID) -> Wire:
         "duration_ms": None
         if ended is None
         else (ended - started.started_at) // timedelta(milliseconds=1),
+        "actor": started.actor,
+        "manual": started.manual,
     }
 
 

@@ -45,6 +45,8 @@ DIAL_FIELDS = [
     "tm_start",
     "tm_end",
     "duration_ms",
+    "actor",
+    "manual",
 ]
 
 

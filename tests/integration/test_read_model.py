@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 import threading
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
 
+import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
@@ -23,7 +26,7 @@ from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
 from projections.rebuild import rebuild
 from projections.runner import ReadModel
-from projections.schema import COLUMNS
+from projections.schema import COLUMNS, DIALS, TABLES
 from projections.verify import verify
 from projections.views import ReadModelView, open_view
 from tests.conftest import FakeClock, new_target
@@ -466,3 +469,31 @@ def test_verify_reads_its_streams_side_by_side_a_batch_at_a_time(
     assert [(d.table, d.row_id, d.field) for d in differences] == [
         ("targets", str(targets[7].id), "name")
     ]
+
+
+def test_a_read_model_made_before_dials_had_actors_gains_the_columns(
+    storage: Storage, stored_app: OutdialService, events: StoredEventLog
+) -> None:
+    """An older store's dials table lacks actor and manual: opening it adds them, with the
+    values its events replay to, and verify agrees."""
+    [today] = [t for t in TABLES if t.startswith(f"CREATE TABLE IF NOT EXISTS {DIALS} (")]
+    create = today.replace(", actor TEXT, manual INTEGER", "")
+    assert create != today
+    if storage.database_url:
+        with psycopg.connect(storage.database_url, autocommit=True) as connection:
+            connection.execute("DROP TABLE IF EXISTS dials")
+            connection.execute(create)  # type: ignore[arg-type]
+    else:
+        assert storage.data_dir is not None
+        storage.data_dir.mkdir(parents=True, exist_ok=True)
+        with closing(sqlite3.connect(storage.data_dir / "readmodel.sqlite3")) as connection:
+            connection.execute(create)
+    with projected(storage, events) as projection:
+        customer = uuid4()
+        outdial = stored_app.create_outdial(customer).value
+        target = stored_app.create_target(customer, outdial.id, new_target("+821100000001")).value
+        stored_app.start_dial(customer, outdial.id, target.id, actor="kid_0123456789ab")
+        assert caught_up(projection.read_model)
+        [dial] = projection.read_model.queries.search_dials(customer).rows
+        assert (dial["actor"], dial["manual"]) == ("kid_0123456789ab", True)
+        assert verify(events, projection.read_model.view)[1] == []

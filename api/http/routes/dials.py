@@ -9,7 +9,7 @@ from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 
 from api.http import presenters
-from api.http.dependencies import Clock, Customer, Queries, Service, WaitForReadModel
+from api.http.dependencies import Actor, Clock, Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
 from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
@@ -81,6 +81,7 @@ def dispatch(
     outdial_id: OutdialId,
     body: DispatchIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     queries: Queries,
     wait_for_read_model: WaitForReadModel,
@@ -97,6 +98,7 @@ def dispatch(
             candidates=queries,
             plan_changes=body.plan_changes(),
             dial_ids=(lambda n: claimed.id_of(f"dial/{n}")) if claimed else None,
+            actor=actor,
         )
         return WireResponse(
             presenters.results(
@@ -113,6 +115,7 @@ def start_dial(
     outdial_id: OutdialId,
     target_id: TargetId,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
     retry: RetryKey,
@@ -132,6 +135,7 @@ def start_dial(
             reference_id=request.reference_id,
             manual=True,
             dial_id=claimed.id_of("dial") if claimed else None,
+            actor=actor,
         )
         return WireResponse(
             presenters.dial(wait_for_read_model(dial), outdial_id=outdial_id, target_id=target_id)
@@ -149,12 +153,19 @@ def finish_dial(
     dial_id: DialId,
     body: DialFinishIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
     """Record the dial's result; the same finish again is a no-op, another result is 409."""
     target = service.finish_dial(
-        customer, outdial_id, target_id, dial_id, result=body.result, reason=body.reason
+        customer,
+        outdial_id,
+        target_id,
+        dial_id,
+        result=body.result,
+        reason=body.reason,
+        actor=actor,
     )
     return WireResponse(presenters.target(wait_for_read_model(target)))
 
@@ -191,6 +202,10 @@ def search_dials(
         PlainText | None,
         Query(max_length=REFERENCE_ID_MAX, description="The caller's id of the call."),
     ] = None,
+    actor: Annotated[
+        PlainText | None,
+        Query(max_length=255, description="Who started it: a key id (`kid_...`) or `system:...`."),
+    ] = None,
     result: Annotated[DialResult | None, Query()] = None,
     since: Annotated[str | None, Query(description="On `tm_start`, inclusive.")] = None,
     until: Annotated[str | None, Query(description="On `tm_start`, exclusive.")] = None,
@@ -202,6 +217,7 @@ def search_dials(
         target_id=target_id,
         destination=destination,
         reference_id=reference_id,
+        actor=actor,
         result=result,
         since=None if since is None else parse_time(since, "since"),
         until=None if until is None else parse_time(until, "until"),

@@ -8,7 +8,7 @@ from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
 from api.http import presenters
-from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
+from api.http.dependencies import Actor, Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
 from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
@@ -35,6 +35,7 @@ WRITE = error_responses(404, 409, 413)
 def create_outdial(
     body: OutdialIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
     retry: RetryKey,
@@ -47,6 +48,7 @@ def create_outdial(
             detail=body.detail,
             data=body.data,
             outdial_id=claimed.id_of("outdial") if claimed else None,
+            actor=actor,
         )
         return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
@@ -76,12 +78,13 @@ def update_outdial(
     outdial_id: OutdialId,
     body: OutdialUpdateIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
     """Change the name and the detail; a field left out keeps its value."""
     outdial = service.update_outdial(
-        customer, outdial_id, name=body.given("name"), detail=body.given("detail")
+        customer, outdial_id, name=body.given("name"), detail=body.given("detail"), actor=actor
     )
     return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
@@ -91,10 +94,11 @@ def change_campaign(
     outdial_id: OutdialId,
     body: OutdialCampaignIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
-    outdial = service.change_outdial_campaign(customer, outdial_id, body.campaign_id)
+    outdial = service.change_outdial_campaign(customer, outdial_id, body.campaign_id, actor=actor)
     return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
@@ -103,10 +107,11 @@ def change_data(
     outdial_id: OutdialId,
     body: OutdialDataIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
-    outdial = service.change_outdial_data(customer, outdial_id, body.data)
+    outdial = service.change_outdial_data(customer, outdial_id, body.data, actor=actor)
     return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
@@ -115,11 +120,12 @@ def change_plan(
     outdial_id: OutdialId,
     body: PlanChangesIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
     """Change the outdial's default plan; fields left out keep their value."""
-    outdial = service.change_outdial_plan(customer, outdial_id, body.changes())
+    outdial = service.change_outdial_plan(customer, outdial_id, body.changes(), actor=actor)
     return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
 
 
@@ -127,9 +133,10 @@ def change_plan(
 def delete_outdial(
     outdial_id: OutdialId,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
     """Soft-delete; deleting again answers the same record."""
-    outdial = service.delete_outdial(customer, outdial_id)
+    outdial = service.delete_outdial(customer, outdial_id, actor=actor)
     return WireResponse(presenters.outdial(wait_for_read_model(outdial)))

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
 from api.http import presenters
-from api.http.dependencies import Customer, Queries, Service, WaitForReadModel
+from api.http.dependencies import Actor, Customer, Queries, Service, WaitForReadModel
 from api.http.errors import error_responses
 from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
@@ -46,6 +46,7 @@ def create_target(
     outdial_id: OutdialId,
     body: TargetIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
     retry: RetryKey,
@@ -54,7 +55,7 @@ def create_target(
         new = body.new_target()
         if claimed:
             new = replace(new, id=claimed.id_of("target/0"))
-        target = service.create_target(customer, outdial_id, new)
+        target = service.create_target(customer, outdial_id, new, actor=actor)
         return WireResponse(presenters.target(wait_for_read_model(target)))
 
     return answer_once(retry, customer, run)
@@ -65,6 +66,7 @@ def create_targets(
     outdial_id: OutdialId,
     body: TargetBatchIn,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
     retry: RetryKey,
@@ -75,7 +77,7 @@ def create_targets(
         news = body.new_targets()
         if claimed:
             news = [replace(new, id=claimed.id_of(f"target/{n}")) for n, new in enumerate(news)]
-        targets = service.create_targets(customer, outdial_id, news)
+        targets = service.create_targets(customer, outdial_id, news, actor=actor)
         return WireResponse(
             presenters.results(presenters.target(t) for t in wait_for_read_model(targets))
         )
@@ -145,9 +147,10 @@ def delete_target(
     outdial_id: OutdialId,
     target_id: TargetId,
     customer: Customer,
+    actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
 ) -> WireResponse:
     """Soft-delete; a second delete answers the same record and records nothing new."""
-    target = service.delete_target(customer, outdial_id, target_id)
+    target = service.delete_target(customer, outdial_id, target_id, actor=actor)
     return WireResponse(presenters.target(wait_for_read_model(target)))

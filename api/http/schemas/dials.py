@@ -33,6 +33,11 @@ class DialOut(BaseModel):
     tm_start: Timestamp
     tm_end: Timestamp | None = Field(description="null while progressing")
     duration_ms: int | None = Field(description="null while progressing")
+    actor: str = Field(
+        description="who started it: the id of the API key (`kid_...`), or `system:...`; "
+        '"" for dials recorded before actors were'
+    )
+    manual: bool = Field(description="an operator's start (POST .../dials), not a dispatch")
 
 
 class DialPage(BaseModel):
