@@ -59,6 +59,11 @@ class StoredEventLog:
     def wake(self) -> None:
         self._signal.wake()
 
+    @property
+    def reachable(self) -> bool:
+        """False while the store's server cannot be reached (PostgreSQL)."""
+        return self._signal.reachable
+
     @contextmanager
     def aggregates(self, until: int) -> Iterator[Iterator[list[Any]]]:
         with self._stored_by_aggregate(until) as rows:

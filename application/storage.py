@@ -29,6 +29,7 @@ log = logging.getLogger(__name__)
 
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 30
+LISTEN_CONNECT_TIMEOUT_S = 2
 # How often the embedded store looks whether another process wrote events (a PRAGMA).
 SQLITE_WATCH_INTERVAL_S = 0.05
 EVENTS_DBNAME = "events.sqlite3"
@@ -82,6 +83,9 @@ class AppendSignal:
     """
 
     def __init__(self, recorder: ApplicationRecorder) -> None:
+        # False while the PostgreSQL server cannot be reached (the listening connection
+        # broke and cannot be made again): writes are refused at once rather than hang.
+        self.reachable = True
         self._appended = threading.Event()
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
@@ -136,19 +140,37 @@ class AppendSignal:
             connection.close()
 
     def _listen(self, recorder: PostgresApplicationRecorder) -> None:
-        """Hold a connection that LISTENs on the channel the library NOTIFYs on insert."""
+        """Hold a connection of its own that LISTENs on the channel the library NOTIFYs on
+        insert; it is also the first to know the server went away, and came back."""
+        pool = recorder.datastore.pool
+        # The library's pool was made with a conninfo string and a dict of keywords.
+        given: dict[str, Any] = pool.kwargs if isinstance(pool.kwargs, dict) else {}
+        kwargs = {k: v for k, v in given.items() if k != "row_factory"}
+        conninfo = pool.conninfo if isinstance(pool.conninfo, str) else ""
+        listen = SQL("LISTEN {0}").format(Identifier(recorder.channel_name))
         while not self._closed.is_set():
             try:
-                with recorder.datastore.get_connection() as connection:
-                    connection.execute(SQL("LISTEN {0}").format(Identifier(recorder.channel_name)))
+                with psycopg.connect(
+                    conninfo,
+                    **kwargs,
+                    connect_timeout=LISTEN_CONNECT_TIMEOUT_S,
+                    autocommit=True,
+                ) as connection:
+                    connection.execute(listen)
+                    if not self.reachable:
+                        log.info("the event store can be reached again")
+                    self.reachable = True
+                    self._appended.set()  # what was appended meanwhile is waiting
                     while not self._closed.is_set():
                         for _ in connection.notifies(timeout=0.2, stop_after=1):
                             self._appended.set()
             except Exception:
-                # The database went away for a moment: readers fall back to their timeout.
-                log.warning("lost the event store's notifications; listening again shortly")
+                # Readers fall back to their timeout; writers are refused meanwhile.
+                if self.reachable:
+                    log.warning("lost the event store's connection; trying again every 0.5 s")
+                self.reachable = False
                 self._appended.set()
-                self._closed.wait(1.0)
+                self._closed.wait(0.5)
 
 
 @dataclass(frozen=True)

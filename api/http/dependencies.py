@@ -112,6 +112,10 @@ async def writes_accepted(request: Request) -> None:
     projection active for more than 5 s, or the active one stuck): its answer could not
     be read back. A read model that is merely busy makes writes wait instead."""
     host = _host(request)
+    if not host.services.events.reachable:
+        raise Unavailable(
+            "STORE_UNAVAILABLE", "the database cannot be reached; retry shortly", retry_after=1
+        )
     projection = None if host.worker is None else host.worker.projection
     read_model = host.services.read_model
     if (projection is not None and projection.active) or not read_model.status_is_stale():
