@@ -25,6 +25,7 @@ class ProjectionWorker:
             services.read_model.queries,
             services.settings.sweep_interval_seconds,
             active=lambda: self.projection.active,
+            forget_old_answers=services.idempotency.forget_older_than,
         )
 
     def start(self) -> None:

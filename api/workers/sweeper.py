@@ -1,9 +1,11 @@
-"""The service's own finish of dials nobody finished, so no target stays stuck."""
+"""The service's own finish of dials nobody finished, so no target stays stuck; and,
+once an hour, forgetting idempotency answers older than a day."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from application.service import OutdialService
@@ -13,6 +15,8 @@ from projections.queries import ReadModelQueries
 log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 100
+# How often the active worker drops idempotency answers past their 24 h.
+FORGET_EVERY_S = 3600.0
 
 
 class DialTimeoutSweeper:
@@ -25,8 +29,11 @@ class DialTimeoutSweeper:
         interval_seconds: float,
         *,
         active: Callable[[], bool] = lambda: True,
+        forget_old_answers: Callable[[], int] = lambda: 0,
     ) -> None:
         self._active = active
+        self._forget_old_answers = forget_old_answers
+        self._forgot_at = 0.0
         self._service = service
         self._queries = queries
         self._interval = interval_seconds
@@ -59,6 +66,9 @@ class DialTimeoutSweeper:
                 continue
             try:
                 self.sweep()
+                if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
+                    self._forgot_at = time.monotonic()
+                    self._forget_old_answers()
             except Exception:
                 # A store hiccup must not end the sweeping; the next round tries again.
                 log.exception("dial timeout sweep failed")
