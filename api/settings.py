@@ -54,7 +54,10 @@ class Settings(BaseSettings):
         default=5, ge=0, description="PostgreSQL connections a process may open beyond them"
     )
     connect_timeout_seconds: float = Field(
-        default=5.0, gt=0, description="how long a process waits for a database connection"
+        default=5.0,
+        gt=0,
+        description="how long a process waits for a database connection "
+        "(PostgreSQL) or another process's write lock (SQLite) before answering 503",
     )
     statement_timeout_seconds: float = Field(
         default=30.0, ge=0, description="PostgreSQL cancels a statement after this (0: never)"
@@ -99,4 +102,4 @@ class Settings(BaseSettings):
                 connect_timeout=self.connect_timeout_seconds,
                 statement_timeout=self.statement_timeout_seconds,
             )
-        return Storage(data_dir=self.data_dir)
+        return Storage(data_dir=self.data_dir, connect_timeout=self.connect_timeout_seconds)

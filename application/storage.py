@@ -28,7 +28,7 @@ from psycopg.sql import SQL, Identifier
 log = logging.getLogger(__name__)
 
 # Seconds a SQLite writer waits for another process's write lock before giving up.
-SQLITE_BUSY_TIMEOUT_S = 30
+SQLITE_BUSY_TIMEOUT_S = 5  # the key and idempotency tables: short lookups and writes
 LISTEN_CONNECT_TIMEOUT_S = 2
 # How often the embedded store looks whether another process wrote events (a PRAGMA).
 SQLITE_WATCH_INTERVAL_S = 0.05
@@ -179,8 +179,9 @@ class Storage:
 
     data_dir: Path | None = None
     database_url: str | None = None
-    # PostgreSQL only: each process's pool, and how long to wait for a connection and
-    # for a statement.
+    # PostgreSQL: each process's pool, and how long to wait for a statement. Both: how
+    # long to wait for a connection, or for another process's write lock on SQLite (a
+    # write blocked longer answers 503 rather than hang).
     pool_size: int = 5
     max_overflow: int = 5
     connect_timeout: float = 5.0
@@ -212,7 +213,7 @@ class Storage:
             return {
                 "PERSISTENCE_MODULE": "eventsourcing.sqlite",
                 "SQLITE_DBNAME": str(self.data_dir / EVENTS_DBNAME),
-                "SQLITE_LOCK_TIMEOUT": str(SQLITE_BUSY_TIMEOUT_S),
+                "SQLITE_LOCK_TIMEOUT": str(max(1, round(self.connect_timeout))),
                 "APPLICATION_RECORDER_TOPIC": _topic(WakingSQLiteApplicationRecorder),
             }
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}

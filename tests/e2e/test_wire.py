@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -286,3 +287,26 @@ def test_a_number_in_a_query_must_be_a_whole_number_as_text(client: TestClient, 
     answer = client.get(query.format(outdial=outdial, target=target))
     assert answer.status_code == 400, answer.text
     assert "whole number" in answer.json()["error"]["message"]
+
+
+def test_a_write_blocked_by_another_processs_sqlite_lock_is_503_within_the_timeout(
+    tmp_path: Path,
+) -> None:
+    """Another process holds the event store's write lock (an import, a stuck tool): the
+    write answers 503 after connect_timeout_seconds, not after half a minute."""
+    app = make_app(tmp_path / "var", connect_timeout_seconds=1.0)
+    key = new_key(app)
+    with TestClient(app, headers=bearer(key)) as client:
+        create_outdial(client)
+        blocker = sqlite3.connect(tmp_path / "var" / "events.sqlite3", isolation_level=None)
+        try:
+            blocker.execute("BEGIN IMMEDIATE")
+            began = time.monotonic()
+            answer = client.post("/v1.0/outdials", json={"name": "blocked"})
+            waited = time.monotonic() - began
+        finally:
+            blocker.close()
+        error = error_of(answer, 503)
+        assert error["reason"] == "STORE_UNAVAILABLE"
+        assert waited < 5, waited
+        assert ok(client.post("/v1.0/outdials", json={"name": "free"}))["name"] == "free"
