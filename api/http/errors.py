@@ -36,6 +36,7 @@ STORE_UNREACHABLE: tuple[type[Exception], ...] = (
 )
 
 BODY_MAX_BYTES = 1024 * 1024
+SEND_JSON = 'send a JSON object, such as {"name": "spring campaign"}'
 TOO_LARGE = f"the body is over {BODY_MAX_BYTES} bytes"
 
 _STATUS_OF_HTTP = {
@@ -148,7 +149,7 @@ def validation_error(request: Request, error: Exception) -> JSONResponse:
     if first.get("type") == "json_invalid":
         where = f"{first.get('ctx', {}).get('error', 'invalid')} at character {first['loc'][-1]}"
         problem = FieldProblem(field="body", message=where)
-        message = f"the body is not valid JSON: {where}"
+        message = f"the body is not valid JSON: {where}; {SEND_JSON}"
         return envelope(request.scope, 400, "INVALID_JSON_BODY", message, details=[problem])
     problems = [_problem(e) for e in error.errors()] or [
         FieldProblem(field="body", message="is invalid")
@@ -196,7 +197,8 @@ def http_error(request: Request, error: Exception) -> JSONResponse:
         return envelope(request.scope, 413, "PAYLOAD_TOO_LARGE", TOO_LARGE)
     if code == 400:
         # FastAPI's only own 400: a body it could not read as JSON (e.g. not UTF-8).
-        return envelope(request.scope, 400, "INVALID_JSON_BODY", "the body is not valid JSON")
+        message = f"the body is not valid JSON; {SEND_JSON}"
+        return envelope(request.scope, 400, "INVALID_JSON_BODY", message)
     status = _STATUS_OF_HTTP.get(code, "INTERNAL" if code >= 500 else "INVALID_ARGUMENT")
     return envelope(request.scope, code, "HTTP_" + str(code), str(error.detail), status=status)
 

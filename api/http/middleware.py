@@ -40,6 +40,8 @@ class RequestGuard:
             return
         request_id = _request_id(scope)
         scope.setdefault("state", {})["request_id"] = request_id
+        if scope["path"].startswith("/v1.0"):
+            _json_unless_declared_otherwise(scope)
         started = False
         security = SECURITY_HEADERS + (API_HEADERS if scope["path"].startswith("/v1.0") else [])
         ours = {b"x-request-id", *(name for name, _ in security)}
@@ -79,6 +81,21 @@ class RequestGuard:
                 scope, 500, "INTERNAL", f"an unexpected error; quote request_id {request_id}"
             )
             await response(scope, receive, send_with_id)
+
+
+# What a client sends when it does not say: `curl -d` says form-encoded, some say text.
+_UNDECLARED_JSON = (b"application/x-www-form-urlencoded", b"text/plain", b"")
+
+
+def _json_unless_declared_otherwise(scope: Scope) -> None:
+    """Every /v1.0 body is JSON: one sent as a form or as text (what `curl -d` does) is
+    read as JSON rather than refused for its Content-Type. The scope is changed in place:
+    the middlewares around this one read what the router writes into it."""
+    headers = scope.get("headers", [])
+    declared = next((v for k, v in headers if k == b"content-type"), None)
+    if declared is None or declared.split(b";")[0].strip().lower() in _UNDECLARED_JSON:
+        kept = [(k, v) for k, v in headers if k != b"content-type"]
+        scope["headers"] = [*kept, (b"content-type", b"application/json")]
 
 
 def _request_id(scope: Scope) -> str:

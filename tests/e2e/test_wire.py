@@ -310,3 +310,15 @@ def test_a_write_blocked_by_another_processs_sqlite_lock_is_503_within_the_timeo
         assert error["reason"] == "STORE_UNAVAILABLE"
         assert waited < 5, waited
         assert ok(client.post("/v1.0/outdials", json={"name": "free"}))["name"] == "free"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [None, "application/x-www-form-urlencoded", "text/plain; charset=utf-8"],
+)
+def test_a_json_body_sent_as_curl_d_sends_it_is_read_as_json(
+    client: TestClient, content_type: str | None
+) -> None:
+    headers = {} if content_type is None else {"Content-Type": content_type}
+    made = client.post("/v1.0/outdials", content=b'{"name": "from curl"}', headers=headers)
+    assert ok(made)["name"] == "from curl"
