@@ -11,7 +11,7 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID, uuid4
@@ -34,7 +34,7 @@ from domain.address import Address
 from domain.errors import InvalidValue, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN, Outdial
 from domain.plan import Plan
-from domain.target import Dial, Target
+from domain.target import Availability, Blocked, Dial, Target
 
 Clock = Callable[[], datetime]
 BATCH_MAX = 1_000
@@ -267,6 +267,25 @@ class OutdialService(Application[UUID]):
             manual=manual,
             actor=actor,
         )
+
+    def availability(
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        target_id: UUID,
+        *,
+        plan_changes: Mapping[str, Any] | None = None,
+    ) -> tuple[Availability, Plan]:
+        """Why the target may or may not be dialed now, judged as dispatch judges it (a
+        deleted outdial blocks it too), and the plan judged."""
+        outdial = self.get_outdial(customer_id, outdial_id)
+        target = self.get_target(customer_id, outdial_id, target_id)
+        plan = outdial.plan.with_changes(plan_changes or {})
+        judged = target.availability(plan, self.clock())
+        if outdial.is_deleted:
+            outdial_deleted = Blocked("OUTDIAL_DELETED", f"outdial {outdial_id} is deleted")
+            judged = replace(judged, blocked_by=(outdial_deleted, *judged.blocked_by))
+        return judged, plan
 
     def finish_dial(
         self,

@@ -66,6 +66,25 @@ class Dial:
         return self.timed_out and not self.late
 
 
+@dataclass(frozen=True)
+class Blocked:
+    """A rule that stops a target being dialed now."""
+
+    rule: str  # DELETED, OUTDIAL_DELETED, NOT_IDLE, NO_TRIES_LEFT, TRY_INTERVAL
+    message: str
+
+
+@dataclass(frozen=True)
+class Availability:
+    blocked_by: tuple[Blocked, ...]
+    next_destination: int | None  # the destination a dial would use, when any has tries
+    ready_at: datetime | None  # when the try_interval after the last dial ends
+
+    @property
+    def available(self) -> bool:
+        return not self.blocked_by
+
+
 def cut_reason(reason: str) -> str:
     """Reasons are free text for audit; an overlong one is cut rather than refused."""
     return reason[:REASON_MAX]
@@ -356,17 +375,34 @@ class Target(Aggregate):
 
     # -- internals --------------------------------------------------------------
 
-    def _check_dialable(self, plan: Plan, at: datetime, honour_try_interval: bool) -> None:
+    def availability(
+        self, plan: Plan, now: datetime, *, honour_try_interval: bool = True
+    ) -> Availability:
+        """Whether it may be dialed now under ``plan``, and every rule that stops it: what
+        dispatch, an explicit start and the availability endpoint all judge by."""
+        blocked: list[Blocked] = []
         if self.is_deleted:
-            raise TargetNotDialable("the target is deleted")
+            blocked.append(Blocked("DELETED", "the target is deleted"))
         if self.status != "idle":
-            raise TargetNotDialable(f"the target is {self.status}, not idle")
-        if self.next_destination(plan) is None:
-            raise TargetNotDialable("no destination has tries left under the plan")
-        if honour_try_interval and self.last_dial_ended_at is not None:
-            ready = self.last_dial_ended_at + timedelta(milliseconds=plan.try_interval)
-            if at < ready:
-                raise TargetNotDialable(f"the try_interval has not passed (ready at {ready})")
+            blocked.append(Blocked("NOT_IDLE", f"the target is {self.status}, not idle"))
+        next_destination = self.next_destination(plan)
+        if next_destination is None:
+            blocked.append(Blocked("NO_TRIES_LEFT", "no destination has tries left under the plan"))
+        ready_at = None
+        if self.last_dial_ended_at is not None:
+            ready_at = self.last_dial_ended_at + timedelta(milliseconds=plan.try_interval)
+            if honour_try_interval and now < ready_at:
+                blocked.append(
+                    Blocked(
+                        "TRY_INTERVAL", f"the try_interval has not passed (ready at {ready_at})"
+                    )
+                )
+        return Availability(tuple(blocked), next_destination, ready_at)
+
+    def _check_dialable(self, plan: Plan, at: datetime, honour_try_interval: bool) -> None:
+        judged = self.availability(plan, at, honour_try_interval=honour_try_interval)
+        if judged.blocked_by:
+            raise TargetNotDialable(judged.blocked_by[0].message)
 
     def _dial(self, dial_id: UUID) -> Dial:
         try:

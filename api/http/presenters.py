@@ -20,7 +20,7 @@ from application.history import EventRecord
 from domain.address import Address
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS, Plan
-from domain.target import Dial, Target
+from domain.target import Availability, Dial, Target
 from domain.timeline import format_timestamp
 from projections.paging import Page
 from projections.schema import Row
@@ -91,6 +91,16 @@ def dial(started: Dial, *, outdial_id: UUID, target_id: UUID) -> Wire:
         else (ended - started.started_at) // timedelta(milliseconds=1),
         "actor": started.actor,
         "manual": started.manual,
+    }
+
+
+def availability(judged: Availability, plan: Plan) -> Wire:
+    return {
+        "available": judged.available,
+        "next_destination": judged.next_destination,
+        "ready_at": None if judged.ready_at is None else format_timestamp(judged.ready_at),
+        "blocked_by": [{"rule": b.rule, "message": b.message} for b in judged.blocked_by],
+        "plan": plan.as_dict(),
     }
 
 

@@ -25,6 +25,7 @@ from api.http.schemas.common import (
 )
 from api.http.schemas.dials import (
     LIMIT_MAX,
+    AvailabilityOut,
     DialFinishIn,
     DialOut,
     DialPage,
@@ -70,6 +71,26 @@ def available_targets(
     return WireResponse(
         {"result": [presenters.target_row(row) for row in rows], "next_page_token": ""}
     )
+
+
+@router.get(
+    "/outdials/{outdial_id}/targets/{target_id}/availability",
+    response_model=AvailabilityOut,
+    responses=error_responses(404),
+)
+def target_availability(
+    outdial_id: OutdialId,
+    target_id: TargetId,
+    customer: Customer,
+    service: Service,
+    plan: Annotated[TryPlanQuery, Query()],
+) -> WireResponse:
+    """Why this target may or may not be dialed now, judged by the code that decides
+    dispatch; omitted plan fields come from the outdial's plan."""
+    judged, judged_plan = service.availability(
+        customer, outdial_id, target_id, plan_changes=plan.changes()
+    )
+    return WireResponse(presenters.availability(judged, judged_plan))
 
 
 @router.post(

@@ -40,6 +40,25 @@ class DialOut(BaseModel):
     manual: bool = Field(description="an operator's start (POST .../dials), not a dispatch")
 
 
+class BlockedOut(BaseModel):
+    rule: Literal["DELETED", "OUTDIAL_DELETED", "NOT_IDLE", "NO_TRIES_LEFT", "TRY_INTERVAL"]
+    message: str
+
+
+class AvailabilityOut(BaseModel):
+    """Why the campaign engine may or may not dial the target now."""
+
+    available: bool
+    next_destination: int | None = Field(
+        description="the destination a dial would use; null when none has tries left"
+    )
+    ready_at: Timestamp | None = Field(
+        description="when the try_interval after the last dial ends; null before any dial"
+    )
+    blocked_by: list[BlockedOut] = Field(description="every rule that stops it; [] when none")
+    plan: PlanOut = Field(description="the plan judged: the outdial's, with the query's fields")
+
+
 class DialPage(BaseModel):
     result: list[DialOut]
     next_page_token: str = NEXT_PAGE_TOKEN
