@@ -7,6 +7,7 @@ service, uvicorn, a library).
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 import sys
@@ -56,12 +57,48 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
         pass
 
 
-def configure_logging(level: int = logging.INFO) -> None:
-    """Lines to stderr in one format, through a handler that redacts secrets."""
+# What a request's line carries besides its message (api/http/middleware.py).
+REQUEST_FIELDS = ("request_id", "method", "route", "status", "duration_ms", "customer_id")
+
+
+class JSONLines(logging.Formatter):
+    """One JSON object a line: time, level, logger, message, and a request's fields."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "time": self.formatTime(record),
+            "level": record.levelname,
+            "logger": record.name,
+            "message": record.getMessage(),
+        }
+        line.update({k: getattr(record, k) for k in REQUEST_FIELDS if hasattr(record, k)})
+        if record.exc_info or record.exc_text:
+            line["error"] = record.exc_text or self.formatException(record.exc_info)  # type: ignore[arg-type]
+        return json.dumps(line, ensure_ascii=False)
+
+
+class Text(logging.Formatter):
+    """The plain line, with a request's id and customer at its end."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        line = super().format(record)
+        request_id = getattr(record, "request_id", "")
+        if request_id:
+            line += f" {request_id}"
+            customer = getattr(record, "customer_id", "")
+            if customer:
+                line += f" customer={customer}"
+        return line
+
+
+def configure_logging(level: int = logging.INFO, log_format: str = "text") -> None:
+    """Lines to stderr in one format (``text`` or ``json``), through a handler that
+    redacts secrets."""
     root = logging.getLogger()
-    if not any(isinstance(f, RedactSecrets) for h in root.handlers for f in h.filters):
-        handler = _Stderr()
-        handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    ours = [h for h in root.handlers if any(isinstance(f, RedactSecrets) for f in h.filters)]
+    handler = ours[0] if ours else _Stderr()
+    handler.setFormatter(JSONLines() if log_format == "json" else Text(LOG_FORMAT))
+    if not ours:
         handler.addFilter(RedactSecrets())
         root.addHandler(handler)
     root.setLevel(level)

@@ -8,7 +8,7 @@ set, else SQLite files under the data directory.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -70,6 +70,9 @@ class Settings(BaseSettings):
         ge=0,
         description="failed authentications a client address may make in 60 s before it "
         "gets 429 (0: never throttle, for a gateway that throttles itself)",
+    )
+    log_format: Literal["text", "json"] = Field(
+        default="text", description="log lines as plain text or as one JSON object each"
     )
     trusted_proxies: str = Field(
         default="",

@@ -7,7 +7,7 @@ variable always mean the same thing.
 from __future__ import annotations
 
 import argparse
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 from uuid import UUID
 
 from api.cli import keys, operations, serve
@@ -24,6 +24,7 @@ SERVICE = (
     "sweep_interval_seconds",
     "auth_failures_allowed",
     "trusted_proxies",
+    "log_format",
 )
 DATABASE = ("pool_size", "max_overflow", "connect_timeout_seconds", "statement_timeout_seconds")
 
@@ -39,6 +40,8 @@ def settings_flags(*names: str) -> argparse.ArgumentParser:
         kind: Any = field.annotation
         if kind is bool:
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, help=help_text)
+        elif get_origin(kind) is Literal:
+            parser.add_argument(flag, choices=get_args(kind), help=help_text)
         else:
             parser.add_argument(flag, type=kind if kind in (int, float) else str, help=help_text)
     return parser
@@ -60,7 +63,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = commands.add_parser(
         "project",
-        parents=[store, settings_flags("sweep_interval_seconds")],
+        parents=[store, settings_flags("sweep_interval_seconds", "log_format")],
         help="run the read-model projection worker until stopped",
     )
     command.set_defaults(func=serve.project, creates_store=True)

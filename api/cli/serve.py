@@ -24,7 +24,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 
     from api.http.app import create_app
 
-    configure_logging()
+    configure_logging(log_format=settings.log_format)
     keys = open_keys(settings)
     try:
         if keys.is_empty():
@@ -80,7 +80,7 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
 def project(settings: Settings, args: argparse.Namespace) -> int:
     """A projection worker: the active one applies events and times out overdue dials;
     any others wait as hot standbys and one takes over when it goes."""
-    configure_logging()
+    configure_logging(log_format=settings.log_format)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
     services = Services.open(settings)

@@ -115,5 +115,6 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
 
 def create_app_from_environment() -> FastAPI:
     """The app of one of several API processes: its settings come from OUTDIAL_*."""
-    configure_logging()
-    return create_app(Settings())
+    settings = Settings()
+    configure_logging(log_format=settings.log_format)
+    return create_app(settings)

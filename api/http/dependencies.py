@@ -170,6 +170,7 @@ async def customer_of_key(
             customer = await run_in_threadpool(keys.customer_of, key)
     if key and customer is not None:
         request.state.actor = key_id(key_hash(key))  # who the events will say did it
+        request.state.customer_id = str(customer)  # for the request's log line
         return customer  # a valid key is never throttled
     host = _host(request)
     address = client_address(request.scope, host.trusted_proxies)

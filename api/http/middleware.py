@@ -117,8 +117,12 @@ def _declared_length(scope: Scope) -> int:
     return 0
 
 
+requests_log = logging.getLogger("outdial.requests")
+
+
 class RequestMetrics:
-    """Counts every answer, errors and unknown routes included."""
+    """Counts and logs every answer, errors and unknown routes included: one line each,
+    with the route's template (never the path or query, which may carry a key)."""
 
     def __init__(self, app: ASGIApp, metrics: Metrics) -> None:
         self.app = app
@@ -142,5 +146,22 @@ class RequestMetrics:
         finally:
             route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
             method = scope.get("method", "")
+            took = time.perf_counter() - began
             self.metrics.requests.labels(method, route, str(status)).inc()
-            self.metrics.latency.labels(method, route).observe(time.perf_counter() - began)
+            self.metrics.latency.labels(method, route).observe(took)
+            state = scope.get("state") or {}
+            requests_log.info(
+                "%s %s %s %.1f ms",
+                method,
+                route,
+                status,
+                took * 1000,
+                extra={
+                    "request_id": state.get("request_id", ""),
+                    "method": method,
+                    "route": route,
+                    "status": status,
+                    "duration_ms": round(took * 1000, 2),
+                    "customer_id": state.get("customer_id", ""),
+                },
+            )

@@ -230,6 +230,7 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
                     "--statement-timeout-seconds=10",
                     "--trusted-proxies=10.0.0.0/8",
                     "--auth-failures-allowed=5",
+                    "--log-format=json",
                 ]
             )
         ).items()
@@ -245,6 +246,7 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
         "ready_max_delay_seconds": 7,
         "workers": 3,
         "auth_failures_allowed": 5,
+        "log_format": "json",
         "trusted_proxies": "10.0.0.0/8",
         "pool_size": 2,
         "max_overflow": 1,
