@@ -10,7 +10,7 @@ import argparse
 from typing import Any, Literal, get_args, get_origin
 from uuid import UUID
 
-from api.cli import keys, operations, serve
+from api.cli import export, keys, operations, serve
 from api.settings import Settings
 
 # Which settings each kind of command takes besides where the store is.
@@ -108,6 +108,30 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", parents=[store], help="compare the read model with the replay of the events"
     )
     command.set_defaults(func=operations.verify_read_model)
+
+    exporting = commands.add_parser(
+        "export", help="stream targets or dials out as CSV (imports again) or JSON Lines"
+    )
+    what = exporting.add_subparsers(dest="what", required=True)
+    output = argparse.ArgumentParser(add_help=False)
+    output.add_argument("--format", choices=["csv", "jsonl"], default="csv")
+    output.add_argument("--output", metavar="FILE", help="write there instead of stdout")
+    command = what.add_parser(
+        "targets", parents=[store, output], help="an outdial's targets, deleted ones too"
+    )
+    command.add_argument("outdial_id", type=UUID, metavar="OUTDIAL_ID")
+    command.set_defaults(func=export.export)
+    command = what.add_parser(
+        "dials", parents=[store, output], help="dials, with the audit search's filters"
+    )
+    command.add_argument("--customer-id", type=UUID)
+    command.add_argument("--outdial-id", type=UUID)
+    command.add_argument("--target-id", type=UUID)
+    command.add_argument("--destination", help="the dialed address's target")
+    command.add_argument("--result", choices=["success", "fail"])
+    command.add_argument("--since", help="on tm_start, inclusive")
+    command.add_argument("--until", help="on tm_start, exclusive")
+    command.set_defaults(func=export.export)
 
     command = commands.add_parser(
         "replay", parents=[store], help="each event of a target and its state after it"
