@@ -10,7 +10,6 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-from rich.table import Table
 
 from api.bootstrap import event_log, open_read_model, open_service
 from api.http import presenters
@@ -70,29 +69,47 @@ def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def replay_target(settings: Settings, args: argparse.Namespace) -> int:
+    """Each event of a target and what it changed: one block per event, readable in an
+    80-column terminal; ``--json`` prints the wire form of GET .../replay instead."""
     service = open_service(settings)
     try:
         steps = presenters.replay(replay_steps(stored_events(service, args.target_id)))
     finally:
         service.close()
-    console = Console()
     if not steps:
-        console.print(f"no events for target {args.target_id}", markup=False)
+        print(f"outdial replay: no events for target {args.target_id}", file=sys.stderr)
         return 1
-    table = Table(title=f"target {args.target_id}", show_lines=True)
-    for column in ("version", "event", "time", "data", "changed"):
-        table.add_column(column, overflow="fold")
-    for step in steps:  # the same wire form as GET .../replay
+    if args.json:
+        print(json.dumps({"result": steps}, ensure_ascii=False, indent=2))
+        return 0
+    print(f"target {args.target_id}: {len(steps)} events")
+    for step in steps:
         event = step["event"]
-        changes = "\n".join(
-            f"{field}: {_text(old)} → {_text(new)}" for field, (old, new) in step["changes"].items()
-        )
-        data = "\n".join(f"{key}: {_text(value)}" for key, value in event["data"].items())
-        table.add_row(str(event["version"]), event["type"], event["timestamp"], data, changes)
-    console.print(table)
+        actor = event["data"].get("actor") or "-"
+        print()
+        print(f"v{event['version']}  {event['type']}  {event['timestamp']}  by {actor}")
+        for field, (old, new) in step["changes"].items():
+            if field in _QUIET:
+                continue
+            change = f"{_short(new)}" if old is None else f"{_short(old)} -> {_short(new)}"
+            print(_fit(f"  {field}: {change}"))
     return 0
 
 
-def _text(wired: Any) -> str:
-    """A wire value as one line: strings as they are, anything else as JSON."""
-    return wired if isinstance(wired, str) else json.dumps(wired, separators=(",", ":"))
+# Fields every event changes, which say nothing of what happened.
+_QUIET = frozenset({"tm_update"})
+WIDTH = 80
+
+
+def _short(wired: Any) -> str:
+    """A wire value as a reader wants it: an address as ``type:target``, a plan as its
+    tries and timings, text as it is, anything else as compact JSON."""
+    if isinstance(wired, dict) and {"type", "target"} <= set(wired):
+        return f"{wired['type']}:{wired['target']}"
+    if isinstance(wired, str):
+        return wired if wired else '""'
+    return json.dumps(wired, ensure_ascii=False, separators=(",", ":"))
+
+
+def _fit(line: str) -> str:
+    return line if len(line) <= WIDTH else line[: WIDTH - 1] + "…"

@@ -137,5 +137,6 @@ def build_parser() -> argparse.ArgumentParser:
         "replay", parents=[store], help="each event of a target and its state after it"
     )
     command.add_argument("target_id", type=UUID, metavar="TARGET_ID")
+    command.add_argument("--json", action="store_true", help="the wire form of GET .../replay")
     command.set_defaults(func=operations.replay_target)
     return parser

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 from uuid import uuid4
@@ -96,8 +97,20 @@ def test_replay_prints_each_event_and_what_it_changed(
     app.close()
     assert main(["replay", target_id, "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
-    for expected in ("Created", "DialStarted", "DialFinished", "progressing", "try_count_0"):
-        assert expected in out
+    lines = out.splitlines()
+    assert lines[0] == f"target {target_id}: 3 events"
+    assert all(len(line) <= 80 for line in lines)  # readable in an 80-column terminal
+    blocks = out.split("\n\n")[1:]  # one block per event
+    assert [block.split()[1] for block in blocks] == ["Created", "DialStarted", "DialFinished"]
+    created, started, finished = blocks
+    assert "  destination_0: tel:+821100000001" in created
+    assert "  status: idle -> progressing" in started
+    assert "  try_count_0: 0 -> 1" in started
+    assert "name" not in started  # only what changed
+    assert "  status: progressing -> idle" in finished
+    assert main(["replay", target_id, "--json", "--data-dir", str(tmp_path)]) == 0
+    wire = json.loads(capsys.readouterr().out)["result"]
+    assert [step["event"]["type"] for step in wire] == ["Created", "DialStarted", "DialFinished"]
     assert main(["replay", str(uuid4()), "--data-dir", str(tmp_path)]) == 1
 
 
