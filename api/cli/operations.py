@@ -88,6 +88,13 @@ def replay_target(settings: Settings, args: argparse.Namespace) -> int:
         actor = event["data"].get("actor") or "-"
         print()
         print(f"v{event['version']}  {event['type']}  {event['timestamp']}  by {actor}")
+        said = [
+            f"{name}={_short(event['data'][name])}"
+            for name in _SAID_BY_EVENT.get(event["type"], ())
+            if event["data"].get(name) not in (None, "", False)
+        ]
+        if said:
+            print(_fit("  " + "  ".join(said)))
         for field, (old, new) in step["changes"].items():
             if field in _QUIET:
                 continue
@@ -98,6 +105,11 @@ def replay_target(settings: Settings, args: argparse.Namespace) -> int:
 
 # Fields every event changes, which say nothing of what happened.
 _QUIET = frozenset({"tm_update"})
+# What a dial's events say beyond the state they change.
+_SAID_BY_EVENT = {
+    "DialStarted": ("destination", "try_count", "reference_id", "manual", "dial_id"),
+    "DialFinished": ("result", "reason", "timed_out", "late", "dial_id"),
+}
 WIDTH = 80
 
 
