@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from typing import Any
 from uuid import UUID, uuid4
@@ -166,6 +167,10 @@ def test_serve_makes_a_first_customer_and_key_on_an_empty_store_only(
 ) -> None:
     served: list[Any] = []
     monkeypatch.setattr("uvicorn.run", lambda app, **options: served.append(options))
+    # `serve` sets up the process's logging; the test process keeps its own afterwards.
+    root = logging.getLogger()
+    monkeypatch.setattr(root, "handlers", list(root.handlers))
+    monkeypatch.setattr(root, "level", root.level)
     data_dir = str(tmp_path / "var")
     assert cli.main(["serve", "--data-dir", data_dir, "--port", "8123"]) == 0
     out = capsys.readouterr().out.splitlines()
