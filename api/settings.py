@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         default=5, ge=1, description="PostgreSQL connections each process keeps open"
     )
     max_overflow: int = Field(
-        default=5, ge=0, description="PostgreSQL connections a process may open beyond them"
+        default=2, ge=0, description="PostgreSQL connections a process may open beyond them"
     )
     connect_timeout_seconds: float = Field(
         default=5.0,

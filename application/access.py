@@ -300,7 +300,7 @@ class PostgresKeyTable(KeyTable):
         from psycopg_pool import ConnectionPool
 
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=4, open=True
+            database_url, min_size=1, max_size=2, open=True
         )
         # Another process may create it at the same moment.
         with contextlib.suppress(psycopg.errors.UniqueViolation):

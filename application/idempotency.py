@@ -275,7 +275,7 @@ class PostgresIdempotencyTable(_SQLTable):
         from psycopg_pool import ConnectionPool
 
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=4, open=True
+            database_url, min_size=1, max_size=2, open=True
         )
         with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process did
             self._run(

@@ -183,7 +183,7 @@ class Storage:
     # long to wait for a connection, or for another process's write lock on SQLite (a
     # write blocked longer answers 503 rather than hang).
     pool_size: int = 5
-    max_overflow: int = 5
+    max_overflow: int = 2
     connect_timeout: float = 5.0
     statement_timeout: float = 30.0
 

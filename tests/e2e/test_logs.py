@@ -21,6 +21,7 @@ def test_each_request_is_one_line_with_its_route_template_and_no_key(
     client: TestClient, key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     outdial = create_outdial(client)["id"]
+    caplog.clear()
     with caplog.at_level(logging.INFO, logger="outdial.requests"):
         answer = client.get(f"/v1.0/outdials/{outdial}", params={"token": key})
         client.get("/nowhere")
