@@ -10,7 +10,7 @@ import argparse
 from typing import Any, Literal, get_args, get_origin
 from uuid import UUID
 
-from api.cli import export, keys, operations, serve
+from api.cli import export, importing, keys, operations, serve
 from api.settings import Settings
 
 # Which settings each kind of command takes besides where the store is.
@@ -108,6 +108,22 @@ def build_parser() -> argparse.ArgumentParser:
         "verify", parents=[store], help="compare the read model with the replay of the events"
     )
     command.set_defaults(func=operations.verify_read_model)
+
+    command = commands.add_parser(
+        "import", parents=[store], help="targets from a CSV file, every row checked first"
+    )
+    command.add_argument("outdial_id", type=UUID, metavar="OUTDIAL_ID")
+    command.add_argument("file", metavar="FILE.csv")
+    command.add_argument(
+        "--skip-invalid", action="store_true", help="import the good rows, list the bad ones"
+    )
+    command.add_argument(
+        "--keep-ids", action="store_true", help="target ids from the file's id column"
+    )
+    command.add_argument(
+        "--batch-size", type=importing.batch_size, default=1000, help="targets per write"
+    )
+    command.set_defaults(func=importing.import_targets)
 
     exporting = commands.add_parser(
         "export", help="stream targets or dials out as CSV (imports again) or JSON Lines"

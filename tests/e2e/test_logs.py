@@ -53,8 +53,7 @@ def test_serve_writes_json_lines_when_asked(
         _until_up(server)
         key = _key(storage)
         httpx.post(f"{server.url}/v1.0/outdials", params={"accesskey": key}, json={})
-    assert server.popen.stderr is not None
-    err = server.popen.stderr.read()
+    err = server.stderr()
     lines = [json.loads(line) for line in err.splitlines() if line.strip()]
     assert lines, err
     assert key not in err

@@ -9,11 +9,13 @@ import socket
 import sqlite3
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import closing, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import httpx
@@ -39,6 +41,10 @@ def _free_port() -> int:
 class Process:
     popen: subprocess.Popen[str]
     url: str = ""
+    log: Path | None = None  # its stderr: a file, since a pipe nobody reads would fill
+
+    def stderr(self) -> str:
+        return self.log.read_text() if self.log is not None else ""
 
 
 def _where(storage: Storage) -> list[str]:
@@ -55,22 +61,23 @@ def _start(storage: Storage, command: str, *extra: str) -> Process:
         port = _free_port()
         args += ["--port", str(port)]
         url = f"http://127.0.0.1:{port}"
-    popen = subprocess.Popen(
-        args,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-        text=True,
-        env={k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")},
-    )
-    return Process(popen, url)
+    log = Path(tempfile.mkstemp(prefix=f"outdial-{command}-", suffix=".log")[1])
+    with log.open("w") as stderr:
+        popen = subprocess.Popen(
+            args,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+            text=True,
+            env={k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")},
+        )
+    return Process(popen, url, log)
 
 
 def _until_up(process: Process, timeout: float = 60) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if process.popen.poll() is not None:
-            assert process.popen.stderr is not None
-            pytest.fail(f"exited with {process.popen.returncode}: {process.popen.stderr.read()}")
+            pytest.fail(f"exited with {process.popen.returncode}: {process.stderr()}")
         if not process.url:
             return
         try:

@@ -1,0 +1,118 @@
+"""`outdial import`: every row checked before anything is written, bad rows named by line,
+field and reason, resumable, the extra address columns, and an exported file imports again;
+a serving service sees the targets at once."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from uuid import UUID
+
+import pytest
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
+
+from api import cli
+from application.history import stored_events
+from tests.e2e.conftest import TEL_0, TEL_1, create_outdial, host_of, ok, targets_path
+
+GOOD = f"""name,destination_0,destination_1,destination_1_name,status,try_count_0
+Alice,{TEL_0},sip:alice@example.com,Alice at work,idle,0
+Bob,{TEL_1},,,done,3
+,email:carol@example.com,,,,
+"""
+
+
+def _where(app: FastAPI) -> list[str]:
+    settings = host_of(app).settings
+    if settings.database_url:
+        return ["--database-url", settings.database_url]
+    return ["--data-dir", str(settings.data_dir)]
+
+
+def _listed(client: TestClient, outdial: str) -> list[dict[str, object]]:
+    rows = ok(client.get(targets_path(outdial), params={"page_size": 100}))["result"]
+    return sorted(rows, key=lambda t: str(t["name"]))
+
+
+def _lines(err: str) -> list[str]:
+    return [line for line in err.splitlines() if line.startswith(("outdial ", "imported "))]
+
+
+def test_a_file_imports_with_its_extra_columns_and_a_rerun_creates_nothing(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(GOOD)
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 0
+    said = _lines(capsys.readouterr().err)
+    assert said[0] == "outdial import: ignoring columns status, try_count_0"
+    assert said[-1].startswith("imported 3 targets")
+    targets = _listed(client, outdial)  # the serving service sees them at once
+    assert [t["name"] for t in targets] == ["", "Alice", "Bob"]
+    alice = targets[1]
+    blank = {"target_name": "", "name": "", "detail": ""}
+    assert alice["destination_0"] == {"type": "tel", "target": TEL_0, **blank}
+    assert alice["destination_1"]["type"] == "sip"  # type: ignore[index]
+    assert alice["destination_1"]["name"] == "Alice at work"  # type: ignore[index]
+    assert targets[0]["destination_0"]["type"] == "email"  # type: ignore[index]
+    events = stored_events(host_of(app).services.service, UUID(str(alice["id"])))
+    assert events[0].actor == "system:import"  # type: ignore[attr-defined]
+
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 0  # run again
+    assert "imported 0 targets" in _lines(capsys.readouterr().err)[-1]
+    assert len(_listed(client, outdial)) == 3
+
+
+def test_bad_rows_are_named_and_nothing_is_imported_unless_skipped(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "bad.csv"
+    file.write_text(
+        f"name,destination_0,destination_1\nok,{TEL_0},\nbad,12345,\nworse,,\nx\x00y,{TEL_1},\n"
+    )
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 1
+    said = _lines(capsys.readouterr().err)
+    assert said[0].startswith("outdial import: line 3: destination_0.type: is required")
+    assert said[1] == "outdial import: line 4: destination_0: at least one destination must be set"
+    assert said[2].startswith(
+        "outdial import: line 5: name: must not hold control character U+0000"
+    )
+    assert said[3].startswith("outdial import: 3 bad rows, nothing imported")
+    assert _listed(client, outdial) == []
+
+    assert cli.main(["import", outdial, str(file), "--skip-invalid", *_where(app)]) == 0
+    assert _lines(capsys.readouterr().err)[-1].endswith("skipped bad lines 3, 4, 5")
+    assert [t["name"] for t in _listed(client, outdial)] == ["ok"]
+
+
+def test_an_exported_targets_file_imports_again(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    source = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(GOOD)
+    assert cli.main(["import", source, str(file), *_where(app)]) == 0
+    exported = tmp_path / "exported.csv"
+    assert cli.main(["export", "targets", source, "--output", str(exported), *_where(app)]) == 0
+    copy = create_outdial(client)["id"]
+    assert cli.main(["import", copy, str(exported), *_where(app)]) == 0
+    capsys.readouterr()
+
+    def shape(target: dict[str, object]) -> tuple[object, ...]:
+        return (target["name"], *(target[f"destination_{n}"] for n in range(5)))
+
+    assert [shape(t) for t in _listed(client, copy)] == [shape(t) for t in _listed(client, source)]
+
+
+def test_an_outdial_that_is_not_there_or_a_missing_file_is_one_line_and_exit_2(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "list.csv"
+    file.write_text(GOOD)
+    missing = "5e0d7d8b-8f5c-4b53-a1b7-0d3c4f8e9a10"
+    assert cli.main(["import", missing, str(file), *_where(app)]) == 2
+    outdial = create_outdial(client)["id"]
+    assert cli.main(["import", outdial, str(tmp_path / "nope.csv"), *_where(app)]) == 2
+    assert len(_lines(capsys.readouterr().err)) == 2
