@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from application.storage import SQLITE_BUSY_TIMEOUT_S, Storage
+from application.storage import Storage, small_table_connection
 
 KEY_PREFIX = "odk_"
 KEY_ID_PREFIX = "kid_"
@@ -216,13 +216,8 @@ class SQLiteKeyTable(KeyTable):
 
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(
-            path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
-        )
+        self._connection = small_table_connection(path)
         with self._lock:
-            if path != ":memory:":
-                # Readers do not block a writer in another process (`outdial keys create`).
-                self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} ("
                 "key_hash TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "

@@ -12,7 +12,6 @@ exist and the command answers what is there instead of creating it twice.
 from __future__ import annotations
 
 import contextlib
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -22,7 +21,7 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from application.errors import ConcurrentChange
-from application.storage import SQLITE_BUSY_TIMEOUT_S, Storage
+from application.storage import Storage, small_table_connection
 from domain.errors import DomainError
 
 TABLE = "outdial_idempotency"
@@ -244,12 +243,8 @@ class _SQLTable(IdempotencyTable):
 class SQLiteIdempotencyTable(_SQLTable):
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
-        self._connection = sqlite3.connect(
-            path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
-        )
+        self._connection = small_table_connection(path)
         with self._lock:
-            if path != ":memory:":
-                self._connection.execute("PRAGMA journal_mode=WAL")
             self._connection.execute(
                 f"CREATE TABLE IF NOT EXISTS {TABLE} (customer_id TEXT NOT NULL, "
                 "key TEXT NOT NULL, fingerprint TEXT NOT NULL, seed TEXT NOT NULL, "

@@ -219,6 +219,18 @@ class Storage:
         return {"PERSISTENCE_MODULE": "eventsourcing.popo"}
 
 
+def small_table_connection(path: str) -> sqlite3.Connection:
+    """One connection to a small SQLite file of the service's own (keys, idempotency),
+    shared by a process's threads: autocommit, a short busy wait, and WAL, so its readers
+    never block a writer in another process (`outdial keys create` while `serve` runs)."""
+    connection = sqlite3.connect(
+        path, timeout=SQLITE_BUSY_TIMEOUT_S, check_same_thread=False, isolation_level=None
+    )
+    if path != ":memory:":
+        connection.execute("PRAGMA journal_mode=WAL")
+    return connection
+
+
 def postgres_env(database_url: str) -> dict[str, str]:
     """The library's POSTGRES_* settings from a ``postgresql://user:pass@host:port/db`` URL."""
     url = urlparse(database_url)
