@@ -5,8 +5,9 @@ are then written a batch at a time, each batch one atomic write. A target's id d
 from the outdial and its row (line number and content), or with ``--keep-ids`` from the
 row's ``id`` column, so an interrupted import run again creates nothing twice: a batch
 whose targets exist already is passed over. Both passes stream, so any number of rows
-fits in constant memory; after each batch the import waits for the read model, so a
-serving `outdial serve` stays ready and sees the targets at once.
+fits in constant memory; after each batch the import waits for the read model (or, with no
+projection running, applies the batch to it itself), so a serving `outdial serve` stays
+ready and sees the targets at once.
 """
 
 from __future__ import annotations
@@ -34,6 +35,8 @@ from domain.errors import DomainError, InvalidValue
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS
 from domain.text import checked_data, checked_detail, checked_name
+from projections.rebuild import catch_up
+from projections.runner import ReadModel
 
 IMPORTER = "system:import"
 ADDRESS_EXTRAS = ("target_name", "name", "detail")
@@ -113,7 +116,7 @@ def import_targets(settings: Settings, args: argparse.Namespace) -> int:
                     skipped += len(news)  # imported by an earlier run
                 else:
                     created += len(news)
-                    read_model.wait_until_applied(written.position, timeout=60)
+                    _paced(read_model, events, written.position)
                 advance(len(news))
         took = time.monotonic() - began
         listed = (
@@ -129,6 +132,16 @@ def import_targets(settings: Settings, args: argparse.Namespace) -> int:
         read_model.close()
         events.close()
         service.close()
+
+
+def _paced(read_model: ReadModel, events: StoredEventLog, position: int) -> None:
+    """Wait for a serving projection to apply the batch, so the import never runs ahead
+    of the read model; with none active, apply it here (exactly once either way)."""
+    status = read_model.status()
+    if status is not None and status.active(time.time()):
+        read_model.wait_until_applied(position, timeout=60)
+    else:
+        catch_up(events, read_model.view)
 
 
 def _header(file: TextIO, *, keep_ids: bool) -> list[str] | str:

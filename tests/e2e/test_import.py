@@ -5,7 +5,7 @@ a serving service sees the targets at once."""
 from __future__ import annotations
 
 from pathlib import Path
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi import FastAPI
@@ -13,7 +13,18 @@ from fastapi.testclient import TestClient
 
 from api import cli
 from application.history import stored_events
-from tests.e2e.conftest import TEL_0, TEL_1, create_outdial, host_of, ok, targets_path
+from application.service import OutdialService
+from application.storage import Storage
+from tests.e2e.conftest import (
+    TEL_0,
+    TEL_1,
+    bearer,
+    create_outdial,
+    host_of,
+    make_app,
+    ok,
+    targets_path,
+)
 
 GOOD = f"""name,destination_0,destination_1,destination_1_name,status,try_count_0
 Alice,{TEL_0},sip:alice@example.com,Alice at work,idle,0
@@ -116,3 +127,21 @@ def test_an_outdial_that_is_not_there_or_a_missing_file_is_one_line_and_exit_2(
     outdial = create_outdial(client)["id"]
     assert cli.main(["import", outdial, str(tmp_path / "nope.csv"), *_where(app)]) == 2
     assert len(_lines(capsys.readouterr().err)) == 2
+
+
+def test_with_no_service_running_the_import_brings_the_read_model_along(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = tmp_path / "var"
+    service = OutdialService(storage=Storage(data_dir=data))
+    customer = uuid4()
+    outdial = service.create_outdial(customer).value.id
+    service.close()
+    file = tmp_path / "list.csv"
+    file.write_text(GOOD)
+    assert cli.main(["import", str(outdial), str(file), "--data-dir", str(data)]) == 0
+    assert cli.main(["verify", "--data-dir", str(data)]) == 0
+    assert "0 difference(s)" in capsys.readouterr().out
+    app = make_app(data)
+    with TestClient(app, headers=bearer(host_of(app).services.keys.create(customer))) as client:
+        assert len(_listed(client, str(outdial))) == 3
