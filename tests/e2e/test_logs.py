@@ -43,6 +43,7 @@ def test_each_request_is_one_line_with_its_route_template_and_no_key(
     assert as_json["status"] == 200
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("store", ["sqlite"])
 def test_serve_writes_json_lines_when_asked(
     store: str, new_store: Callable[[str], Storage]

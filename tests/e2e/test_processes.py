@@ -29,6 +29,9 @@ from tests.conftest import BOTH_STORES
 
 TEL = "+821100000001"
 
+# Several real processes each: for `make test`, not the inner loop.
+pytestmark = pytest.mark.slow
+
 
 def _free_port() -> int:
     with socket.socket() as probe:

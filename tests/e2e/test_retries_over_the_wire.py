@@ -19,6 +19,9 @@ from tests.e2e.test_processes import _key, _start, _until_up, running
 
 TEL = "+821100000001"
 
+# Several real processes each: for `make test`, not the inner loop.
+pytestmark = pytest.mark.slow
+
 
 def _send_and_hang_up(url: str, path: str, body: bytes, headers: dict[str, str]) -> None:
     """Send the whole request, then close the connection without reading a byte."""
