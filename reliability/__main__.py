@@ -321,7 +321,8 @@ def main() -> int:
     line = (
         f"kills survived {summary.kills}, acknowledged writes checked {summary.checked}, "
         f"lost {summary.lost}, applied twice {summary.twice}, fuzz cases {summary.fuzz_cases}, "
-        f"5xx {summary.five_hundreds}, load {load_text}"
+        f"5xx {summary.five_hundreds}, load {load_text}, "
+        f"failed checks {len(summary.failures)}"
     )
     print(line)
     RESULTS.parent.mkdir(parents=True, exist_ok=True)

@@ -94,7 +94,10 @@ def verify(storage: Storage) -> tuple[int, str]:
         [PYTHON, "-m", "api.cli", "verify", *where(storage)],
         capture_output=True, text=True, check=False,
     )  # fmt: skip
-    return done.returncode, (done.stdout + done.stderr).strip().splitlines()[-1]
+    lines = (done.stdout + done.stderr).strip().splitlines()
+    if done.returncode != 0:  # every difference, for whoever reads the failure
+        return done.returncode, "\n".join(lines[-20:])
+    return done.returncode, lines[-1]
 
 
 def active_worker_pid(storage: Storage) -> int | None:
