@@ -320,9 +320,11 @@ class LiveProjection:
         events = model.events
         if self._position is None:
             self._position = model.position() or 0
-        # Ids only grow: the one after ours is surely next, gaps in the log or not.
+        # Ids only grow: the one after ours is surely next, gaps in the log or not; and so
+        # is each id one more than the last. Past a jump (a command of several writes, with
+        # another writer's events between them) the log is read instead.
         if recorded and recorded[0][0] == self._position + 1:
-            page: Sequence[Notified] = recorded
+            page: Sequence[Notified] = _contiguous(recorded)
         else:
             page = events.read(self._position, limit=limit)
         if not page:
@@ -366,6 +368,14 @@ class LiveProjection:
         self.restarts += 1
         with contextlib.suppress(Exception):  # the store itself may be what failed
             self._beat(time.time())
+
+
+def _contiguous(recorded: Sequence[Notified]) -> Sequence[Notified]:
+    """The longest start of ``recorded`` whose ids follow one another without a gap."""
+    for n in range(1, len(recorded)):
+        if recorded[n][0] != recorded[n - 1][0] + 1:
+            return recorded[:n]
+    return recorded
 
 
 def why_not_following(

@@ -25,7 +25,7 @@ from projections.paging import InvalidPageToken
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
 from projections.rebuild import rebuild
-from projections.runner import ReadModel
+from projections.runner import LiveProjection, ReadModel
 from projections.schema import COLUMNS, DIALS, TABLES
 from projections.verify import verify
 from projections.views import ReadModelView, open_view
@@ -497,3 +497,26 @@ def test_a_read_model_made_before_dials_had_actors_gains_the_columns(
         [dial] = projection.read_model.queries.search_dials(customer).rows
         assert (dial["actor"], dial["manual"]) == ("kid_0123456789ab", True)
         assert verify(events, projection.read_model.view)[1] == []
+
+
+def test_a_writers_events_with_another_writers_between_them_skip_none(
+    storage: Storage, stored_app: OutdialService, events: StoredEventLog
+) -> None:
+    """A command of several writes (a dispatch that looked twice) hands over events whose
+    ids jump past another writer's: applying them must not pass over that one."""
+    customer = uuid4()
+    mine = stored_app.create_outdial(customer, name="mine")
+    theirs = stored_app.create_outdial(customer, name="theirs")  # another writer, between
+    again = stored_app.update_outdial(customer, mine.value.id, name="mine again")
+    recorded = (*mine.recorded, *again.recorded)
+    assert [n for n, _ in recorded] == [1, 3]
+    read_model = open_read_model(storage, events)
+    try:
+        projection = LiveProjection(read_model)
+        projection.active = True  # as the lease holder would be; no thread of its own
+        projection.apply_until(3, recorded)
+        assert read_model.position() == 3
+        assert read_model.queries.get_outdial(customer, theirs.value.id) is not None
+        assert verify(events, read_model.view)[1] == []
+    finally:
+        read_model.close()
