@@ -38,8 +38,10 @@ FINDINGS: list[str] = [
     "whole claim in one query and starts every dial of its answer in one atomic write "
     "(after a conflict with another process it reads them again and writes the rest), and "
     "takes its candidates in random order from the window of the oldest, so dispatchers of "
-    "two processes seldom collide. PostgreSQL 160 -> 300-360 claims/s in one process, "
-    "550-600 over two; SQLite 307 -> 578.",
+    "two processes seldom collide. PostgreSQL 160 -> 300-500 claims/s in one process, "
+    "516-600 over two; SQLite 307 -> 578-833 (benchmarks/results/scale-out.md). A second "
+    "API process on this 2-core machine, which also runs the load generator and the "
+    "projection process, adds little: POST 201/s with both counts, GET 692/s vs 746/s.",
     "**Import, projection, rebuild.** A target costs about 300 us of Python on the import "
     "path and an event about 150-180 us in the projection: decoding (the library's mapper, "
     "25-30 us an event even reading with orjson), one row read and written per aggregate "
