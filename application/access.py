@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from application.storage import Storage, small_table_connection
+from application.storage import POOL_WAIT_S, Storage, small_table_connection
 
 KEY_PREFIX = "odk_"
 KEY_ID_PREFIX = "kid_"
@@ -295,7 +295,7 @@ class PostgresKeyTable(KeyTable):
         from psycopg_pool import ConnectionPool
 
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=2, open=True
+            database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
         )
         # Another process may create it at the same moment.
         with contextlib.suppress(psycopg.errors.UniqueViolation):

@@ -21,7 +21,7 @@ from typing import Any
 from uuid import UUID, uuid4, uuid5
 
 from application.errors import ConcurrentChange
-from application.storage import Storage, small_table_connection
+from application.storage import POOL_WAIT_S, Storage, small_table_connection
 from domain.errors import DomainError
 
 TABLE = "outdial_idempotency"
@@ -270,7 +270,7 @@ class PostgresIdempotencyTable(_SQLTable):
         from psycopg_pool import ConnectionPool
 
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=2, open=True
+            database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
         )
         with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process did
             self._run(

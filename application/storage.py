@@ -30,6 +30,8 @@ log = logging.getLogger(__name__)
 # Seconds a SQLite writer waits for another process's write lock before giving up.
 SQLITE_BUSY_TIMEOUT_S = 5  # the key and idempotency tables: short lookups and writes
 LISTEN_CONNECT_TIMEOUT_S = 2
+# How long a small table's pool (keys, idempotency) waits for a connection.
+POOL_WAIT_S = 5.0
 # How often the embedded store looks whether another process wrote events (a PRAGMA).
 SQLITE_WATCH_INTERVAL_S = 0.05
 EVENTS_DBNAME = "events.sqlite3"

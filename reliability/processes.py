@@ -112,12 +112,11 @@ def active_worker_pid(storage: Storage) -> int | None:
     return int(str(row[0]).rsplit(":", 1)[1])
 
 
-def restart_postgres(down_seconds: float) -> None:
-    """Stop the local PostgreSQL, keep it down a while, start it again."""
+def postgres(action: str) -> None:
+    """``stop`` (fast: sessions cut) or ``start`` the local PostgreSQL."""
     cluster = ["pg_ctlcluster", "--skip-systemctl-redirect", _version(), "main"]
-    subprocess.run([*cluster, "stop", "-m", "fast"], check=True, capture_output=True)
-    time.sleep(down_seconds)
-    subprocess.run([*cluster, "start"], check=True, capture_output=True)
+    extra = ["-m", "fast"] if action == "stop" else []
+    subprocess.run([*cluster, action, *extra], check=True, capture_output=True)
 
 
 def _version() -> str:

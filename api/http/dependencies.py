@@ -167,6 +167,13 @@ async def customer_of_key(
     if key:
         known, customer = keys.remembered(key)
         if not known:
+            if not _host(request).services.events.reachable:
+                # The key store is the same server: answer now rather than wait on it.
+                raise Unavailable(
+                    "STORE_UNAVAILABLE",
+                    "the database cannot be reached; retry shortly",
+                    retry_after=1,
+                )
             customer = await run_in_threadpool(keys.customer_of, key)
     if key and customer is not None:
         request.state.actor = key_id(key_hash(key))  # who the events will say did it
