@@ -97,6 +97,14 @@ def _check(
     )
 
 
+def _first_outdial(api: Process, key: str, name: str) -> str:
+    """Once the server is ready, a new outdial of the key's customer to write under."""
+    with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}) as c:
+        _ready(api.url)
+        outdial: str = c.post("/v1.0/outdials", json={"name": name}).json()["id"]
+        return outdial
+
+
 def kills(summary: Summary, kind: str, rounds: int) -> None:
     """The server (and on PostgreSQL the active projection worker) SIGKILLed at random
     moments under the mixed write load."""
@@ -110,9 +118,7 @@ def kills(summary: Summary, kind: str, rounds: int) -> None:
         try:
             api.until_up()
             key = first_key(store.storage)
-            with httpx.Client(base_url=api.url, headers={"Authorization": f"Bearer {key}"}) as c:
-                _ready(api.url)
-                outdial = c.post("/v1.0/outdials", json={"name": "faults"}).json()["id"]
+            outdial = _first_outdial(api, key, "faults")
             acked = Acknowledged()
             with MixedWriters(lambda: api.url, key, outdial, acked):
                 for n in range(rounds):
@@ -149,9 +155,7 @@ def database_restart(summary: Summary) -> None:
             api.until_up()
             key = first_key(store.storage)
             headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=api.url, headers=headers) as c:
-                _ready(api.url)
-                outdial = c.post("/v1.0/outdials", json={"name": "outage"}).json()["id"]
+            outdial = _first_outdial(api, key, "outage")
             acked = Acknowledged()
             during: Counter[int] = Counter()
             with MixedWriters(lambda: api.url, key, outdial, acked):
@@ -204,9 +208,7 @@ def sustained(summary: Summary, kind: str, seconds: float) -> None:
             api.until_up()
             key = first_key(store.storage)
             headers = {"Authorization": f"Bearer {key}"}
-            with httpx.Client(base_url=api.url, headers=headers) as c:
-                _ready(api.url)
-                outdial = c.post("/v1.0/outdials", json={"name": "load"}).json()["id"]
+            outdial = _first_outdial(api, key, "load")
             latencies: list[float] = []
             statuses: Counter[int] = Counter()
             lock = threading.Lock()

@@ -107,15 +107,19 @@ class ReadModelWait:
         return written.value
 
 
+def _store_unreachable() -> Unavailable:
+    return Unavailable(
+        "STORE_UNAVAILABLE", "the database cannot be reached; retry shortly", retry_after=1
+    )
+
+
 async def writes_accepted(request: Request) -> None:
     """Refuse a write before anything is stored while the read model cannot follow (no
     projection active for more than 5 s, or the active one stuck): its answer could not
     be read back. A read model that is merely busy makes writes wait instead."""
     host = _host(request)
     if not host.services.events.reachable:
-        raise Unavailable(
-            "STORE_UNAVAILABLE", "the database cannot be reached; retry shortly", retry_after=1
-        )
+        raise _store_unreachable()
     projection = None if host.worker is None else host.worker.projection
     read_model = host.services.read_model
     if (projection is not None and projection.active) or not read_model.status_is_stale():
@@ -169,11 +173,7 @@ async def customer_of_key(
         if not known:
             if not _host(request).services.events.reachable:
                 # The key store is the same server: answer now rather than wait on it.
-                raise Unavailable(
-                    "STORE_UNAVAILABLE",
-                    "the database cannot be reached; retry shortly",
-                    retry_after=1,
-                )
+                raise _store_unreachable()
             customer = await run_in_threadpool(keys.customer_of, key)
     if key and customer is not None:
         request.state.actor = key_id(key_hash(key))  # who the events will say did it
