@@ -42,6 +42,23 @@ class ReadModelQueries:
             page_token=page_token,
         )
 
+    def target_counts(self, customer_id: UUID, outdial_ids: list[UUID]) -> dict[str, dict[str, int]]:
+        """Live targets of each of these outdials by status: {outdial id: {status: count}}."""
+        if not outdial_ids:
+            return {}
+        marks = ", ".join(f":o{n}" for n in range(len(outdial_ids)))
+        params: dict[str, Any] = {f"o{n}": str(o) for n, o in enumerate(outdial_ids)}
+        params.update(customer=str(customer_id), live=NOT_DELETED)
+        counts: dict[str, dict[str, int]] = {str(o): {} for o in outdial_ids}
+        for row in self.view.query(
+            "SELECT outdial_id, status, COUNT(*) AS n FROM targets "
+            f"WHERE outdial_id IN ({marks}) AND customer_id = :customer AND tm_delete = :live "
+            "GROUP BY outdial_id, status",
+            params,
+        ):
+            counts[row["outdial_id"]][row["status"]] = int(row["n"])
+        return counts
+
     # -- targets ----------------------------------------------------------------
 
     def get_target(self, customer_id: UUID, outdial_id: UUID, target_id: UUID) -> Row | None:

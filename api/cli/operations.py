@@ -6,13 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from typing import Any
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from api.bootstrap import event_log, open_read_model, open_service
 from api.http import presenters
+from api.readable import changed, said_by
 from api.settings import Settings
 from application.history import replay_steps, stored_events
 from projections.failures import EventNotApplied
@@ -88,39 +88,15 @@ def replay_target(settings: Settings, args: argparse.Namespace) -> int:
         actor = event["data"].get("actor") or "-"
         print()
         print(f"v{event['version']}  {event['type']}  {event['timestamp']}  by {actor}")
-        said = [
-            f"{name}={_short(event['data'][name])}"
-            for name in _SAID_BY_EVENT.get(event["type"], ())
-            if event["data"].get(name) not in (None, "", False)
-        ]
+        said = [f"{name}={value}" for name, value in said_by(event)]
         if said:
             print(_fit("  " + "  ".join(said)))
-        for field, (old, new) in step["changes"].items():
-            if field in _QUIET:
-                continue
-            change = f"{_short(new)}" if old is None else f"{_short(old)} -> {_short(new)}"
-            print(_fit(f"  {field}: {change}"))
+        for field, old, new in changed(step):
+            print(_fit(f"  {field}: {new}" if old is None else f"  {field}: {old} -> {new}"))
     return 0
 
 
-# Fields every event changes, which say nothing of what happened.
-_QUIET = frozenset({"tm_update"})
-# What a dial's events say beyond the state they change.
-_SAID_BY_EVENT = {
-    "DialStarted": ("destination", "try_count", "reference_id", "manual", "dial_id"),
-    "DialFinished": ("result", "reason", "timed_out", "late", "dial_id"),
-}
 WIDTH = 80
-
-
-def _short(wired: Any) -> str:
-    """A wire value as a reader wants it: an address as ``type:target``, a plan as its
-    tries and timings, text as it is, anything else as compact JSON."""
-    if isinstance(wired, dict) and {"type", "target"} <= set(wired):
-        return f"{wired['type']}:{wired['target']}"
-    if isinstance(wired, str):
-        return wired if wired else '""'
-    return json.dumps(wired, ensure_ascii=False, separators=(",", ":"))
 
 
 def _fit(line: str) -> str:

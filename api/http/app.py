@@ -19,6 +19,8 @@ from api.http.routes import dials, history, operations, outdials, targets
 from api.http.routing import RouteTable
 from api.http.throttle import FailedAuthentications, parse_networks
 from api.logs import configure_logging
+from api.pages import routes as pages
+from api.pages.errors import install_page_errors
 from api.settings import Settings
 from api.workers.projection import ProjectionWorker
 from application.service import Clock, utc_now
@@ -97,7 +99,9 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     for router in routers:
         app.include_router(router)
     app.state.route_table = RouteTable(routers)
+    app.include_router(pages.router)
     install_error_handlers(app)
+    install_page_errors(app)
     document_no_422(app)
     app.add_middleware(RequestGuard)
     metrics = Metrics()

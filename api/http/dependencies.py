@@ -161,12 +161,18 @@ async def customer_of_key(
     token: Annotated[str | None, Depends(token_query)],
     accesskey: Annotated[str | None, Depends(accesskey_query)],
 ) -> UUID:
-    """Every /v1.0 call acts for the customer its key belongs to.
+    """Every /v1.0 call acts for the customer its key belongs to."""
+    key = credentials.credentials if credentials else token or accesskey
+    return await customer_for(request, keys, key)
+
+
+async def customer_for(request: Request, keys: ApiKeys, key: str | None) -> UUID:
+    """The customer ``key`` belongs to, or Unauthenticated (Throttled after too many
+    failures from the caller's address); what the pages' session checks too.
 
     A key looked up a moment ago is answered from memory, on the event loop; only a key
     the process has not seen lately costs a trip to the key store, in a worker thread.
     """
-    key = credentials.credentials if credentials else token or accesskey
     customer: UUID | None = None
     if key:
         known, customer = keys.remembered(key)

@@ -23,6 +23,17 @@ log = logging.getLogger(__name__)
 # Every answer: no content sniffing. API answers are a customer's data: no cache keeps them.
 SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff")]
 API_HEADERS = [(b"cache-control", b"no-store")]
+# Pages: nothing from another origin, no script at all, no framing; the key a page may be
+# opened with never leaves in a Referer.
+PAGE_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
+PAGE_HEADERS = [
+    (b"content-security-policy", PAGE_POLICY.encode()),
+    (b"referrer-policy", b"no-referrer"),
+    (b"x-frame-options", b"DENY"),
+]
 
 # A caller's request id is echoed when it is short visible ASCII, so it is safe in logs.
 _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
@@ -43,7 +54,7 @@ class RequestGuard:
         if scope["path"].startswith("/v1.0"):
             _json_unless_declared_otherwise(scope)
         started = False
-        security = SECURITY_HEADERS + (API_HEADERS if scope["path"].startswith("/v1.0") else [])
+        security = SECURITY_HEADERS + _headers_of(scope["path"])
         ours = {b"x-request-id", *(name for name, _ in security)}
 
         async def send_with_id(message: Message) -> None:
@@ -81,6 +92,15 @@ class RequestGuard:
                 scope, 500, "INTERNAL", f"an unexpected error; quote request_id {request_id}"
             )
             await response(scope, receive, send_with_id)
+
+
+def _headers_of(path: str) -> list[tuple[bytes, bytes]]:
+    if path.startswith("/v1.0"):
+        return API_HEADERS
+    if path.startswith("/ui"):
+        # A page is one customer's data too; the style sheet may be kept a while.
+        return PAGE_HEADERS if path.startswith("/ui/static/") else [*PAGE_HEADERS, *API_HEADERS]
+    return []
 
 
 # What a client sends when it does not say: `curl -d` says form-encoded, some say text.

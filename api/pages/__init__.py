@@ -1,0 +1,1 @@
+"""Pages for people under /ui: server-rendered, usable without JavaScript."""
