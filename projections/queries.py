@@ -42,7 +42,9 @@ class ReadModelQueries:
             page_token=page_token,
         )
 
-    def target_counts(self, customer_id: UUID, outdial_ids: list[UUID]) -> dict[str, dict[str, int]]:
+    def target_counts(
+        self, customer_id: UUID, outdial_ids: list[UUID]
+    ) -> dict[str, dict[str, int]]:
         """Live targets of each of these outdials by status: {outdial id: {status: count}}."""
         if not outdial_ids:
             return {}

@@ -32,7 +32,9 @@ from domain.timeline import NOT_DELETED
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(said_by=said_by, changed=changed, not_deleted=NOT_DELETED)
+templates.env.globals.update(
+    said_by=said_by, changed=changed, not_deleted=NOT_DELETED, no_campaign=str(NO_CAMPAIGN)
+)
 STYLE = (HERE / "static" / "pages.css").read_bytes()
 
 router = APIRouter(prefix="/ui", include_in_schema=False)
@@ -81,7 +83,6 @@ def outdials_page(
         "outdials.html",
         outdials=outdials,
         counts=counts,
-        none_id=str(NO_CAMPAIGN),
         next_page_token=found.next_page_token,
     )
 

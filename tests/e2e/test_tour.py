@@ -1,0 +1,177 @@
+"""The README's ten-minute tour, run as it stands against a real server, and its pages
+opened in a real headless Chromium: what a new user does, checked as they would see it.
+
+With ``OUTDIAL_SCREENSHOTS=DIR`` the test also saves the pages' screenshots there (the
+README's come from ``OUTDIAL_SCREENSHOTS=docs/screenshots``).
+"""
+
+from __future__ import annotations
+
+import html
+import os
+import re
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.e2e.browser import colours, open_page, screenshot
+
+README = Path(__file__).parents[2] / "README.md"
+TOUR_PORT = "127.0.0.1:8000"
+# The pages' colours (api/pages/static/pages.css): drawn only when the style sheet applied.
+SUCCESS = (0x2E, 0x85, 0x40)
+FAIL = (0xC0, 0x39, 0x2B)
+HEADER = (0x1D, 0x24, 0x33)
+
+pytestmark = pytest.mark.slow  # a server, a shell and a browser: for `make test`
+
+
+def tour_blocks() -> list[str]:
+    """The shell blocks the README marks as the tour's, in order."""
+    blocks = re.findall(r"<!-- tour -->\n```sh\n(.*?)```", README.read_text(), re.S)
+    assert len(blocks) == 2, "the README's tour has two marked blocks"
+    return blocks
+
+
+@dataclass
+class Server:
+    url: str
+    key: str
+    workdir: Path
+
+
+@pytest.fixture
+def server(tmp_path: Path) -> Iterator[Server]:
+    """`make run` in a fresh checkout: `outdial serve` on an empty ./var, which prints the
+    first key. The checkout's .venv is the one these tests run in."""
+    (tmp_path / ".venv").symlink_to(Path(sys.prefix))
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    out, err = tmp_path / "serve.out", tmp_path / "serve.err"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
+    with out.open("w") as stdout, err.open("w") as stderr:
+        process = subprocess.Popen(
+            [str(tmp_path / ".venv/bin/outdial"), "serve", "--port", str(port)],
+            cwd=tmp_path,
+            stdout=stdout,
+            stderr=stderr,
+            env=env,
+        )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, err.read_text()
+            try:
+                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            assert time.monotonic() < deadline, f"the server did not come up: {err.read_text()}"
+            time.sleep(0.1)
+        key = next(line for line in out.read_text().splitlines() if line.startswith("odk_"))
+        yield Server(url=url, key=key, workdir=tmp_path)
+    finally:
+        process.terminate()
+        process.wait(timeout=15)
+
+
+def run_tour(server: Server) -> str:
+    """Both blocks in one shell, as a user pastes them: only the key and port differ."""
+    script = "\n".join(tour_blocks())
+    script = re.sub(r"^KEY=odk_\.\.\..*$", f"KEY={server.key}", script, flags=re.M)
+    script = script.replace(TOUR_PORT, server.url.removeprefix("http://"))
+    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
+    done = subprocess.run(
+        ["bash", "-euo", "pipefail", "-c", script],
+        cwd=server.workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    return done.stdout
+
+
+def seen(dom: str) -> str:
+    """The text a person reads in a document, without tags."""
+    return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
+
+
+def test_the_tour_reaches_a_targets_timeline_in_a_real_browser(server: Server) -> None:
+    said = run_tour(server)
+
+    # What the tour's commands print: the page to open, the replay, the export, verify.
+    page = re.search(r"^open (http://\S+)$", said, re.M)
+    assert page is not None, said
+    timeline_url = page.group(1)
+    assert "v7  DialFinished" in said
+    assert "result=success  reason=answered" in said
+    assert "0 difference(s)" in said
+    assert "id,outdial_id,outdial_target_id,destination_index" in said  # the export's header
+    assert said.count(",done,success,answered,") == 2  # its newest dials: Alice's and Carol's
+
+    # The browser follows the token's redirect on its cookie and shows Alice's timeline.
+    visit = open_page(timeline_url)
+    text = seen(visit.dom)
+    assert "Sign in" not in text
+    assert "Alice" in text
+    assert "7 events and 3 dial attempts" in text
+    drawing = re.search(r'<svg class="timeline".*?</svg>', visit.dom, re.S)
+    assert drawing is not None
+    assert drawing.group(0).count('<rect class="bar"') == 3
+    for row in (
+        "dial tel:+821100000001 (destination 0, try 1) fail · busy",
+        "dial tel:+821100000001 (destination 0, try 2) fail · no_answer",
+        "dial sip:alice@example.com (destination 1, try 1) success · answered",
+    ):
+        assert row in text
+    assert re.findall(r'<li class="step" id="v(\d)">', visit.dom) == list("1234567")
+    assert "progressing → done" in text
+    # Nothing on the page broke its own Content-Security-Policy.
+    assert "Content Security Policy" not in visit.log, visit.log
+    assert "Refused to" not in visit.log, visit.log
+
+    # On the screen: the style sheet applied, green and red bars drawn.
+    shot = screenshot(timeline_url, server.workdir / "timeline.png", height=1150)
+    drawn = colours(shot)
+    assert drawn[HEADER] > 10_000  # the dark navigation bar
+    assert drawn[SUCCESS] > 300  # the answered dial
+    assert drawn[FAIL] > 600  # the two failed ones
+
+    keep = os.environ.get("OUTDIAL_SCREENSHOTS")
+    if keep:
+        _save_screenshots(server, timeline_url, shot, Path(keep))
+
+
+def test_a_page_without_a_key_shows_the_sign_in_form_in_the_browser(server: Server) -> None:
+    visit = open_page(server.url + "/ui/outdials")
+    text = seen(visit.dom)
+    assert "Sign in" in text
+    assert "Sign in with an API key to see this page." in text
+    assert '<input id="token" name="token" type="password"' in visit.dom
+    opened = open_page(server.url + f"/ui/outdials?token={server.key}")
+    assert "No outdials yet" in seen(opened.dom)
+    assert "Refused to" not in opened.log
+
+
+def _save_screenshots(server: Server, timeline_url: str, timeline: Path, into: Path) -> None:
+    into.mkdir(parents=True, exist_ok=True)
+    timeline.replace(into / "timeline.png")
+    outdial_id = timeline_url.split("/ui/outdials/")[1].split("/")[0]
+    token = f"token={server.key}"
+    for name, path, height in (
+        ("outdials", f"/ui/outdials?{token}", 420),
+        ("outdial", f"/ui/outdials/{outdial_id}?{token}", 820),
+        ("dials", f"/ui/dials?outdial_id={outdial_id}&result=fail&{token}", 900),
+    ):
+        screenshot(server.url + path, into / f"{name}.png", height=height)
