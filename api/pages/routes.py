@@ -94,14 +94,21 @@ def outdial_page(
     customer: PageCustomer,
     queries: Queries,
     status: Annotated[TargetStatus | None, Blank, Query()] = None,
+    include_deleted: bool = False,
     page_token: str = "",
 ) -> HTMLResponse:
-    """One outdial: its plan and its targets, newest first, filtered by status."""
+    """One outdial: its plan and its targets, newest first, filtered by status; deleted
+    targets only when asked for, as on /v1.0."""
     row = queries.get_outdial(customer, outdial_id)
     if row is None:
         raise OutdialNotFound(f"outdial {outdial_id} not found")
     found = queries.page_targets(
-        customer, outdial_id, page_size=PAGE_SIZE, page_token=page_token, status=status
+        customer,
+        outdial_id,
+        page_size=PAGE_SIZE,
+        page_token=page_token,
+        status=status,
+        include_deleted=include_deleted,
     )
     return render(
         request,
@@ -110,7 +117,15 @@ def outdial_page(
         targets=[presenters.target_row(r) for r in found.rows],
         statuses=["idle", "progressing", "done"],
         status=status,
+        include_deleted=include_deleted,
         next_page_token=found.next_page_token,
+        next_query=urlencode(
+            {
+                **({"status": status} if status else {}),
+                **({"include_deleted": "true"} if include_deleted else {}),
+                "page_token": found.next_page_token,
+            }
+        ),
     )
 
 

@@ -147,6 +147,12 @@ def test_the_outdial_page_shows_its_plan_and_its_targets_filtered_by_status(
     assert "Bob" not in text_of(done)
     assert "Bob" in text_of(unfiltered)  # an empty form field filters nothing
     assert '<option value="done" selected>' in done.text
+    # Deleted targets only when asked for, marked as such.
+    ok(client.delete(f"/v1.0/outdials/{made['outdial']['id']}/targets/{made['bob']['id']}"))
+    assert "Bob" not in text_of(browser.get(path))
+    with_deleted = browser.get(path + "?include_deleted=true")
+    assert "Bob" in text_of(with_deleted)
+    assert '<span class="badge deleted">deleted</span>' in with_deleted.text
 
 
 def test_the_target_page_draws_every_event_and_dial_and_the_replay(
@@ -236,3 +242,23 @@ def test_every_page_forbids_other_origins_scripts_and_caching(
     style = browser.get("/ui/static/pages.css")
     assert style.status_code == 200
     assert style.headers["content-type"].startswith("text/css")
+
+
+def test_long_lists_page_by_a_link(client: TestClient, browser: TestClient) -> None:
+    outdial = create_outdial(client, name="big list")
+    targets = [
+        {"name": f"T{n:02d}", "destination_0": {"type": "tel", "target": f"+8211000{n:05d}"}}
+        for n in range(55)
+    ]
+    ok(client.post(f"/v1.0/outdials/{outdial['id']}/targets/batch", json={"targets": targets}))
+
+    first = browser.get(f"/ui/outdials/{outdial['id']}?status=idle")
+    link = re.search(r'<p class="pager"><a href="\?([^"]+)">Older targets', first.text)
+    assert link is not None
+    second = browser.get(f"/ui/outdials/{outdial['id']}?" + html.unescape(link.group(1)))
+
+    assert first.text.count('<span class="badge idle">') == 50
+    assert second.text.count('<span class="badge idle">') == 5
+    assert "Older targets" not in second.text
+    names = re.findall(r">(T\d\d)</a>", first.text + second.text)
+    assert sorted(names) == [f"T{n:02d}" for n in range(55)]

@@ -21,6 +21,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+from application.storage import Storage
+from tests.conftest import BOTH_STORES
 from tests.e2e.browser import colours, open_page, screenshot
 
 README = Path(__file__).parents[2] / "README.md"
@@ -45,18 +47,24 @@ class Server:
     url: str
     key: str
     workdir: Path
+    env: dict[str, str]  # what every command of the tour runs with
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture(params=BOTH_STORES)
+def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """`make run` in a fresh checkout: `outdial serve` on an empty ./var, which prints the
-    first key. The checkout's .venv is the one these tests run in."""
+    first key; or on an empty PostgreSQL database named by OUTDIAL_DATABASE_URL, which every
+    command of the tour then reads too. The checkout's .venv is the one these tests run in."""
     (tmp_path / ".venv").symlink_to(Path(sys.prefix))
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
+    if request.param == "postgres":
+        storage: Storage = request.getfixturevalue("postgres_storage")
+        assert storage.database_url is not None
+        env["OUTDIAL_DATABASE_URL"] = storage.database_url
     with out.open("w") as stdout, err.open("w") as stderr:
         process = subprocess.Popen(
             [str(tmp_path / ".venv/bin/outdial"), "serve", "--port", str(port)],
@@ -78,7 +86,7 @@ def server(tmp_path: Path) -> Iterator[Server]:
             assert time.monotonic() < deadline, f"the server did not come up: {err.read_text()}"
             time.sleep(0.1)
         key = next(line for line in out.read_text().splitlines() if line.startswith("odk_"))
-        yield Server(url=url, key=key, workdir=tmp_path)
+        yield Server(url=url, key=key, workdir=tmp_path, env=env)
     finally:
         process.terminate()
         process.wait(timeout=15)
@@ -89,14 +97,13 @@ def run_tour(server: Server) -> str:
     script = "\n".join(tour_blocks())
     script = re.sub(r"^KEY=odk_\.\.\..*$", f"KEY={server.key}", script, flags=re.M)
     script = script.replace(TOUR_PORT, server.url.removeprefix("http://"))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
     done = subprocess.run(
         ["bash", "-euo", "pipefail", "-c", script],
         cwd=server.workdir,
         capture_output=True,
         text=True,
         timeout=120,
-        env=env,
+        env=server.env,
     )
     assert done.returncode == 0, done.stdout + done.stderr
     return done.stdout
