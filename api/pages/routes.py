@@ -13,7 +13,7 @@ from uuid import UUID
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
-from pydantic import BaseModel, BeforeValidator, Field
+from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from api.http import presenters
 from api.http.dependencies import Clock, Queries, Service
@@ -26,6 +26,7 @@ from api.readable import changed, said_by
 from application.errors import OutdialNotFound
 from application.history import EventRecord, replay_steps, target_events
 from domain.address import ADDRESS_FIELD_MAX
+from domain.errors import InvalidValue
 from domain.outdial import NO_CAMPAIGN
 from domain.target import REFERENCE_ID_MAX, Target
 from domain.timeline import NOT_DELETED
@@ -201,13 +202,29 @@ AUDIT_FIELDS = (
 
 
 @router.get("/dials")
-def dials_page(
-    request: Request,
-    customer: PageCustomer,
-    queries: Queries,
-    form: Annotated[AuditForm, Query()],
-) -> HTMLResponse:
-    """The audit search over every dial attempt, newest first."""
+def dials_page(request: Request, customer: PageCustomer, queries: Queries) -> HTMLResponse:
+    """The audit search over every dial attempt, newest first. A value the API would refuse
+    shows the form again, as it was filled in, with what to change (400)."""
+    asked = {name: request.query_params.get(name, "") for name in AuditForm.model_fields}
+    problem = ""
+    try:
+        form = AuditForm.model_validate(asked)
+        since = None if form.since is None else parse_time(form.since, "since")
+        until = None if form.until is None else parse_time(form.until, "until")
+    except ValidationError as refused:
+        first = refused.errors()[0]
+        problem = f"{first['loc'][0]}: {first['msg']}"
+    except InvalidValue as refused:
+        problem = refused.message
+    context: dict[str, Any] = {
+        "fields": AUDIT_FIELDS,
+        "results": ["success", "fail"],
+        "filters": asked,
+        "problem": problem,
+        "duration": lambda ms: "" if ms is None else duration_text_ms(ms),
+    }
+    if problem:
+        return render(request, "dials.html", 400, dials=[], next_page_token="", **context)
     found = queries.search_dials(
         customer,
         outdial_id=form.outdial_id,
@@ -216,22 +233,19 @@ def dials_page(
         reference_id=form.reference_id,
         actor=form.actor,
         result=form.result,
-        since=None if form.since is None else parse_time(form.since, "since"),
-        until=None if form.until is None else parse_time(form.until, "until"),
+        since=since,
+        until=until,
         page_size=PAGE_SIZE,
         page_token=form.page_token,
     )
-    given = {k: str(v) for k, v in form.model_dump(exclude={"page_token"}).items() if v is not None}
+    given = {k: v for k, v in asked.items() if v and k != "page_token"}
     return render(
         request,
         "dials.html",
-        fields=AUDIT_FIELDS,
-        results=["success", "fail"],
-        filters={name: given.get(name) for name, *_ in (*AUDIT_FIELDS, ("result",))},
         dials=[presenters.dial_row(row) for row in found.rows],
-        duration=lambda ms: "" if ms is None else duration_text_ms(ms),
         next_page_token=found.next_page_token,
         next_query=urlencode({**given, "page_token": found.next_page_token}),
+        **context,
     )
 
 

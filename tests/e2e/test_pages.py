@@ -214,8 +214,10 @@ def test_the_dial_search_filters_as_the_api_does_and_refuses_what_it_would(
     assert everything.text.count("<tr>") == 1 + len(made["dials"])
     assert wrong_time.status_code == 400
     assert "since: must be a time such as" in text_of(wrong_time)
+    assert 'value="yesterday"' in wrong_time.text  # the form as it was filled in
     assert wrong_id.status_code == 400
-    assert "target_id" in text_of(wrong_id)
+    assert "target_id: Input should be a valid UUID" in text_of(wrong_id)
+    assert "<tr>" not in wrong_id.text
 
 
 def test_every_page_forbids_other_origins_scripts_and_caching(
