@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from functools import singledispatch
 from typing import Any
 
@@ -13,7 +13,13 @@ from eventsourcing.projection import Projection
 from domain.outdial import Outdial
 from domain.target import Target
 from projections.outdials import outdial_changed, outdial_created
-from projections.targets import dial_finished, dial_started, target_created, target_deleted
+from projections.targets import (
+    dial_finished,
+    dial_started,
+    target_created,
+    target_deleted,
+    targets_created,
+)
 from projections.views import VIEW_NAME, ChangedRows, ReadModelView
 
 
@@ -34,8 +40,23 @@ class ReadModelProjection(Projection[ReadModelView]):
         """Consecutive events in one transaction, tracked at the last one; ``after`` is
         the position they follow, checked in the same transaction."""
         with self.view.tracked(tracking, after=after) as rows:
-            for domain_event in domain_events:
-                apply_event(domain_event, rows)
+            apply_events(domain_events, rows)
+
+
+def apply_events(domain_events: Iterable[Any], rows: ChangedRows) -> None:
+    """Each event as ``apply_event`` applies it, but a run of consecutive new targets (an
+    import's batch) goes out as one statement: per-event Python was most of its cost."""
+    created: list[Target.Created] = []
+    for domain_event in domain_events:
+        if isinstance(domain_event, Target.Created):
+            created.append(domain_event)
+            continue
+        if created:
+            targets_created(rows, created)
+            created = []
+        apply_event(domain_event, rows)
+    if created:
+        targets_created(rows, created)
 
 
 # The writers are looked up by name at call time, so each stays one module-level function.

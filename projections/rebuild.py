@@ -8,12 +8,12 @@ from the rebuilt position, and an interrupted rebuild leaves the old read model 
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eventsourcing.persistence import Tracking
 
-from projections.events import EventLog, events_until
+from projections.events import EventLog, Notified, events_until, next_in_line
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection, apply_event
 from projections.views import ReadModelView
@@ -108,15 +108,37 @@ def _rebuild(
     return done
 
 
-def catch_up(events: EventLog, view: ReadModelView) -> int:
-    """Project the events after the view's position, a batch per transaction."""
+def catch_up(
+    events: EventLog,
+    view: ReadModelView,
+    recorded: Sequence[Notified] = (),
+    *,
+    batch_size: int = BATCH,
+) -> int:
+    """Project the events after the view's position, a batch per transaction.
+
+    ``recorded`` are events this process has just written, with their notification ids:
+    those next in line are applied as they are, in one transaction, rather than read back
+    and decoded again; whatever else waits is read from the log. The transaction names
+    the position it follows, so nothing another projection applied meanwhile is applied
+    twice (it is refused whole, IntegrityError). ``batch_size`` events at most are read
+    from the log per transaction.
+    """
     projection = ReadModelProjection(view)
     done = 0
+    after = view.max_tracking_id(events.name) or 0
+    ahead = next_in_line(recorded, after)
+    if ahead:
+        last = ahead[-1][0]
+        projection.process_events(
+            [event for _, event in ahead], Tracking(events.name, last), after=after
+        )
+        done, after = len(ahead), last
     batch: list[Any] = []
-    position = after = view.max_tracking_id(events.name) or 0
+    position = after
     for position, event in events_until(events, events.head(), after=after):
         batch.append(event)
-        if len(batch) == BATCH:
+        if len(batch) == batch_size:
             projection.process_events(batch, Tracking(events.name, position), after=after)
             done += len(batch)
             batch, after = [], position

@@ -10,7 +10,7 @@ import re
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Protocol
 
@@ -116,6 +116,23 @@ class ChangedRows(Rows):
         key = (table, row["id"])
         self._known[key] = {c: row[c] for c in COLUMNS[table]}
         self._inserted.add(key)
+
+    def insert_many(self, table: str, rows: Sequence[Row]) -> None:
+        """New rows, each with every column of the table, written at once as one
+        statement rather than held: a later read of one in this transaction finds it in
+        the database. What the transaction held before is written first, in order."""
+        if not rows:
+            return
+        columns = COLUMNS[table]
+        if rows[0].keys() != set(columns):
+            msg = f"a new {table} row needs exactly the columns {', '.join(columns)}"
+            raise ValueError(msg)
+        self.flush()
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(f':{c}' for c in columns)})"
+        )
+        self._cursor.executemany(self._sql(statement), rows)
 
     def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
         """Change some columns of a row; indexes on the others are left alone."""

@@ -1,0 +1,154 @@
+"""The bulk path of the projection: a run of new targets goes out as one statement, with
+exactly the rows the one-event path writes, and still exactly once."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+from uuid import UUID
+
+import pytest
+from eventsourcing.persistence import IntegrityError, Tracking
+
+from api.bootstrap import read_model_env
+from application.eventlog import StoredEventLog
+from application.service import OutdialService
+from application.storage import Storage
+from projections import projection as projection_module
+from projections import targets as targets_module
+from projections.events import Notified, next_in_line
+from projections.projection import ReadModelProjection, apply_events
+from projections.rebuild import catch_up
+from projections.verify import verify
+from projections.views import ReadModelView, open_view
+from tests.conftest import FakeClock, new_target
+from tests.integration.test_read_model import all_rows, campaign_day
+
+
+@pytest.fixture
+def view(storage: Storage) -> Any:
+    opened = open_view(read_model_env(storage))
+    yield opened
+    opened.close()
+
+
+def _every_event(events: StoredEventLog) -> list[Notified]:
+    return list(events.read(0, limit=10_000))
+
+
+def _emptied(view: ReadModelView, events: StoredEventLog) -> None:
+    with view.replacing(events.name, lambda: 0):
+        pass
+
+
+def test_runs_of_new_targets_among_other_events_give_the_rows_of_one_event_at_a_time(
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    view: ReadModelView,
+    clock: FakeClock,
+    customer: UUID,
+) -> None:
+    ids = campaign_day(stored_app, clock, customer)
+    # More runs: new targets right after other events, and events on them in the same batch.
+    more = stored_app.create_targets(
+        customer,
+        ids["outdial"],
+        [new_target("+821100000011", name="x"), new_target(None, "+82110000012")],
+    ).value
+    stored_app.start_dial(customer, ids["outdial"], more[0].id)
+    stored_app.create_target(customer, ids["outdial"], new_target("+821100000013"))
+    stored_app.delete_target(customer, ids["outdial"], more[1].id)
+    notified = _every_event(events)
+    assert sum(type(e).__name__ == "Created" for _, e in notified) >= 7
+    projection = ReadModelProjection(view)
+    for position, event in notified:  # the one-event path: a transaction each
+        projection.process_event(event, Tracking(events.name, position))
+    one_by_one = all_rows(view)
+    assert len(one_by_one["targets"]) == 6
+    _emptied(view, events)
+    projection.process_events(
+        [e for _, e in notified], Tracking(events.name, notified[-1][0]), after=0
+    )
+    assert all_rows(view) == one_by_one
+    assert verify(events, view)[1] == []
+    _emptied(view, events)
+    with view.replacing(events.name, lambda: notified[-1][0]) as (rows, _):  # a rebuild's
+        apply_events([e for _, e in notified], rows)
+    assert all_rows(view) == one_by_one
+
+
+def test_a_batch_of_new_targets_that_crashed_or_is_replayed_applies_nothing_twice(
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    view: ReadModelView,
+    customer: UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    outdial = stored_app.create_outdial(customer).value
+    batch = [new_target(f"+8211000{n:05d}") for n in range(50)]
+    written = stored_app.create_targets(customer, outdial.id, batch)
+    notified = _every_event(events)
+    projection = ReadModelProjection(view)
+    projection.process_events([notified[0][1]], Tracking(events.name, notified[0][0]), after=0)
+    before = all_rows(view)
+    real = targets_module.targets_created
+
+    def crash_after_writing(rows: Any, created: Sequence[Any]) -> None:
+        real(rows, created)  # the rows are written...
+        msg = "process died before the tracking commit"
+        raise RuntimeError(msg)  # ...and the transaction dies before it commits
+
+    monkeypatch.setattr(projection_module, "targets_created", crash_after_writing)
+    rest = [e for _, e in notified[1:]]
+    last = Tracking(events.name, notified[-1][0])
+    with pytest.raises(RuntimeError):
+        projection.process_events(rest, last, after=notified[0][0])
+    assert all_rows(view) == before
+    monkeypatch.setattr(projection_module, "targets_created", real)
+    projection.process_events(rest, last, after=notified[0][0])
+    applied = all_rows(view)
+    assert len(applied["targets"]) == 50
+    with pytest.raises(IntegrityError):  # the same batch again, as after a crash
+        projection.process_events(rest, last, after=notified[0][0])
+    assert all_rows(view) == applied
+    assert catch_up(events, view, written.recorded) == 0  # already applied: nothing
+    assert all_rows(view) == applied
+    assert verify(events, view)[1] == []
+
+
+def test_catch_up_applies_recorded_events_next_in_line_and_reads_the_rest(
+    stored_app: OutdialService,
+    events: StoredEventLog,
+    view: ReadModelView,
+    customer: UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    outdial = stored_app.create_outdial(customer).value  # not applied yet
+    first = stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
+    # Not next in line (the outdial's event is before them): read from the log.
+    assert catch_up(events, view, first.recorded) == 4
+    second = stored_app.create_targets(customer, outdial.id, [new_target("+821100000002")] * 3)
+    third = stored_app.create_targets(customer, outdial.id, [new_target("+821100000003")] * 3)
+    reads: list[int] = []
+    real_read = events.read
+
+    def counted_read(after: int, *, limit: int, until: int | None = None) -> Any:
+        reads.append(after)
+        return real_read(after, limit=limit, until=until)
+
+    monkeypatch.setattr(events, "read", counted_read)
+    assert catch_up(events, view, [*second.recorded, *third.recorded]) == 6
+    assert reads == []  # applied as they were handed over
+    assert len(all_rows(view)["targets"]) == 9
+    assert verify(events, view)[1] == []
+
+
+def test_next_in_line_takes_what_follows_the_position_without_a_gap() -> None:
+    recorded: list[Notified] = [(n, f"event {n}") for n in (4, 5, 6, 8, 9)]
+    assert [n for n, _ in next_in_line(recorded, 3)] == [4, 5, 6]
+    assert [n for n, _ in next_in_line(recorded, 5)] == [6]  # 4 and 5 applied already
+    assert next_in_line(recorded, 2) == ()  # 3 is missing (or another writer's)
+    assert next_in_line(recorded, 6) == ()  # 7 may be another writer's: read the log
+    assert [n for n, _ in next_in_line(recorded, 7)] == [8, 9]
+    assert next_in_line(recorded, 9) == ()
+    assert next_in_line([], 0) == ()
