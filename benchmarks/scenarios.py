@@ -343,12 +343,16 @@ def _peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, float]:
     return float(child.stdout.strip().splitlines()[-1]), elapsed
 
 
-# Runs the console script, then prints its own peak RSS in MB (Linux reports KB).
+# Runs the console script, then prints the peak RSS in MB (Linux reports KB) of the
+# largest of its processes: its own, or one it started and waited for (an import's
+# projection process).
 _RSS_PROBE = (
     "import resource, sys\n"
     "from api.cli import main\n"
     "status = main(sys.argv[1:])\n"
-    "print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)\n"
+    "peaks = [resource.getrusage(r).ru_maxrss for r in "
+    "(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
+    "print(max(peaks) / 1024)\n"
     "sys.exit(status)\n"
 )
 
@@ -389,7 +393,7 @@ def operations_memory(report: Report, *, quick: bool) -> None:
 def csv_import(report: Report, *, quick: bool) -> None:
     """`outdial import` of a campaign list into a fresh SQLite store: its rate and its
     peak memory, rows checked first, then written a batch at a time."""
-    count = 20_000 if quick else 300_000
+    count = 20_000 if quick else 1_000_000
     with fresh("sqlite") as store:
         app = OutdialService(storage=store.storage)
         outdial = app.create_outdial(uuid4()).value.id
@@ -411,7 +415,10 @@ def csv_import(report: Report, *, quick: bool) -> None:
             "targets/s",
             target=">= 10,000 targets/s",
             met=rate >= 10_000,
-            note=f"peak RSS {rss:.0f} MB (target < 300 MB at 1,000,000 rows), {seconds:.0f} s",
+            note=(
+                f"{seconds:.0f} s in all, checking included; peak RSS {rss:.0f} MB, the "
+                "largest of its processes (target < 300 MB at 1,000,000 rows)"
+            ),
         )
     )
 

@@ -35,7 +35,7 @@ from api.bootstrap import open_read_model, open_service
 from api.settings import Settings
 from application.eventlog import StoredEventLog
 from application.service import BATCH_MAX, NewTarget, OutdialService
-from application.storage import Storage
+from application.storage import Storage, unsynced_commits
 from domain.address import IMPLIED_TYPE, Address, is_e164
 from domain.errors import DomainError, InvalidValue
 from domain.outdial import Outdial
@@ -113,20 +113,21 @@ def import_targets(settings: Settings, args: argparse.Namespace) -> int:
         with path.open(newline="", encoding="utf-8-sig") as file, ProgressBar(valid) as advance:
             _header(file, keep_ids=args.keep_ids)
             try:
-                for batch in _batches(_rows(file, header, args), args.batch_size):
-                    try:
-                        written = service.create_targets(
-                            customer, args.outdial_id, batch, actor=IMPORTER
-                        )
-                    except DomainError as error:
-                        print(f"outdial import: stopped: {error}", file=sys.stderr)
-                        return 1
-                    if written.position is None:
-                        skipped += len(batch)  # imported by an earlier run
-                    else:
-                        created += len(batch)
-                        pace.written(written.position, written.recorded)
-                    advance(len(batch))
+                with unsynced_commits(service.recorder):
+                    for batch in _batches(_rows(file, header, args), args.batch_size):
+                        try:
+                            written = service.create_targets(
+                                customer, args.outdial_id, batch, actor=IMPORTER
+                            )
+                        except DomainError as error:
+                            print(f"outdial import: stopped: {error}", file=sys.stderr)
+                            return 1
+                        if written.position is None:
+                            skipped += len(batch)  # imported by an earlier run
+                        else:
+                            created += len(batch)
+                            pace.written(written.position, written.recorded)
+                        advance(len(batch))
             finally:
                 pace.finish()
         took = time.monotonic() - began
