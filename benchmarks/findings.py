@@ -51,9 +51,11 @@ FINDINGS: list[str] = [
     "process, so projecting takes the other core; the check no longer builds the targets; "
     "on SQLite batches commit without each waiting for the disk (12-17 %, the log synced "
     "once at the end) and the read model's writer keeps a 64 MB page cache (about 5 % at "
-    "1,000,000 rows). 1,000,000 rows: 10,159-10,790 targets/s, 137 MB "
-    "(benchmarks/results/import.md). What remains is Python on the importer's core: "
-    "building the Created events, the library's JSON encoding and the two parsing passes.",
+    "1,000,000 rows). 1,000,000 rows: 10,159-10,790 targets/s alone "
+    "(benchmarks/results/import.md), 8,693-9,100 in two other runs, one at the end of "
+    "the whole bench: the target is met by some runs, not by all. What remains is Python "
+    "on the importer's core: building the Created events, the library's JSON encoding and "
+    "the two parsing passes.",
     "**Import, projection, rebuild.** An event costs about 150-180 us in the projection "
     "one at a time: decoding (the library's mapper, "
     "25-30 us an event even reading with orjson), one row read and written per aggregate "
