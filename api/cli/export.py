@@ -19,6 +19,7 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 
 from api.bootstrap import open_read_model, open_service
+from api.cli.importing import ADDRESS_EXTRAS, EXTRA_COLUMNS
 from api.http import presenters
 from api.settings import Settings
 from application.eventlog import StoredEventLog
@@ -30,14 +31,13 @@ from domain.timeline import parse_timestamp
 from projections.paging import PAGE_SIZE_MAX, Page
 from projections.queries import ReadModelQueries
 
-ADDRESS_EXTRAS = ("target_name", "name", "detail")
 TARGET_COLUMNS = [
     "id",
     "name",
     "detail",
     "data",
     *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-    *(f"destination_{n}_{extra}" for n in range(DESTINATION_SLOTS) for extra in ADDRESS_EXTRAS),
+    *EXTRA_COLUMNS,
     "status",
     *(f"try_count_{n}" for n in range(DESTINATION_SLOTS)),
     "tm_create",

@@ -46,13 +46,18 @@ from projections.rebuild import catch_up
 from projections.runner import ReadModel
 
 IMPORTER = "system:import"
+# A cell's address fields beyond type and target, each in a column of its own; what
+# `outdial export targets` writes, so that its file imports again.
 ADDRESS_EXTRAS = ("target_name", "name", "detail")
+EXTRA_COLUMNS = tuple(
+    f"destination_{n}_{extra}" for n in range(DESTINATION_SLOTS) for extra in ADDRESS_EXTRAS
+)
 KNOWN = {
     "name",
     "detail",
     "data",
     *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-    *(f"destination_{n}_{extra}" for n in range(DESTINATION_SLOTS) for extra in ADDRESS_EXTRAS),
+    *EXTRA_COLUMNS,
 }
 SHOWN_PROBLEMS = 50  # bad rows listed at most, then a count
 
