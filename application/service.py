@@ -27,7 +27,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
-from application.storage import Storage, select_events_of
+from application.storage import Storage, existing_originators, select_events_of
 from application.transcoding import EventTranscoder, register_domain_transcodings
 from application.written import Written
 from domain.address import Address
@@ -191,6 +191,28 @@ class OutdialService(Application[UUID]):
         if not 1 <= len(batch) <= BATCH_MAX:
             raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
         return self._create_targets(customer_id, outdial_id, batch, batch=True, actor=actor)
+
+    def create_missing_targets(
+        self, customer_id: UUID, outdial_id: UUID, batch: Sequence[NewTarget], *, actor: str = ""
+    ) -> Written[list[Target]]:
+        """Create those of a batch of targets with given ids that do not exist yet, in one
+        atomic write: what an import run again makes of rows an earlier run wrote, however
+        its batches fell. An id taken by anything but this outdial's target is refused."""
+        if not 1 <= len(batch) <= BATCH_MAX:
+            raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
+        ids = [new.id for new in batch if new.id is not None]
+        if len(ids) != len(batch):
+            raise InvalidValue("id", "every target of the batch needs its id")
+        there = existing_originators(self.recorder, ids)
+        if there:
+            ours = {t.id for t in self._targets_of(customer_id, outdial_id, list(there))}
+            taken = sorted(there - ours)
+            if taken:
+                raise InvalidValue("id", f"{taken[0]} is taken by another resource")
+        missing = [new for new in batch if new.id not in there]
+        if not missing:
+            return Written([], None)
+        return self._create_targets(customer_id, outdial_id, missing, batch=True, actor=actor)
 
     def _create_targets(
         self,

@@ -334,38 +334,54 @@ def select_events_of(
 ) -> list[StoredEvent]:
     """Every stored event of some aggregates, by aggregate then version, in one query
     (the library's recorders read one aggregate a query)."""
+    rows = _events_of(
+        recorder,
+        "originator_id, originator_version, topic, state",
+        "ORDER BY originator_id, originator_version",
+        originator_ids,
+    )
+    if rows is None:
+        return [event for i in originator_ids for event in recorder.select_events(i)]
+    return [
+        StoredEvent(
+            UUID(str(row["originator_id"])),
+            row["originator_version"],
+            row["topic"],
+            bytes(row["state"]),
+        )
+        for row in rows
+    ]
+
+
+def existing_originators(
+    recorder: ApplicationRecorder, originator_ids: Sequence[UUID]
+) -> set[UUID]:
+    """Those of some aggregate ids that have events, in one query on the primary key."""
+    rows = _events_of(recorder, "originator_id", "AND originator_version = 1", originator_ids)
+    if rows is None:
+        return {i for i in originator_ids if recorder.select_events(i, limit=1)}
+    return {UUID(str(row["originator_id"])) for row in rows}
+
+
+def _events_of(
+    recorder: ApplicationRecorder, columns: str, then: str, originator_ids: Sequence[UUID]
+) -> list[Any] | None:
+    """``SELECT columns`` of the stored events of some aggregates, ``then`` following the
+    WHERE clause (both fixed text of this module); None for a store without SQL."""
     if isinstance(recorder, PostgresApplicationRecorder):
         statement = SQL(
-            "SELECT originator_id, originator_version, topic, state FROM {0}.{1} "
-            "WHERE originator_id = ANY(%s) ORDER BY originator_id, originator_version"
+            f"SELECT {columns} FROM {{0}}.{{1}} WHERE originator_id = ANY(%s) {then}"  # type: ignore[arg-type]
         ).format(Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name))
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (list(originator_ids),), prepare=True)
-            return [
-                StoredEvent(
-                    row["originator_id"],
-                    row["originator_version"],
-                    row["topic"],
-                    bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
+            return cursor.fetchall()
     if isinstance(recorder, SQLiteApplicationRecorder):
         marks = ",".join("?" * len(originator_ids))
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(
-                "SELECT originator_id, originator_version, topic, state "
-                f"FROM {recorder.events_table_name} WHERE originator_id IN ({marks}) "
-                "ORDER BY originator_id, originator_version",
+                f"SELECT {columns} FROM {recorder.events_table_name} "
+                f"WHERE originator_id IN ({marks}) {then}",
                 [i.hex for i in originator_ids],
             )
-            return [
-                StoredEvent(
-                    recorder.convert_originator_id(row["originator_id"]),
-                    row["originator_version"],
-                    row["topic"],
-                    row["state"],
-                )
-                for row in cursor.fetchall()
-            ]
-    return [event for i in originator_ids for event in recorder.select_events(i)]
+            return list(cursor.fetchall())
+    return None

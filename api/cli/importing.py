@@ -32,7 +32,9 @@ from eventsourcing.persistence import IntegrityError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
 from api.bootstrap import open_read_model, open_service
+from api.cli.collection import seldom_collected
 from api.settings import Settings
+from application.errors import TargetNotFound
 from application.eventlog import StoredEventLog
 from application.service import BATCH_MAX, NewTarget, OutdialService
 from application.storage import Storage, unsynced_commits
@@ -73,6 +75,11 @@ class Problem:
 
 
 def import_targets(settings: Settings, args: argparse.Namespace) -> int:
+    with seldom_collected():
+        return _import_targets(settings, args)
+
+
+def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
     path = Path(args.file)
     if not path.is_file():
         print(f"outdial import: no file {path}", file=sys.stderr)
@@ -91,6 +98,14 @@ def import_targets(settings: Settings, args: argparse.Namespace) -> int:
             print(f"outdial import: no outdial {args.outdial_id}", file=sys.stderr)
             return 2
         customer = outdial.customer_id
+
+        def imported(target_id: UUID) -> bool:
+            try:
+                service.get_target(customer, args.outdial_id, target_id)
+            except TargetNotFound:
+                return False
+            return True
+
         pace.start()  # its projection process starts while the rows are checked
         with path.open(newline="", encoding="utf-8-sig") as file:
             header = _header(file, keep_ids=args.keep_ids)
@@ -119,18 +134,18 @@ def import_targets(settings: Settings, args: argparse.Namespace) -> int:
             _header(file, keep_ids=args.keep_ids)
             try:
                 with unsynced_commits(service.recorder):
-                    for batch in _batches(_rows(file, header, args), args.batch_size):
+                    rows = _rows(file, args, _identity(header, args, imported))
+                    for batch in _batches(rows, args.batch_size):
                         try:
-                            written = service.create_targets(
+                            written = service.create_missing_targets(
                                 customer, args.outdial_id, batch, actor=IMPORTER
                             )
                         except DomainError as error:
                             print(f"outdial import: stopped: {error}", file=sys.stderr)
                             return 1
-                        if written.position is None:
-                            skipped += len(batch)  # imported by an earlier run
-                        else:
-                            created += len(batch)
+                        created += len(written.value)
+                        skipped += len(batch) - len(written.value)  # an earlier run's
+                        if written.position is not None:
                             pace.written(written.position, written.recorded)
                         advance(len(batch))
             finally:
@@ -251,6 +266,11 @@ def apply_beside(storage: Storage, finishing: Any) -> None:
     """The import's own projection process: applies what the log holds until the import
     is finishing, then the rest. It stands aside while another projection is active, and
     a batch another applied meanwhile is refused whole, then read again."""
+    with seldom_collected():
+        _apply_until_finishing(storage, finishing)
+
+
+def _apply_until_finishing(storage: Storage, finishing: Any) -> None:
     service = OutdialService(storage=storage)
     events = StoredEventLog(service)
     read_model = open_read_model(storage, events)
@@ -283,10 +303,9 @@ def _header(file: TextIO, *, keep_ids: bool) -> list[str] | str:
     return header
 
 
-def _rows(file: TextIO, header: list[str], args: argparse.Namespace) -> Iterator[NewTarget]:
+def _rows(file: TextIO, args: argparse.Namespace, identify: Identity) -> Iterator[NewTarget]:
     """The target of each valid row; bad rows are passed over (the check already refused
     them, or --skip-invalid lists them)."""
-    identify = _identity(header, args)
     for line, row in _lines(file):
         try:
             yield _target(row, line, args, identify)
@@ -349,18 +368,55 @@ def _kept_id(row: dict[str, Any]) -> UUID:
 Identity = Callable[[dict[str, Any], int], UUID]
 
 
-def _identity(header: list[str], args: argparse.Namespace) -> Identity:
+def _identity(
+    header: list[str], args: argparse.Namespace, exists: Callable[[UUID], bool]
+) -> Identity:
     """A row's derived id: from the outdial, its line and the content of its known
-    columns (in name order; a column the row lacks counts as None)."""
+    columns (in name order; a column the row lacks counts as None).
+
+    The id is a UUIDv8 (RFC 9562) that sorts by outdial, then line: consecutive rows land
+    side by side in every index keyed by id, where random ids would dirty a page each
+    and cost a quarter of an import's time. An import begun before these ids existed
+    (its first row's id a UUIDv5 of the same inputs) goes on with those.
+    """
     known = sorted({c for c in header if c in KNOWN})
-    outdial_id = args.outdial_id
+    outdial_id: UUID = args.outdial_id
+    tag = int.from_bytes(hashlib.sha256(b"outdial-import/" + outdial_id.bytes).digest()[:4])
+
+    def content(row: dict[str, Any]) -> bytes:
+        text = "\x1f".join(f"{k}={row[k]}" for k in known)
+        return text.encode("utf-8", "surrogatepass")
+
+    def ordered(row: dict[str, Any], line: int) -> UUID:
+        digest = hashlib.sha256(outdial_id.bytes + content(row)).digest()
+        return UUID(int=sortable_id(tag, line, int.from_bytes(digest[:6]) >> 2))
+
+    def earlier(row: dict[str, Any], line: int) -> UUID:
+        return uuid5(outdial_id, f"import/{line}/{hashlib.sha256(content(row)).hexdigest()}")
+
+    chosen: list[Identity] = []
 
     def identify(row: dict[str, Any], line: int) -> UUID:
-        content = "\x1f".join(f"{k}={row[k]}" for k in known)
-        digest = hashlib.sha256(content.encode("utf-8", "surrogatepass")).hexdigest()
-        return uuid5(outdial_id, f"import/{line}/{digest}")
+        if not chosen:  # the first row tells
+            chosen.append(earlier if exists(earlier(row, line)) else ordered)
+        return chosen[0](row, line)
 
     return identify
+
+
+def sortable_id(tag: int, line: int, rest: int) -> int:
+    """A UUIDv8's 128 bits: a 32-bit tag, a 44-bit line number and 46 bits of the rest,
+    around the version (8) and variant (0b10) bits, so that ids sort by tag, then line."""
+    line &= (1 << 44) - 1
+    return (
+        (tag & 0xFFFF_FFFF) << 96
+        | (line >> 28) << 80
+        | 0x8 << 76
+        | ((line >> 16) & 0xFFF) << 64
+        | 0b10 << 62
+        | (line & 0xFFFF) << 46
+        | (rest & ((1 << 46) - 1))
+    )
 
 
 @dataclass(frozen=True)

@@ -4,8 +4,9 @@ a serving service sees the targets at once."""
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
-from uuid import UUID, uuid4
+from uuid import UUID, uuid4, uuid5
 
 import pytest
 from fastapi import FastAPI
@@ -13,8 +14,9 @@ from fastapi.testclient import TestClient
 
 from api import cli
 from application.history import stored_events
-from application.service import OutdialService
+from application.service import NewTarget, OutdialService
 from application.storage import Storage
+from domain.address import Address
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -145,3 +147,76 @@ def test_with_no_service_running_the_import_brings_the_read_model_along(
     app = make_app(data)
     with TestClient(app, headers=bearer(host_of(app).services.keys.create(customer))) as client:
         assert len(_listed(client, str(outdial))) == 3
+
+
+def test_a_rerun_with_other_batches_creates_only_the_rows_not_there(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """An import cut short after two rows, run again in batches of three: the batch holds
+    rows the first run wrote and one it did not, and only that one is created."""
+    outdial = create_outdial(client)["id"]
+    head, full = tmp_path / "head.csv", tmp_path / "list.csv"
+    full.write_text(GOOD)
+    head.write_text("".join(GOOD.splitlines(keepends=True)[:3]))  # the header and two rows
+    assert cli.main(["import", outdial, str(head), *_where(app)]) == 0
+    first = {t["id"] for t in _listed(client, outdial)}
+    assert len(first) == 2
+    capsys.readouterr()
+    again = ["import", outdial, str(full), "--batch-size", "3", *_where(app)]
+    assert cli.main(again) == 0
+    said = _lines(capsys.readouterr().err)[-1]
+    assert said.startswith("imported 1 targets")
+    assert said.endswith("; 2 already there")
+    targets = _listed(client, outdial)
+    assert len(targets) == 3
+    assert first <= {t["id"] for t in targets}
+
+
+def test_imported_ids_sort_by_line_and_an_import_begun_with_the_earlier_ids_goes_on(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    file = tmp_path / "list.csv"
+    file.write_text(GOOD)
+    outdial = create_outdial(client)["id"]
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 0
+    targets = sorted(_listed(client, outdial), key=lambda t: str(t["id"]))
+    assert [UUID(str(t["id"])).version for t in targets] == [8, 8, 8]
+    assert [t["name"] for t in targets] == ["Alice", "Bob", ""]  # lines 2, 3, 4
+
+    # An import that began before ids sorted, cut short after its first row (line 2),
+    # whose id was a UUIDv5 of the outdial, the line and the known columns' content.
+    earlier = create_outdial(client)
+    content = "\x1f".join(
+        f"{column}={value}"
+        for column, value in (
+            ("destination_0", TEL_0),
+            ("destination_1", "sip:alice@example.com"),
+            ("destination_1_name", "Alice at work"),
+            ("name", "Alice"),
+        )
+    )
+    digest = hashlib.sha256(content.encode()).hexdigest()
+    alice_id = uuid5(UUID(earlier["id"]), f"import/2/{digest}")
+    alice = NewTarget([Address("tel", TEL_0), None, None, None, None], name="Alice", id=alice_id)
+    service = host_of(app).services.service
+    service.create_targets(UUID(earlier["customer_id"]), UUID(earlier["id"]), [alice])
+    capsys.readouterr()
+    assert cli.main(["import", earlier["id"], str(file), *_where(app)]) == 0
+    assert _lines(capsys.readouterr().err)[-1].endswith("; 1 already there")
+    targets = _listed(client, earlier["id"])
+    assert len(targets) == 3  # Alice once, the others with ids of the same kind
+    assert {UUID(str(t["id"])).version for t in targets} == {5}
+    assert alice_id in {UUID(str(t["id"])) for t in targets}
+
+
+def test_an_id_another_resource_holds_stops_the_import(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    other = create_outdial(client)
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(f"id,name,destination_0\n{other['id']},Alice,{TEL_0}\n")
+    assert cli.main(["import", outdial, str(file), "--keep-ids", *_where(app)]) == 1
+    said = _lines(capsys.readouterr().err)[-1]
+    assert said == f"outdial import: stopped: id: {other['id']} is taken by another resource"
+    assert _listed(client, outdial) == []
