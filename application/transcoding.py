@@ -59,25 +59,50 @@ def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
 
 
 class EventTranscoder(JSONTranscoder):
-    """The library's JSON transcoder, reading with orjson.
+    """The library's JSON transcoder, writing by way of orjson.
 
-    What it writes is the library's format, to the byte; reading parses the same text
-    with orjson and turns ``{"_type_", "_data_"}`` objects into values as the library
-    does, in about half the time, which every aggregate load, replay and rebuild pays
-    per event. Text orjson refuses (never written by this transcoder) falls back.
+    What it writes is the library's format, to the byte: a value is first made of plain
+    JSON types (each registered type as the library's ``{"_type_", "_data_"}`` object),
+    then written by orjson, in three quarters of the library's time, which every event
+    written pays. Anything the two could write differently (a float, a subclass of a JSON
+    type, a key that is not a string, an integer past 64 bits) is written by the library's
+    encoder instead. Reading is the library's: its decoder, with a hook for each object,
+    reads an event as fast as orjson and a walk over what it parsed.
     """
 
-    def decode(self, data: bytes) -> Any:
+    def encode(self, obj: Any) -> bytes:
         try:
-            parsed = orjson.loads(data)
-        except orjson.JSONDecodeError:
-            return super().decode(data)
-        return self._revive(parsed)
+            return orjson.dumps(self._plain(obj))
+        except (_NotPlain, orjson.JSONEncodeError):
+            return super().encode(obj)
 
-    def _revive(self, value: Any) -> Any:
-        if isinstance(value, dict):
-            revived = {key: self._revive(item) for key, item in value.items()}
-            return self._decode_obj(revived)
-        if isinstance(value, list):
-            return [self._revive(item) for item in value]
-        return value
+    def _plain(self, value: Any) -> Any:
+        kind = type(value)
+        if kind is str or kind is bool or value is None:
+            return value
+        if kind is int:
+            if -(2**63) <= value < 2**64:
+                return value
+            raise _NotPlain
+        if kind is dict:
+            plain = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise _NotPlain
+                plain[key] = self._plain(item)
+            return plain
+        if kind is list or kind is tuple:
+            return [self._plain(item) for item in value]
+        if isinstance(value, _NATIVE):
+            raise _NotPlain  # a float, or a subclass the library writes as its base
+        transcoding = self.types.get(kind)
+        if transcoding is None:
+            raise _NotPlain  # the library names the type in its error
+        return {"_type_": transcoding.name, "_data_": self._plain(transcoding.encode(value))}
+
+
+class _NotPlain(Exception):
+    """A value orjson could write otherwise than the library's encoder."""
+
+
+_NATIVE = (str, int, float, dict, list, tuple)

@@ -80,11 +80,13 @@ class Address:
                 value = ""
             if not isinstance(value, str):
                 raise InvalidValue(f"{field}.{key}", "must be a string")
-            if len(value) > ADDRESS_FIELD_MAX:
-                raise InvalidValue(
-                    f"{field}.{key}", f"must be at most {ADDRESS_FIELD_MAX} characters"
-                )
-            values[key] = check_plain_text(f"{field}.{key}", value)
+            if value:  # an empty field passes every check
+                if len(value) > ADDRESS_FIELD_MAX:
+                    raise InvalidValue(
+                        f"{field}.{key}", f"must be at most {ADDRESS_FIELD_MAX} characters"
+                    )
+                check_plain_text(f"{field}.{key}", value)
+            values[key] = value
         kind = values["type"]
         if not kind:
             if not is_e164(values["target"]):

@@ -115,7 +115,8 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
             ignored = [c for c in header if c not in KNOWN and not (args.keep_ids and c == "id")]
             if ignored:
                 print(f"outdial import: ignoring columns {', '.join(ignored)}", file=sys.stderr)
-            problems, valid = _check(file, args)
+            slots = _slots_of(header)
+            problems, valid = _check(file, args, slots)
         if problems and not args.skip_invalid:
             for problem in problems[:SHOWN_PROBLEMS]:
                 print(f"outdial import: {problem}", file=sys.stderr)
@@ -134,7 +135,7 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
             _header(file, keep_ids=args.keep_ids)
             try:
                 with unsynced_commits(service.recorder):
-                    rows = _rows(file, args, _identity(header, args, imported))
+                    rows = _rows(file, args, slots, _identity(header, args, imported))
                     for batch in _batches(rows, args.batch_size):
                         try:
                             written = service.create_missing_targets(
@@ -303,23 +304,25 @@ def _header(file: TextIO, *, keep_ids: bool) -> list[str] | str:
     return header
 
 
-def _rows(file: TextIO, args: argparse.Namespace, identify: Identity) -> Iterator[NewTarget]:
+def _rows(
+    file: TextIO, args: argparse.Namespace, slots: Slots, identify: Identity
+) -> Iterator[NewTarget]:
     """The target of each valid row; bad rows are passed over (the check already refused
     them, or --skip-invalid lists them)."""
     for line, row in _lines(file):
         try:
-            yield _target(row, line, args, identify)
+            yield _target(row, line, args, slots, identify)
         except InvalidValue:
             continue
 
 
-def _check(file: TextIO, args: argparse.Namespace) -> tuple[list[Problem], int]:
+def _check(file: TextIO, args: argparse.Namespace, slots: Slots) -> tuple[list[Problem], int]:
     problems: list[Problem] = []
     valid = 0
     for line, row in _lines(file):
         try:
             # What _target checks, in its order; an id derived from a row never fails.
-            _fields(row)
+            _fields(row, slots)
             if args.keep_ids:
                 _kept_id(row)
         except InvalidValue as error:
@@ -340,16 +343,18 @@ Fields = tuple[list[Address | None], str, str, str]
 
 
 def _target(
-    row: dict[str, Any], line: int, args: argparse.Namespace, identify: Identity
+    row: dict[str, Any], line: int, args: argparse.Namespace, slots: Slots, identify: Identity
 ) -> NewTarget:
-    destinations, name, detail, data = _fields(row)
+    destinations, name, detail, data = _fields(row, slots)
     target_id = _kept_id(row) if args.keep_ids else identify(row, line)
     return NewTarget(destinations, name=name, detail=detail, data=data, id=target_id)
 
 
-def _fields(row: dict[str, Any]) -> Fields:
+def _fields(row: dict[str, Any], slots: Slots) -> Fields:
     """The row's destinations and texts, checked; InvalidValue names the first bad one."""
-    destinations = [_address(row, slot) for slot in _SLOTS]
+    destinations: list[Address | None] = [None] * DESTINATION_SLOTS
+    for slot in slots:
+        destinations[slot.index] = _address(row, slot)
     if all(d is None for d in destinations):
         raise InvalidValue("destination_0", "at least one destination must be set")
     name = checked_name(row.get("name") or "")
@@ -421,17 +426,27 @@ def sortable_id(tag: int, line: int, rest: int) -> int:
 
 @dataclass(frozen=True)
 class _Slot:
-    """The columns of one destination slot."""
+    """The columns of one destination slot that a file has."""
 
     index: int
     cell: str
     extras: tuple[tuple[str, str], ...]  # (address field, column)
 
 
-_SLOTS = tuple(
-    _Slot(n, f"destination_{n}", tuple((e, f"destination_{n}_{e}") for e in ADDRESS_EXTRAS))
-    for n in range(DESTINATION_SLOTS)
-)
+Slots = tuple[_Slot, ...]
+
+
+def _slots_of(header: list[str]) -> Slots:
+    """The destination slots a header has columns for, each with the extra columns it
+    has: a slot without columns is unset in every row, and most files have no extras."""
+    present = set(header)
+    slots = []
+    for n in range(DESTINATION_SLOTS):
+        cell = f"destination_{n}"
+        extras = tuple((e, f"{cell}_{e}") for e in ADDRESS_EXTRAS if f"{cell}_{e}" in present)
+        if cell in present or extras:
+            slots.append(_Slot(n, cell, extras))
+    return tuple(slots)
 
 
 def _address(row: dict[str, Any], slot: _Slot) -> Address | None:
@@ -444,7 +459,7 @@ def _address(row: dict[str, Any], slot: _Slot) -> Address | None:
             raise InvalidValue(field, "is empty but its other fields are not")
         return None
     if cell.startswith("+"):
-        if is_e164(cell) and not any(extras.values()):
+        if not any(extras.values()) and is_e164(cell):
             # What Address.parse makes of a bare number, without its general checks:
             # most lists are numbers, and parsing was a third of an import's time.
             return Address(IMPLIED_TYPE, cell)
