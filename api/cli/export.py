@@ -19,7 +19,7 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 
 from api.bootstrap import open_read_model, open_service
-from api.cli.importing import ADDRESS_EXTRAS, EXTRA_COLUMNS
+from api.cli.rows import ADDRESS_EXTRAS, EXTRA_COLUMNS
 from api.http import presenters
 from api.settings import Settings
 from application.eventlog import StoredEventLog

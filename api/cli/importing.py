@@ -1,31 +1,29 @@
 """`outdial import OUTDIAL_ID FILE.csv`: a campaign list from a spreadsheet, as targets.
 
-Every row is checked before anything is written (a first pass over the file); the rows
-are then written a batch at a time, each batch one atomic write. A target's id derives
-from the outdial and its row (line number and content), or with ``--keep-ids`` from the
-row's ``id`` column, so an interrupted import run again creates nothing twice: a batch
-whose targets exist already is passed over. Both passes stream, so any number of rows
-fits in constant memory. The import keeps the read model along (``Pace``): it runs at most
-a few batches ahead of an active projection, or, with none running, of a projection
-process of its own, so a serving `outdial serve` stays ready and sees the targets soon.
+Every row is checked before anything is written (a first pass over the file, a big
+file's second half in a second process; `api/cli/rows.py`); the rows are then written a
+batch at a time, each batch one atomic write. A target's id derives from the outdial and
+its row (line number and content), or with ``--keep-ids`` from the row's ``id`` column,
+and a batch writes only the rows not there yet, so an interrupted import run again creates
+nothing twice. Both passes stream, so any number of rows fits in constant memory. The
+import keeps the read model along (``Pace``): it runs at most a few batches ahead of an
+active projection, or, with none running, of a projection process of its own, so a
+serving `outdial serve` stays ready and sees the targets soon.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
-import hashlib
 import multiprocessing
 import sys
 import time
 from collections import deque
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
 from multiprocessing.process import BaseProcess
 from pathlib import Path
-from typing import Any, TextIO
-from uuid import UUID, uuid5
+from typing import Any
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
@@ -33,45 +31,28 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from api.bootstrap import open_read_model, open_service
 from api.cli.collection import seldom_collected
+from api.cli.rows import (
+    KNOWN,
+    NotUTF8,
+    check,
+    header_of,
+    identity,
+    slots_of,
+    targets_of,
+)
 from api.settings import Settings
 from application.errors import TargetNotFound
 from application.eventlog import StoredEventLog
 from application.service import BATCH_MAX, NewTarget, OutdialService
 from application.storage import Storage, unsynced_commits
-from domain.address import IMPLIED_TYPE, Address, is_e164
-from domain.errors import DomainError, InvalidValue
+from domain.errors import DomainError
 from domain.outdial import Outdial
-from domain.plan import DESTINATION_SLOTS
-from domain.text import checked_data, checked_detail, checked_name
 from projections.events import Notified
 from projections.rebuild import catch_up
 from projections.runner import ReadModel
 
 IMPORTER = "system:import"
-# A cell's address fields beyond type and target, each in a column of its own; what
-# `outdial export targets` writes, so that its file imports again.
-ADDRESS_EXTRAS = ("target_name", "name", "detail")
-EXTRA_COLUMNS = tuple(
-    f"destination_{n}_{extra}" for n in range(DESTINATION_SLOTS) for extra in ADDRESS_EXTRAS
-)
-KNOWN = {
-    "name",
-    "detail",
-    "data",
-    *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
-    *EXTRA_COLUMNS,
-}
 SHOWN_PROBLEMS = 50  # bad rows listed at most, then a count
-
-
-@dataclass(frozen=True)
-class Problem:
-    line: int
-    field: str
-    reason: str
-
-    def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.reason}"
 
 
 def import_targets(settings: Settings, args: argparse.Namespace) -> int:
@@ -107,16 +88,22 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
             return True
 
         pace.start()  # its projection process starts while the rows are checked
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            header = _header(file, keep_ids=args.keep_ids)
-            if isinstance(header, str):
-                print(f"outdial import: {header}", file=sys.stderr)
-                return 1
-            ignored = [c for c in header if c not in KNOWN and not (args.keep_ids and c == "id")]
-            if ignored:
-                print(f"outdial import: ignoring columns {', '.join(ignored)}", file=sys.stderr)
-            slots = _slots_of(header)
-            problems, valid = _check(file, args, slots)
+        try:
+            header = header_of(path, keep_ids=args.keep_ids)
+        except NotUTF8 as error:
+            header = f"{error}; nothing imported"
+        if isinstance(header, str):
+            print(f"outdial import: {header}", file=sys.stderr)
+            return 1
+        ignored = [c for c in header if c not in KNOWN and not (args.keep_ids and c == "id")]
+        if ignored:
+            print(f"outdial import: ignoring columns {', '.join(ignored)}", file=sys.stderr)
+        slots = slots_of(header)
+        try:
+            problems, valid = check(path, header, keep_ids=args.keep_ids, slots=slots)
+        except NotUTF8 as error:
+            print(f"outdial import: {error}; nothing imported", file=sys.stderr)
+            return 1
         if problems and not args.skip_invalid:
             for problem in problems[:SHOWN_PROBLEMS]:
                 print(f"outdial import: {problem}", file=sys.stderr)
@@ -132,10 +119,10 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
         created = skipped = 0
         began = time.monotonic()
         with path.open(newline="", encoding="utf-8-sig") as file, ProgressBar(valid) as advance:
-            _header(file, keep_ids=args.keep_ids)
             try:
                 with unsynced_commits(service.recorder):
-                    rows = _rows(file, args, slots, _identity(header, args, imported))
+                    identify = identity(header, args.outdial_id, imported)
+                    rows = targets_of(file, keep_ids=args.keep_ids, slots=slots, identify=identify)
                     for batch in _batches(rows, args.batch_size):
                         try:
                             written = service.create_missing_targets(
@@ -289,184 +276,6 @@ def _apply_until_finishing(storage: Storage, finishing: Any) -> None:
         read_model.close()
         events.close()
         service.close()
-
-
-def _header(file: TextIO, *, keep_ids: bool) -> list[str] | str:
-    reader = csv.reader(file)
-    header = next(reader, None)
-    if not header:
-        return "the file is empty: it needs a header row (name, destination_0, ...)"
-    if keep_ids and "id" not in header:
-        return "--keep-ids needs an id column"
-    if not any(c.startswith("destination_") for c in header):
-        return "the header has no destination_0 .. destination_4 column"
-    file.seek(0)
-    return header
-
-
-def _rows(
-    file: TextIO, args: argparse.Namespace, slots: Slots, identify: Identity
-) -> Iterator[NewTarget]:
-    """The target of each valid row; bad rows are passed over (the check already refused
-    them, or --skip-invalid lists them)."""
-    for line, row in _lines(file):
-        try:
-            yield _target(row, line, args, slots, identify)
-        except InvalidValue:
-            continue
-
-
-def _check(file: TextIO, args: argparse.Namespace, slots: Slots) -> tuple[list[Problem], int]:
-    problems: list[Problem] = []
-    valid = 0
-    for line, row in _lines(file):
-        try:
-            # What _target checks, in its order; an id derived from a row never fails.
-            _fields(row, slots)
-            if args.keep_ids:
-                _kept_id(row)
-        except InvalidValue as error:
-            problems.append(Problem(line, error.field, error.problem))
-        else:
-            valid += 1
-    return problems, valid
-
-
-def _lines(file: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(file)
-    for row in reader:
-        if any(value for value in row.values() if isinstance(value, str)):
-            yield reader.line_num, row
-
-
-Fields = tuple[list[Address | None], str, str, str]
-
-
-def _target(
-    row: dict[str, Any], line: int, args: argparse.Namespace, slots: Slots, identify: Identity
-) -> NewTarget:
-    destinations, name, detail, data = _fields(row, slots)
-    target_id = _kept_id(row) if args.keep_ids else identify(row, line)
-    return NewTarget(destinations, name=name, detail=detail, data=data, id=target_id)
-
-
-def _fields(row: dict[str, Any], slots: Slots) -> Fields:
-    """The row's destinations and texts, checked; InvalidValue names the first bad one."""
-    destinations: list[Address | None] = [None] * DESTINATION_SLOTS
-    for slot in slots:
-        destinations[slot.index] = _address(row, slot)
-    if all(d is None for d in destinations):
-        raise InvalidValue("destination_0", "at least one destination must be set")
-    name = checked_name(row.get("name") or "")
-    detail = checked_detail(row.get("detail") or "")
-    data = checked_data(row.get("data") or "")
-    return destinations, name, detail, data
-
-
-def _kept_id(row: dict[str, Any]) -> UUID:
-    try:
-        return UUID(row.get("id") or "")
-    except ValueError:
-        raise InvalidValue("id", "is not a UUID") from None
-
-
-Identity = Callable[[dict[str, Any], int], UUID]
-
-
-def _identity(
-    header: list[str], args: argparse.Namespace, exists: Callable[[UUID], bool]
-) -> Identity:
-    """A row's derived id: from the outdial, its line and the content of its known
-    columns (in name order; a column the row lacks counts as None).
-
-    The id is a UUIDv8 (RFC 9562) that sorts by outdial, then line: consecutive rows land
-    side by side in every index keyed by id, where random ids would dirty a page each
-    and cost a quarter of an import's time. An import begun before these ids existed
-    (its first row's id a UUIDv5 of the same inputs) goes on with those.
-    """
-    known = sorted({c for c in header if c in KNOWN})
-    outdial_id: UUID = args.outdial_id
-    tag = int.from_bytes(hashlib.sha256(b"outdial-import/" + outdial_id.bytes).digest()[:4])
-
-    def content(row: dict[str, Any]) -> bytes:
-        text = "\x1f".join(f"{k}={row[k]}" for k in known)
-        return text.encode("utf-8", "surrogatepass")
-
-    def ordered(row: dict[str, Any], line: int) -> UUID:
-        digest = hashlib.sha256(outdial_id.bytes + content(row)).digest()
-        return UUID(int=sortable_id(tag, line, int.from_bytes(digest[:6]) >> 2))
-
-    def earlier(row: dict[str, Any], line: int) -> UUID:
-        return uuid5(outdial_id, f"import/{line}/{hashlib.sha256(content(row)).hexdigest()}")
-
-    chosen: list[Identity] = []
-
-    def identify(row: dict[str, Any], line: int) -> UUID:
-        if not chosen:  # the first row tells
-            chosen.append(earlier if exists(earlier(row, line)) else ordered)
-        return chosen[0](row, line)
-
-    return identify
-
-
-def sortable_id(tag: int, line: int, rest: int) -> int:
-    """A UUIDv8's 128 bits: a 32-bit tag, a 44-bit line number and 46 bits of the rest,
-    around the version (8) and variant (0b10) bits, so that ids sort by tag, then line."""
-    line &= (1 << 44) - 1
-    return (
-        (tag & 0xFFFF_FFFF) << 96
-        | (line >> 28) << 80
-        | 0x8 << 76
-        | ((line >> 16) & 0xFFF) << 64
-        | 0b10 << 62
-        | (line & 0xFFFF) << 46
-        | (rest & ((1 << 46) - 1))
-    )
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """The columns of one destination slot that a file has."""
-
-    index: int
-    cell: str
-    extras: tuple[tuple[str, str], ...]  # (address field, column)
-
-
-Slots = tuple[_Slot, ...]
-
-
-def _slots_of(header: list[str]) -> Slots:
-    """The destination slots a header has columns for, each with the extra columns it
-    has: a slot without columns is unset in every row, and most files have no extras."""
-    present = set(header)
-    slots = []
-    for n in range(DESTINATION_SLOTS):
-        cell = f"destination_{n}"
-        extras = tuple((e, f"{cell}_{e}") for e in ADDRESS_EXTRAS if f"{cell}_{e}" in present)
-        if cell in present or extras:
-            slots.append(_Slot(n, cell, extras))
-    return tuple(slots)
-
-
-def _address(row: dict[str, Any], slot: _Slot) -> Address | None:
-    """A cell as the spreadsheet holds it: an E.164 number, or ``type:target``."""
-    cell = (row.get(slot.cell) or "").strip()
-    extras = {extra: row.get(column) or "" for extra, column in slot.extras}
-    field = slot.cell
-    if not cell:
-        if any(extras.values()):
-            raise InvalidValue(field, "is empty but its other fields are not")
-        return None
-    if cell.startswith("+"):
-        if not any(extras.values()) and is_e164(cell):
-            # What Address.parse makes of a bare number, without its general checks:
-            # most lists are numbers, and parsing was a third of an import's time.
-            return Address(IMPLIED_TYPE, cell)
-        return Address.parse({"target": cell, **extras}, field)
-    kind, sep, target = cell.partition(":")
-    raw = {"type": kind, "target": target} if sep else {"target": cell}
-    return Address.parse({**raw, **extras}, field)
 
 
 def _batches(rows: Iterator[NewTarget], size: int) -> Iterator[list[NewTarget]]:

@@ -220,3 +220,17 @@ def test_an_id_another_resource_holds_stops_the_import(
     said = _lines(capsys.readouterr().err)[-1]
     assert said == f"outdial import: stopped: id: {other['id']} is taken by another resource"
     assert _listed(client, outdial) == []
+
+
+def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_nothing_is_imported(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_bytes(f"name,destination_0\nA,{TEL_0}\n".encode() + "김,".encode("euc-kr") + b"\n")
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 1
+    assert _lines(capsys.readouterr().err) == [
+        "outdial import: line 3: the file is not UTF-8 text (save it as 'CSV UTF-8'); "
+        "nothing imported"
+    ]
+    assert _listed(client, outdial) == []

@@ -7,7 +7,7 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.cli.importing import sortable_id
+from api.cli.rows import sortable_id
 
 tags = st.integers(0, 2**32 - 1)
 lines = st.integers(1, 2**44 - 1)

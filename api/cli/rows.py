@@ -1,0 +1,355 @@
+"""The rows of a campaign list: its header, each row's checked fields and derived id, and
+the check of a whole file, every row, before an import writes any of them."""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, BinaryIO, TextIO
+from uuid import UUID, uuid5
+
+from application.service import NewTarget
+from domain.address import IMPLIED_TYPE, Address, is_e164
+from domain.errors import InvalidValue
+from domain.plan import DESTINATION_SLOTS
+from domain.text import checked_data, checked_detail, checked_name
+
+# A cell's address fields beyond type and target, each in a column of its own; what
+# `outdial export targets` writes, so that its file imports again.
+ADDRESS_EXTRAS = ("target_name", "name", "detail")
+
+
+EXTRA_COLUMNS = tuple(
+    f"destination_{n}_{extra}" for n in range(DESTINATION_SLOTS) for extra in ADDRESS_EXTRAS
+)
+
+
+KNOWN = {
+    "name",
+    "detail",
+    "data",
+    *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
+    *EXTRA_COLUMNS,
+}
+
+
+@dataclass(frozen=True)
+class Problem:
+    line: int
+    field: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.field}: {self.reason}"
+
+
+def header_of(path: Path, *, keep_ids: bool) -> list[str] | str:
+    """The file's column names, or what is wrong with them; NotUTF8 when not text."""
+    with path.open("rb") as file:
+        header = next(csv.reader(_Lines(file, "utf-8-sig")), None)
+    if not header:
+        return "the file is empty: it needs a header row (name, destination_0, ...)"
+    if keep_ids and "id" not in header:
+        return "--keep-ids needs an id column"
+    if not any(c.startswith("destination_") for c in header):
+        return "the header has no destination_0 .. destination_4 column"
+    return header
+
+
+def targets_of(
+    file: TextIO, *, keep_ids: bool, slots: Slots, identify: Identity
+) -> Iterator[NewTarget]:
+    """The target of each valid row; bad rows are passed over (the check already refused
+    them, or --skip-invalid lists them)."""
+    for line, row in lines_of(file):
+        try:
+            yield _target(row, line, keep_ids, slots, identify)
+        except InvalidValue:
+            continue
+
+
+# A file this big has its second half checked by a second process meanwhile: below it,
+# starting that process costs more than it saves.
+SPLIT_FROM = 8 * 2**20
+_SPAWN = multiprocessing.get_context("spawn")
+
+
+class NotUTF8(Exception):
+    """The file is not UTF-8 text at this line."""
+
+    def __init__(self, line: int) -> None:
+        super().__init__(line)
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line}: the file is not UTF-8 text (save it as 'CSV UTF-8')"
+
+
+def check(
+    path: Path, header: list[str], *, keep_ids: bool, slots: Slots
+) -> tuple[list[Problem], int]:
+    """Every row of the file checked: the bad ones by line, field and reason, and how many
+    are good; NotUTF8 when a line is not text.
+
+    A big file's second half is checked by a second process meanwhile, from the first line
+    break past half-way. Should that break fall inside a quoted cell (the rows read from
+    the start do not end there), this process checks on to the end alone.
+    """
+    size, lone_returns = _scan(path)
+    if lone_returns:  # lines that end in a carriage return alone: text mode reads them
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            try:
+                return _checked(lines_of(file), keep_ids, slots)
+            except UnicodeDecodeError:
+                raise NotUTF8(1) from None
+    with path.open("rb") as file:
+        lines = _Lines(file, "utf-8-sig")
+        reader = csv.DictReader(lines)
+        if size < SPLIT_FROM:
+            return _checked(_rows_of(reader, lines), keep_ids, slots)
+        half_way = _line_break_after(file, size // 2)
+        file.seek(0)
+        with ProcessPoolExecutor(1, mp_context=_SPAWN) as pool:
+            second: Future[tuple[list[Problem], int]] = pool.submit(
+                _check_from, path, half_way, header, keep_ids, slots
+            )
+            problems, valid = _checked(_rows_of(reader, lines, half_way), keep_ids, slots)
+            if lines.offset != half_way:  # the break was inside a quoted cell
+                second.cancel()
+                more, more_valid = _checked(_rows_of(reader, lines), keep_ids, slots)
+            else:
+                try:
+                    more, more_valid = second.result()
+                except NotUTF8 as error:
+                    raise NotUTF8(error.line + lines.count) from None
+                more = [Problem(p.line + lines.count, p.field, p.reason) for p in more]
+    return problems + more, valid + more_valid
+
+
+def _check_from(
+    path: Path, offset: int, header: list[str], keep_ids: bool, slots: Slots
+) -> tuple[list[Problem], int]:
+    """The check of the rows from a line break on, numbered from the line after it."""
+    with path.open("rb") as file:
+        file.seek(offset)
+        lines = _Lines(file, "utf-8")
+        reader = csv.DictReader(lines, fieldnames=header)
+        return _checked(_rows_of(reader, lines), keep_ids, slots)
+
+
+def _checked(
+    rows: Iterator[tuple[int, dict[str, str]]], keep_ids: bool, slots: Slots
+) -> tuple[list[Problem], int]:
+    problems: list[Problem] = []
+    valid = 0
+    for line, row in rows:
+        try:
+            # What _target checks, in its order; an id derived from a row never fails.
+            _fields(row, slots)
+            if keep_ids:
+                _kept_id(row)
+        except InvalidValue as error:
+            problems.append(Problem(line, error.field, error.problem))
+        else:
+            valid += 1
+    return problems, valid
+
+
+class _Lines:
+    """A binary file's lines from where it stands, decoded one at a time, and the offset
+    read up to: csv takes a line only when a row needs one, so after a row the offset is
+    where the row ends."""
+
+    def __init__(self, file: BinaryIO, encoding: str) -> None:
+        self._file = file
+        self._encoding = encoding  # utf-8-sig drops a byte order mark, at the start only
+        self.offset = file.tell()
+        self.count = 0
+
+    def __iter__(self) -> _Lines:
+        return self
+
+    def __next__(self) -> str:
+        raw = self._file.readline()
+        if not raw:
+            raise StopIteration
+        self.offset += len(raw)
+        self.count += 1
+        try:
+            text = raw.decode(self._encoding)
+        except UnicodeDecodeError:
+            raise NotUTF8(self.count) from None
+        self._encoding = "utf-8"
+        return text
+
+
+def _rows_of(
+    reader: csv.DictReader[str], lines: _Lines, stop: int | None = None
+) -> Iterator[tuple[int, dict[str, str]]]:
+    """The rows with a value (and their line numbers), up to the first that ends at or
+    past the offset ``stop``."""
+    for row in reader:
+        if any(value for value in row.values() if isinstance(value, str)):
+            yield reader.line_num, row
+        if stop is not None and lines.offset >= stop:
+            return
+
+
+def _scan(path: Path) -> tuple[int, bool]:
+    """The file's size, and whether a line of it ends in a carriage return alone."""
+    size = 0
+    returns = pairs = 0
+    ended_in_return = False
+    with path.open("rb") as file:
+        while chunk := file.read(2**20):
+            size += len(chunk)
+            returns += chunk.count(b"\r")
+            pairs += chunk.count(b"\r\n") + (ended_in_return and chunk.startswith(b"\n"))
+            ended_in_return = chunk.endswith(b"\r")
+    return size, returns != pairs
+
+
+def _line_break_after(file: BinaryIO, offset: int) -> int:
+    """The offset just past the first line break at or after ``offset``."""
+    file.seek(offset)
+    file.readline()
+    return file.tell()
+
+
+def lines_of(file: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
+    reader = csv.DictReader(file)
+    for row in reader:
+        if any(value for value in row.values() if isinstance(value, str)):
+            yield reader.line_num, row
+
+
+Fields = tuple[list[Address | None], str, str, str]
+
+
+def _target(
+    row: dict[str, Any], line: int, keep_ids: bool, slots: Slots, identify: Identity
+) -> NewTarget:
+    destinations, name, detail, data = _fields(row, slots)
+    target_id = _kept_id(row) if keep_ids else identify(row, line)
+    return NewTarget(destinations, name=name, detail=detail, data=data, id=target_id)
+
+
+def _fields(row: dict[str, Any], slots: Slots) -> Fields:
+    """The row's destinations and texts, checked; InvalidValue names the first bad one."""
+    destinations: list[Address | None] = [None] * DESTINATION_SLOTS
+    for slot in slots:
+        destinations[slot.index] = _address(row, slot)
+    if all(d is None for d in destinations):
+        raise InvalidValue("destination_0", "at least one destination must be set")
+    name = checked_name(row.get("name") or "")
+    detail = checked_detail(row.get("detail") or "")
+    data = checked_data(row.get("data") or "")
+    return destinations, name, detail, data
+
+
+def _kept_id(row: dict[str, Any]) -> UUID:
+    try:
+        return UUID(row.get("id") or "")
+    except ValueError:
+        raise InvalidValue("id", "is not a UUID") from None
+
+
+Identity = Callable[[dict[str, Any], int], UUID]
+
+
+def identity(header: list[str], outdial_id: UUID, exists: Callable[[UUID], bool]) -> Identity:
+    """A row's derived id: from the outdial, its line and the content of its known
+    columns (in name order; a column the row lacks counts as None).
+
+    The id is a UUIDv8 (RFC 9562) that sorts by outdial, then line: consecutive rows land
+    side by side in every index keyed by id, where random ids would dirty a page each
+    and cost a quarter of an import's time. An import begun before these ids existed
+    (its first row's id a UUIDv5 of the same inputs) goes on with those.
+    """
+    known = sorted({c for c in header if c in KNOWN})
+    tag = int.from_bytes(hashlib.sha256(b"outdial-import/" + outdial_id.bytes).digest()[:4])
+
+    def content(row: dict[str, Any]) -> bytes:
+        text = "\x1f".join(f"{k}={row[k]}" for k in known)
+        return text.encode("utf-8", "surrogatepass")
+
+    def ordered(row: dict[str, Any], line: int) -> UUID:
+        digest = hashlib.sha256(outdial_id.bytes + content(row)).digest()
+        return UUID(int=sortable_id(tag, line, int.from_bytes(digest[:6]) >> 2))
+
+    def earlier(row: dict[str, Any], line: int) -> UUID:
+        return uuid5(outdial_id, f"import/{line}/{hashlib.sha256(content(row)).hexdigest()}")
+
+    chosen: list[Identity] = []
+
+    def identify(row: dict[str, Any], line: int) -> UUID:
+        if not chosen:  # the first row tells
+            chosen.append(earlier if exists(earlier(row, line)) else ordered)
+        return chosen[0](row, line)
+
+    return identify
+
+
+def sortable_id(tag: int, line: int, rest: int) -> int:
+    """A UUIDv8's 128 bits: a 32-bit tag, a 44-bit line number and 46 bits of the rest,
+    around the version (8) and variant (0b10) bits, so that ids sort by tag, then line."""
+    line &= (1 << 44) - 1
+    return (
+        (tag & 0xFFFF_FFFF) << 96
+        | (line >> 28) << 80
+        | 0x8 << 76
+        | ((line >> 16) & 0xFFF) << 64
+        | 0b10 << 62
+        | (line & 0xFFFF) << 46
+        | (rest & ((1 << 46) - 1))
+    )
+
+
+@dataclass(frozen=True)
+class _Slot:
+    """The columns of one destination slot that a file has."""
+
+    index: int
+    cell: str
+    extras: tuple[tuple[str, str], ...]  # (address field, column)
+
+
+Slots = tuple[_Slot, ...]
+
+
+def slots_of(header: list[str]) -> Slots:
+    """The destination slots a header has columns for, each with the extra columns it
+    has: a slot without columns is unset in every row, and most files have no extras."""
+    present = set(header)
+    slots = []
+    for n in range(DESTINATION_SLOTS):
+        cell = f"destination_{n}"
+        extras = tuple((e, f"{cell}_{e}") for e in ADDRESS_EXTRAS if f"{cell}_{e}" in present)
+        if cell in present or extras:
+            slots.append(_Slot(n, cell, extras))
+    return tuple(slots)
+
+
+def _address(row: dict[str, Any], slot: _Slot) -> Address | None:
+    """A cell as the spreadsheet holds it: an E.164 number, or ``type:target``."""
+    cell = (row.get(slot.cell) or "").strip()
+    extras = {extra: row.get(column) or "" for extra, column in slot.extras}
+    field = slot.cell
+    if not cell:
+        if any(extras.values()):
+            raise InvalidValue(field, "is empty but its other fields are not")
+        return None
+    if cell.startswith("+"):
+        if not any(extras.values()) and is_e164(cell):
+            # What Address.parse makes of a bare number, without its general checks:
+            # most lists are numbers, and parsing was a third of an import's time.
+            return Address(IMPLIED_TYPE, cell)
+        return Address.parse({"target": cell, **extras}, field)
+    kind, sep, target = cell.partition(":")
+    raw = {"type": kind, "target": target} if sep else {"target": cell}
+    return Address.parse({**raw, **extras}, field)
