@@ -78,27 +78,34 @@ class EventTranscoder(JSONTranscoder):
 
     def _plain(self, value: Any) -> Any:
         kind = type(value)
+        if kind is dict:
+            plain = {}
+            for key, item in value.items():
+                if type(key) is not str:
+                    raise _NotPlain
+                # Strings and None, most of an event, without a call each.
+                plain[key] = item if type(item) is str or item is None else self._plain(item)
+            return plain
+        if kind is list or kind is tuple:
+            return [
+                item if type(item) is str or item is None else self._plain(item) for item in value
+            ]
         if kind is str or kind is bool or value is None:
             return value
         if kind is int:
             if -(2**63) <= value < 2**64:
                 return value
             raise _NotPlain
-        if kind is dict:
-            plain = {}
-            for key, item in value.items():
-                if type(key) is not str:
-                    raise _NotPlain
-                plain[key] = self._plain(item)
-            return plain
-        if kind is list or kind is tuple:
-            return [self._plain(item) for item in value]
         if isinstance(value, _NATIVE):
             raise _NotPlain  # a float, or a subclass the library writes as its base
         transcoding = self.types.get(kind)
         if transcoding is None:
             raise _NotPlain  # the library names the type in its error
-        return {"_type_": transcoding.name, "_data_": self._plain(transcoding.encode(value))}
+        data = transcoding.encode(value)
+        return {
+            "_type_": transcoding.name,
+            "_data_": data if type(data) is str else self._plain(data),
+        }
 
 
 class _NotPlain(Exception):

@@ -338,14 +338,14 @@ def slots_of(header: list[str]) -> Slots:
 def _address(row: dict[str, Any], slot: _Slot) -> Address | None:
     """A cell as the spreadsheet holds it: an E.164 number, or ``type:target``."""
     cell = (row.get(slot.cell) or "").strip()
-    extras = {extra: row.get(column) or "" for extra, column in slot.extras}
+    extras = {extra: value for extra, column in slot.extras if (value := row.get(column))}
     field = slot.cell
     if not cell:
-        if any(extras.values()):
+        if extras:
             raise InvalidValue(field, "is empty but its other fields are not")
         return None
     if cell.startswith("+"):
-        if not any(extras.values()) and is_e164(cell):
+        if not extras and is_e164(cell):
             # What Address.parse makes of a bare number, without its general checks:
             # most lists are numbers, and parsing was a third of an import's time.
             return Address(IMPLIED_TYPE, cell)
