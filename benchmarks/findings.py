@@ -59,8 +59,10 @@ FINDINGS: list[str] = [
     "collector's passes found nothing to free and cost 15 % (collected seldom); a row read "
     "only the columns its file has and checked no empty field; events are written by "
     "orjson, byte for byte the library's format (7.5 vs 10.5 us an event); and a big "
-    "file's second half is checked by a second process. 1,000,000 rows on that machine: "
-    "8,673-8,746 targets/s before, 11,211-11,464 after in three runs of this benchmark "
+    "file's second half is checked by a second process. On that machine, whose speed "
+    "drifted by a fifth from run to run, the first round's code imported 300,000 rows at "
+    "6,130-6,370 targets/s (the whole command), 1,000,000 rows here at 8,673-8,746 with the "
+    "first two of these changes and 11,211-11,464 with all of them, in three runs "
     "(benchmarks/results/import.md). Both cores are now busy for the whole write: the "
     "importer at about 76 us a row (building and encoding the Created events, the event "
     "store's insert, reading the row) and its projection process at about 60.",
