@@ -22,7 +22,7 @@ from projections.rebuild import catch_up
 from projections.verify import verify
 from projections.views import ReadModelView, open_view
 from tests.conftest import FakeClock, new_target
-from tests.integration.test_read_model import all_rows, campaign_day
+from tests.integration.conftest import all_rows, campaign_day
 
 
 @pytest.fixture

@@ -26,54 +26,11 @@ from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
 from projections.rebuild import rebuild
 from projections.runner import LiveProjection, ReadModel
-from projections.schema import COLUMNS, DIALS, TABLES
+from projections.schema import DIALS, TABLES
 from projections.verify import verify
-from projections.views import ReadModelView, open_view
+from projections.views import open_view
 from tests.conftest import FakeClock, new_target
-from tests.integration.conftest import WAIT, caught_up, projected
-
-
-def all_rows(view: ReadModelView) -> dict[str, list[dict[str, Any]]]:
-    with view.reading() as rows:
-        return {t: rows.select(f"SELECT * FROM {t} ORDER BY id", {}) for t in COLUMNS}
-
-
-def campaign_day(app: OutdialService, clock: FakeClock, customer: UUID) -> dict[str, UUID]:
-    """A representative mix of every command, returning ids worth looking at."""
-    outdial = app.create_outdial(customer, name="Q1", detail="spring list").value
-    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2, "try_interval": 1_000})
-    app.change_outdial_data(customer, outdial.id, "vip")
-    targets = app.create_targets(
-        customer,
-        outdial.id,
-        [
-            new_target("+821100000001", "+821100000002"),
-            new_target("+821100000003"),
-            new_target("+821100000004"),
-        ],
-    ).value
-    first, second, third = (t.id for t in targets)
-    dial = app.start_dial(customer, outdial.id, first).value
-    clock.advance(seconds=3)
-    app.finish_dial(customer, outdial.id, first, dial.id, result="fail", reason="busy")
-    clock.advance(seconds=2)
-    dial = app.start_dial(
-        customer, outdial.id, first, destination_index=1, reference_id="call-7"
-    ).value
-    app.finish_dial(customer, outdial.id, first, dial.id, result="success", reason="normal")
-    timed_out = app.start_dial(
-        customer, outdial.id, second, plan_changes={"dial_timeout": 1_000}
-    ).value
-    clock.advance(seconds=2)
-    app.time_out_dial(second, timed_out.id)
-    app.finish_dial(
-        customer, outdial.id, second, timed_out.id, result="success", reason="late answer"
-    )
-    app.start_dial(customer, outdial.id, third)
-    app.delete_target(customer, outdial.id, third)
-    other = app.create_outdial(customer, name="gone").value
-    app.delete_outdial(customer, other.id)
-    return {"outdial": outdial.id, "first": first, "second": second, "third": third}
+from tests.integration.conftest import WAIT, all_rows, campaign_day, caught_up, projected
 
 
 def rebuilt(
