@@ -27,6 +27,7 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
+from application.ids import sorted_random_id
 from application.storage import Storage, existing_originators, select_events_of
 from application.transcoding import EventTranscoder, register_domain_transcodings
 from application.written import Written
@@ -476,7 +477,7 @@ def _new_target(
 ) -> Target:
     try:
         return Target.create(
-            target_id=new.id or uuid4(),
+            target_id=new.id or sorted_random_id(),
             outdial_id=outdial_id,
             customer_id=customer_id,
             destinations=new.destinations,

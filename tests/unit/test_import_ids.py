@@ -1,13 +1,16 @@
-"""The ids `outdial import` derives: UUIDv8s that sort by outdial tag, then line."""
+"""The ids made for targets: an import's UUIDv8s that sort by outdial tag, then line, and the
+service's UUIDv7s that sort by time."""
 
 from __future__ import annotations
 
+import time
 from uuid import UUID
 
 from hypothesis import given
 from hypothesis import strategies as st
 
 from api.cli.rows import sortable_id
+from application.ids import sorted_random_id
 
 tags = st.integers(0, 2**32 - 1)
 lines = st.integers(1, 2**44 - 1)
@@ -35,3 +38,13 @@ def test_ids_sort_by_line_as_numbers_and_as_text(
 @given(tags, lines, rests, rests)
 def test_rows_of_one_line_differ_by_the_rest(tag: int, line: int, rest: int, other: int) -> None:
     assert (sortable_id(tag, line, rest) == sortable_id(tag, line, other)) == (rest == other)
+
+
+def test_ids_the_service_makes_are_uuid_v7s_that_sort_by_time() -> None:
+    made = []
+    for _ in range(3):
+        made.append(sorted_random_id())
+        time.sleep(0.002)  # the next millisecond
+    assert [u.version for u in made] == [7, 7, 7]
+    assert made == sorted(made)
+    assert len({sorted_random_id() for _ in range(1000)}) == 1000

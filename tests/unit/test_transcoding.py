@@ -64,7 +64,7 @@ def _outcome(transcoder: JSONTranscoder, value: Any) -> bytes | type[BaseExcepti
         return type(error)
 
 
-@settings(max_examples=600)
+@settings(max_examples=300)
 @given(values)
 def test_what_is_written_is_the_librarys_bytes(value: Any) -> None:
     assert _outcome(OURS, value) == _outcome(LIBRARY, value)
@@ -77,7 +77,7 @@ def _read(transcoder: JSONTranscoder, data: bytes) -> Any:
         return ("refused", type(error))
 
 
-@settings(max_examples=600)
+@settings(max_examples=300)
 @given(values)
 def test_what_is_read_is_what_the_library_reads(value: Any) -> None:
     written = _outcome(LIBRARY, value)
