@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import multiprocessing
+import re
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
@@ -22,13 +23,9 @@ from domain.text import checked_data, checked_detail, checked_name
 # A cell's address fields beyond type and target, each in a column of its own; what
 # `outdial export targets` writes, so that its file imports again.
 ADDRESS_EXTRAS = ("target_name", "name", "detail")
-
-
 EXTRA_COLUMNS = tuple(
     f"destination_{n}_{extra}" for n in range(DESTINATION_SLOTS) for extra in ADDRESS_EXTRAS
 )
-
-
 KNOWN = {
     "name",
     "detail",
@@ -50,8 +47,11 @@ class Problem:
 
 def header_of(path: Path, *, keep_ids: bool) -> list[str] | str:
     """The file's column names, or what is wrong with them; NotUTF8 when not text."""
-    with path.open("rb") as file:
-        header = next(csv.reader(_Lines(file, "utf-8-sig")), None)
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            header = next(csv.reader(file), None)
+    except UnicodeDecodeError:
+        raise NotUTF8(_first_line_not_utf8(path)) from None
     if not header:
         return "the file is empty: it needs a header row (name, destination_0, ...)"
     if keep_ids and "id" not in header:
@@ -106,22 +106,24 @@ def check(
             try:
                 return _checked(lines_of(file), keep_ids, slots)
             except UnicodeDecodeError:
-                raise NotUTF8(1) from None
+                raise NotUTF8(_first_line_not_utf8(path)) from None
     with path.open("rb") as file:
         lines = _Lines(file, "utf-8-sig")
         reader = csv.DictReader(lines)
         if size < SPLIT_FROM:
-            return _checked(_rows_of(reader, lines), keep_ids, slots)
+            return _checked(_rows_of(reader), keep_ids, slots)
         half_way = _line_break_after(file, size // 2)
         file.seek(0)
         with ProcessPoolExecutor(1, mp_context=_SPAWN) as pool:
             second: Future[tuple[list[Problem], int]] = pool.submit(
                 _check_from, path, half_way, header, keep_ids, slots
             )
-            problems, valid = _checked(_rows_of(reader, lines, half_way), keep_ids, slots)
+            problems, valid = _checked(
+                _rows_of(reader, lambda: lines.offset >= half_way), keep_ids, slots
+            )
             if lines.offset != half_way:  # the break was inside a quoted cell
                 second.cancel()
-                more, more_valid = _checked(_rows_of(reader, lines), keep_ids, slots)
+                more, more_valid = _checked(_rows_of(reader), keep_ids, slots)
             else:
                 try:
                     more, more_valid = second.result()
@@ -137,9 +139,8 @@ def _check_from(
     """The check of the rows from a line break on, numbered from the line after it."""
     with path.open("rb") as file:
         file.seek(offset)
-        lines = _Lines(file, "utf-8")
-        reader = csv.DictReader(lines, fieldnames=header)
-        return _checked(_rows_of(reader, lines), keep_ids, slots)
+        reader = csv.DictReader(_Lines(file, "utf-8"), fieldnames=header)
+        return _checked(_rows_of(reader), keep_ids, slots)
 
 
 def _checked(
@@ -189,14 +190,14 @@ class _Lines:
 
 
 def _rows_of(
-    reader: csv.DictReader[str], lines: _Lines, stop: int | None = None
+    reader: csv.DictReader[str], ended: Callable[[], bool] | None = None
 ) -> Iterator[tuple[int, dict[str, str]]]:
-    """The rows with a value (and their line numbers), up to the first that ends at or
-    past the offset ``stop``."""
+    """The rows with a value and their line numbers, up to the first row after which
+    ``ended()`` is true."""
     for row in reader:
         if any(value for value in row.values() if isinstance(value, str)):
             yield reader.line_num, row
-        if stop is not None and lines.offset >= stop:
+        if ended is not None and ended():
             return
 
 
@@ -214,6 +215,20 @@ def _scan(path: Path) -> tuple[int, bool]:
     return size, returns != pairs
 
 
+# What decoding with surrogateescape makes of bytes that are not UTF-8.
+_ESCAPED = re.compile("[\udc80-\udcff]")
+
+
+def _first_line_not_utf8(path: Path) -> int:
+    """The number of the first line that is not UTF-8: text mode decodes a file a block
+    at a time, so its error does not say which line."""
+    with path.open(newline="", encoding="utf-8-sig", errors="surrogateescape") as file:
+        for number, line in enumerate(file, 1):
+            if _ESCAPED.search(line):
+                return number
+    return 1
+
+
 def _line_break_after(file: BinaryIO, offset: int) -> int:
     """The offset just past the first line break at or after ``offset``."""
     file.seek(offset)
@@ -222,10 +237,7 @@ def _line_break_after(file: BinaryIO, offset: int) -> int:
 
 
 def lines_of(file: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
-    reader = csv.DictReader(file)
-    for row in reader:
-        if any(value for value in row.values() if isinstance(value, str)):
-            yield reader.line_num, row
+    return _rows_of(csv.DictReader(file))
 
 
 Fields = tuple[list[Address | None], str, str, str]

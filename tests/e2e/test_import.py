@@ -234,3 +234,17 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_nothing_is_imported(
         "nothing imported"
     ]
     assert _listed(client, outdial) == []
+
+
+def test_a_file_whose_lines_end_in_a_carriage_return_alone_imports(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """What an old spreadsheet saves as 'CSV (Macintosh)'."""
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_bytes(f"name,destination_0\rAlice,{TEL_0}\rBob,{TEL_1}\r".encode())
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 0
+    assert [t["name"] for t in _listed(client, outdial)] == ["Alice", "Bob"]
+    file.write_bytes(f"name,destination_0\rA,{TEL_0}\r".encode() + "김,".encode("euc-kr") + b"\r")
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 1
+    assert _lines(capsys.readouterr().err)[-1].startswith("outdial import: line 3: the file is not")
