@@ -189,8 +189,7 @@ class OutdialService(Application[UUID]):
         self, customer_id: UUID, outdial_id: UUID, batch: Sequence[NewTarget], *, actor: str = ""
     ) -> Written[list[Target]]:
         """Create a batch of targets in one atomic write: all of them or none."""
-        if not 1 <= len(batch) <= BATCH_MAX:
-            raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
+        _check_batch_size(batch)
         return self._create_targets(customer_id, outdial_id, batch, batch=True, actor=actor)
 
     def create_missing_targets(
@@ -199,8 +198,7 @@ class OutdialService(Application[UUID]):
         """Create those of a batch of targets with given ids that do not exist yet, in one
         atomic write: what an import run again makes of rows an earlier run wrote, however
         its batches fell. An id taken by anything but this outdial's target is refused."""
-        if not 1 <= len(batch) <= BATCH_MAX:
-            raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
+        _check_batch_size(batch)
         ids = [new.id for new in batch if new.id is not None]
         if len(ids) != len(batch):
             raise InvalidValue("id", "every target of the batch needs its id")
@@ -213,7 +211,7 @@ class OutdialService(Application[UUID]):
         missing = [new for new in batch if new.id not in there]
         if not missing:
             return Written([], None)
-        return self._create_targets(customer_id, outdial_id, missing, batch=True, actor=actor)
+        return self._write_targets(customer_id, outdial_id, missing, batch=True, actor=actor)
 
     def _create_targets(
         self,
@@ -230,6 +228,17 @@ class OutdialService(Application[UUID]):
             return Written(
                 [self.get_target(customer_id, outdial_id, new.id or first) for new in news], None
             )
+        return self._write_targets(customer_id, outdial_id, news, batch=batch, actor=actor)
+
+    def _write_targets(
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        news: Sequence[NewTarget],
+        *,
+        batch: bool,
+        actor: str,
+    ) -> Written[list[Target]]:
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.check_takes_targets()
         at = self.clock()
@@ -462,6 +471,11 @@ class OutdialService(Application[UUID]):
         self._notify(recordings)
         recorded = tuple((r.notification.id, r.domain_event) for r in recordings)
         return Written(answer, recorded[-1][0] if recorded else None, recorded)
+
+
+def _check_batch_size(batch: Sequence[NewTarget]) -> None:
+    if not 1 <= len(batch) <= BATCH_MAX:
+        raise InvalidValue("targets", f"must hold between 1 and {BATCH_MAX} targets")
 
 
 @contextmanager

@@ -344,7 +344,7 @@ def select_events_of(
         return [event for i in originator_ids for event in recorder.select_events(i)]
     return [
         StoredEvent(
-            UUID(str(row["originator_id"])),
+            _as_uuid(row["originator_id"]),
             row["originator_version"],
             row["topic"],
             bytes(row["state"]),
@@ -360,7 +360,12 @@ def existing_originators(
     rows = _events_of(recorder, "originator_id", "AND originator_version = 1", originator_ids)
     if rows is None:
         return {i for i in originator_ids if recorder.select_events(i, limit=1)}
-    return {UUID(str(row["originator_id"])) for row in rows}
+    return {_as_uuid(row["originator_id"]) for row in rows}
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    """An id as a row holds it: PostgreSQL's uuid column gives a UUID, SQLite's text hex."""
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def _events_of(
