@@ -16,16 +16,24 @@ from domain.text import check_plain_text
 
 ADDRESS_FIELD_MAX = 255
 
-_E164 = re.compile(r"^\+[0-9]{7,15}$")
-_SIP = re.compile(r"^[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+$")
+# Each pattern must match the whole target (fullmatch): "$" would let a final newline in.
+_E164 = re.compile(r"\+[0-9]{7,15}")
+_SIP = re.compile(r"[^@\s:;]+@[A-Za-z0-9.\-\[\]:]+")
 _EMAIL = re.compile(
-    r"^[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
-    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+$"
+    r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+(\.[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+)*"
+    r"@[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?(?:\.[A-Za-z0-9](?:[A-Za-z0-9-]*[A-Za-z0-9])?)+"
 )
+# A target is dialed and searched as it is: no whitespace, no control character, and no
+# bidirectional formatting, which would make it display other than it dials.
+_NOT_IN_TARGET = re.compile("[\\s\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 
 
 def is_e164(target: str) -> bool:
-    return bool(_E164.match(target))
+    return _E164.fullmatch(target) is not None
+
+
+def _is_bare(target: str) -> bool:
+    return bool(target) and _NOT_IN_TARGET.search(target) is None
 
 
 def _is_uuid(value: str) -> bool:
@@ -33,17 +41,17 @@ def _is_uuid(value: str) -> bool:
         UUID(value)
     except ValueError:
         return False
-    return True
+    return _is_bare(value)
 
 
 # type -> (rule, what the rule asks for, in words for the error message)
 _TARGET_RULES: dict[str, tuple[Callable[[str], bool], str]] = {
     "tel": (is_e164, "an E.164 number such as +821100000001"),
     "whatsapp": (is_e164, "an E.164 number such as +821100000001"),
-    "sip": (lambda t: bool(_SIP.match(t)), "a SIP address user@domain"),
-    "email": (lambda t: bool(_EMAIL.match(t)), "a valid e-mail address"),
-    "extension": (lambda t: bool(t.strip()), "a non-empty string"),
-    "line": (lambda t: bool(t.strip()), "a non-empty string"),
+    "sip": (lambda t: _SIP.fullmatch(t) is not None and _is_bare(t), "a SIP address user@domain"),
+    "email": (lambda t: _EMAIL.fullmatch(t) is not None, "a valid e-mail address"),
+    "extension": (_is_bare, "a non-empty string without spaces or control characters"),
+    "line": (_is_bare, "a non-empty string without spaces or control characters"),
     "agent": (_is_uuid, "a UUID"),
     "conference": (_is_uuid, "a UUID"),
     "webchat": (_is_uuid, "a UUID"),

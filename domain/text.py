@@ -13,8 +13,8 @@ DATA_MAX = 16_384
 
 # What no store holds the same (PostgreSQL text refuses NUL, UTF-8 refuses lone
 # surrogates) or no reader of an audit trail wants: C0 controls other than tab, newline
-# and carriage return, and surrogates (JSON's "\ud800" escapes make them).
-_NOT_PLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff]")
+# and carriage return, DEL, C1 controls, and surrogates (JSON's "\ud800" escapes make them).
+_NOT_PLAIN = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ud800-\udfff]")
 
 
 def check_plain_text(field: str, value: str) -> str:

@@ -12,7 +12,8 @@ from fastapi.testclient import TestClient
 
 from tests.e2e.conftest import TEL_0, create_outdial, create_target, error_of, ok, targets_path
 
-BAD = ["a\x00b", "\x07", "x\x1b[31m", "\x7f\x1f"]
+# C0 controls, DEL and C1 controls (U+0080-U+009F) alike.
+BAD = ["a\x00b", "\x07", "x\x1b[31m", "\x7f\x1f", "a\x7fb", "a\x85b", "\x9f"]
 
 
 def _refused(response: Any, field: str) -> None:
@@ -114,3 +115,22 @@ def test_the_audit_search_finds_a_dial_by_the_callers_reference_id(client: TestC
     found = ok(client.get("/v1.0/dials", params={"reference_id": "call-7"}))["result"]
     assert [d["id"] for d in found] == [dial["id"]]
     assert ok(client.get("/v1.0/dials", params={"reference_id": "call-8"}))["result"] == []
+
+
+@pytest.mark.parametrize(
+    ("destination", "field"),
+    [
+        ({"type": "tel", "target": TEL_0 + "\n"}, "destination_0.target"),
+        ({"type": "sip", "target": "a@b.c\n"}, "destination_0.target"),
+        ({"type": "sip", "target": "u\u202eb@b.c"}, "destination_0.target"),
+        ({"target": TEL_0 + "\n"}, "destination_0.type"),
+    ],
+)
+def test_an_address_target_is_matched_whole(
+    client: TestClient, destination: dict[str, str], field: str
+) -> None:
+    outdial = create_outdial(client)
+    path = targets_path(outdial["id"])
+    _refused(client.post(path, json={"destination_0": destination}), field)
+    assert ok(client.get(path))["result"] == []
+    _still_moving(client)

@@ -94,3 +94,36 @@ def test_a_destination_with_any_field_given_is_parsed_as_an_address() -> None:
     with pytest.raises(InvalidValue) as error:
         Address.parse_destination({"name": "home"}, "destination_2")
     assert error.value.field == "destination_2.type"
+
+
+@pytest.mark.parametrize(
+    ("kind", "target"),
+    [
+        ("tel", "+821100000077\n"),
+        ("whatsapp", "+821100000077\n"),
+        ("tel", "\n+821100000077"),
+        ("sip", "a@b.c\n"),
+        ("sip", "u\u202eb@b.c"),
+        ("email", "bob@example.com\n"),
+        ("email", "bob\u200e@example.com"),
+        ("extension", "20 01"),
+        ("extension", "2001\t"),
+        ("line", "support\u2066"),
+        ("line", "sup\u0085port"),
+        ("agent", "1b3d7a92-7146-466d-90f5-4bc701ada4c0\n"),
+    ],
+)
+def test_a_target_holds_no_whitespace_control_or_bidirectional_formatting(
+    kind: str, target: str
+) -> None:
+    """The pattern must match the whole value: a dialer would get the newline, and an
+    audit search for the number would miss it."""
+    with pytest.raises(InvalidValue) as error:
+        Address.parse({"type": kind, "target": target}, "destination_0")
+    assert error.value.field == "destination_0.target"
+
+
+def test_a_bare_number_with_a_newline_is_no_tel_address() -> None:
+    with pytest.raises(InvalidValue) as error:
+        Address.parse({"target": "+821100000077\n"}, "destination_0")
+    assert error.value.field == "destination_0.type"
