@@ -9,14 +9,17 @@ from uuid import UUID
 
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.timeline import NOT_DELETED, format_timestamp
-from projections.paging import Page, PageCursor, clamp_page_size
+from projections.paging import Page, PageTokens, clamp_page_size
 from projections.schema import COLUMNS, DIALS, OUTDIALS, TARGETS, Row, decode_row
 from projections.views import ReadModelView
+
+PAGE_TOKEN_SECRET = "page_tokens"
 
 
 class ReadModelQueries:
     def __init__(self, view: ReadModelView) -> None:
         self.view = view
+        self._tokens = PageTokens(view.secret(PAGE_TOKEN_SECRET))
 
     # -- outdials ---------------------------------------------------------------
 
@@ -244,7 +247,7 @@ class ReadModelQueries:
         size = clamp_page_size(page_size)
         params = {**params, "limit": size + 1}
         if page_token:
-            after = PageCursor.read(scope, page_token)
+            after = self._tokens.read(scope, page_token)
             if after.row_id is None:  # a VoIPbin time token: strictly before that time
                 where += f" AND {time_column} < :after_time"
             else:
@@ -262,7 +265,7 @@ class ReadModelQueries:
         shown = rows[:size]
         token = ""
         if len(rows) > size:
-            token = PageCursor.issue(scope, shown[-1][time_column], shown[-1]["id"])
+            token = self._tokens.issue(scope, shown[-1][time_column], shown[-1]["id"])
         return Page(rows=shown, next_page_token=token)
 
     def _one(self, statement: str, params: dict[str, Any]) -> Row | None:

@@ -152,9 +152,14 @@ STATUS_TABLE = (
     "heartbeat DOUBLE PRECISION NOT NULL, failed_at BIGINT, error TEXT)"
 )
 
+# Secrets of the store, each made once by whichever process needs it first (the key that
+# signs page tokens), so every process of the store and every restart agree on them.
+SECRETS = "store_secrets"
+SECRETS_TABLE = f"CREATE TABLE IF NOT EXISTS {SECRETS} (name TEXT PRIMARY KEY, value TEXT NOT NULL)"
+
 # Tables first, then the columns older stores lack (each store adds them its way), then
 # the indexes, some of which are on those columns.
-TABLES: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), STATUS_TABLE)
+TABLES: tuple[str, ...] = (*(_table_statement(t) for t in COLUMNS), STATUS_TABLE, SECRETS_TABLE)
 
 
 def add_column_statement(table: str, column: str, kind: str) -> str:

@@ -7,6 +7,7 @@ write transaction starts and where the library keeps tracking.
 from __future__ import annotations
 
 import re
+import secrets
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -29,6 +30,7 @@ from projections.schema import (
     ADDED_COLUMNS,
     COLUMNS,
     INDEXES,
+    SECRETS,
     STATUS,
     TABLES,
     Row,
@@ -294,6 +296,19 @@ class ReadModelView(TrackingRecorder, ABC):
                 "VALUES (:name, :holder, :heartbeat, :failed_at, :error)",
                 status,
             )
+
+    def secret(self, name: str) -> bytes:
+        """The store's secret of this name: 32 random bytes, made by the first process
+        that asks and kept with the store."""
+        with self._writing() as cursor:
+            rows = Rows(cursor, self.placeholders)
+            rows.execute(
+                f"INSERT INTO {SECRETS} (name, value) VALUES (:name, :value) "
+                "ON CONFLICT (name) DO NOTHING",
+                {"name": name, "value": secrets.token_hex(32)},
+            )
+            found = rows.select(f"SELECT value FROM {SECRETS} WHERE name = :name", {"name": name})
+        return bytes.fromhex(found[0]["value"])
 
     def read_status(self, name: str) -> Row | None:
         found = self.query(f"SELECT * FROM {STATUS} WHERE name = :name", {"name": name})
