@@ -30,6 +30,9 @@ KEY_PREFIX = "odk_"
 KEY_ID_PREFIX = "kid_"
 KEY_ID_HEX = 12  # hex digits of the hash a key id shows
 TABLE = "outdial_api_keys"
+# Failed authentications by client address: shared by every process of the store, so N
+# API processes allow the same number of guesses as one.
+FAILURES = "outdial_auth_failures"
 KEY_NAME_MAX = 255
 ACCESS_DBNAME = "access.sqlite3"
 # A key's customer is remembered this long, so that a key revoked in another process is
@@ -133,6 +136,14 @@ class ApiKeys:
             return True, None
         return self._remembered.get(key_hash(key))
 
+    def refuse_or_count_failure(
+        self, address: str, *, allowed: int, window: float, now: float
+    ) -> float | None:
+        """The time of the oldest failure in the window when ``address`` already has
+        ``allowed`` failures within it (refused, not counted); otherwise the failure is
+        counted and None answered. One atomic step for every process of the store."""
+        return self._table.count_failure(address, now=now, allowed=allowed, window=window)
+
     def is_empty(self) -> bool:
         return self._table.count() == 0
 
@@ -208,7 +219,24 @@ class KeyTable(ABC):
         there is no such key."""
 
     @abstractmethod
+    def count_failure(
+        self, address: str, *, now: float, allowed: int, window: float
+    ) -> float | None:
+        """See ``ApiKeys.refuse_or_count_failure``."""
+
+    @abstractmethod
     def close(self) -> None: ...
+
+
+_FAILURES_TABLE = (
+    f"CREATE TABLE IF NOT EXISTS {FAILURES} (address TEXT NOT NULL, "
+    "failed_at DOUBLE PRECISION NOT NULL)"
+)
+_FAILURES_INDEX = (
+    f"CREATE INDEX IF NOT EXISTS {FAILURES}_address ON {FAILURES} (address, failed_at)"
+)
+# Advisory lock of the failure count on PostgreSQL, one per address (a hash of it).
+_FAILURES_LOCK_SEED = 7_071_975_003
 
 
 class SQLiteKeyTable(KeyTable):
@@ -227,6 +255,8 @@ class SQLiteKeyTable(KeyTable):
             if "revoked_at" not in columns:  # a store made before keys could be revoked
                 with contextlib.suppress(sqlite3.OperationalError):  # another process did
                     self._connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN revoked_at TEXT")
+            self._connection.execute(_FAILURES_TABLE)
+            self._connection.execute(_FAILURES_INDEX)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -283,6 +313,29 @@ class SQLiteKeyTable(KeyTable):
             ).rowcount
         return bool(changed)
 
+    def count_failure(
+        self, address: str, *, now: float, allowed: int, window: float
+    ) -> float | None:
+        with self._lock:
+            connection = self._connection
+            connection.execute("BEGIN IMMEDIATE")  # the write lock: one counter at a time
+            try:
+                connection.execute(f"DELETE FROM {FAILURES} WHERE failed_at <= ?", (now - window,))
+                count, oldest = connection.execute(
+                    f"SELECT COUNT(*), MIN(failed_at) FROM {FAILURES} WHERE address = ?",
+                    (address,),
+                ).fetchone()
+                if count < allowed:
+                    connection.execute(
+                        f"INSERT INTO {FAILURES} (address, failed_at) VALUES (?, ?)", (address, now)
+                    )
+                    oldest = None
+            except BaseException:
+                connection.execute("ROLLBACK")
+                raise
+            connection.execute("COMMIT")
+        return None if oldest is None else float(oldest)
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()
@@ -307,6 +360,9 @@ class PostgresKeyTable(KeyTable):
         with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateColumn):
             # A store made before keys could be revoked.
             self._rows(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS revoked_at TIMESTAMPTZ")
+        for statement in (_FAILURES_TABLE, _FAILURES_INDEX):
+            with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process did
+                self._rows(statement)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._pool.connection() as connection, connection.cursor() as cursor:
@@ -360,6 +416,31 @@ class PostgresKeyTable(KeyTable):
             (at, digest),
         )
         return bool(rows)
+
+    def count_failure(
+        self, address: str, *, now: float, allowed: int, window: float
+    ) -> float | None:
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            # One transaction, one counter of this address at a time across processes.
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
+                (address, _FAILURES_LOCK_SEED),
+            )
+            cursor.execute(f"DELETE FROM {FAILURES} WHERE failed_at <= %s", (now - window,))  # type: ignore[arg-type]  # built from constants
+            cursor.execute(
+                f"SELECT COUNT(*), MIN(failed_at) FROM {FAILURES} WHERE address = %s",  # type: ignore[arg-type]
+                (address,),
+            )
+            row = cursor.fetchone()
+            assert row is not None
+            count, oldest = row
+            if count >= allowed:
+                return float(oldest)
+            cursor.execute(
+                f"INSERT INTO {FAILURES} (address, failed_at) VALUES (%s, %s)",  # type: ignore[arg-type]
+                (address, now),
+            )
+        return None
 
     def close(self) -> None:
         self._pool.close()

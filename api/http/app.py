@@ -45,7 +45,6 @@ class ServiceHost:
         self.settings = settings
         self.started_at = time.monotonic()
         self.trusted_proxies = parse_networks(settings.trusted_proxies)
-        self.failed_authentications = FailedAuthentications(settings.auth_failures_allowed)
         self._clock = clock
         self._lifespans = 0
         self._lock = threading.Lock()
@@ -53,6 +52,9 @@ class ServiceHost:
 
     def _open(self) -> None:
         self.services = Services.open(self.settings, clock=self._clock)
+        self.failed_authentications = FailedAuthentications(
+            self.services.keys, self.settings.auth_failures_allowed
+        )
         self.worker = ProjectionWorker(self.services) if self.settings.run_projections else None
         self._closed = False
 

@@ -187,13 +187,14 @@ async def customer_for(request: Request, keys: ApiKeys, key: str | None) -> UUID
         return customer  # a valid key is never throttled
     host = _host(request)
     address = client_address(request.scope, host.trusted_proxies)
-    wait = host.failed_authentications.retry_after(address)
+    if not host.services.events.reachable:
+        raise _store_unreachable()  # the count is in the store: no judging without it
+    wait = await run_in_threadpool(host.failed_authentications.refuse_or_count, address)
     if wait is not None:
         raise Throttled(
             f"too many requests without a valid API key from {address}; retry in {wait} s",
             retry_after=wait,
         )
-    host.failed_authentications.failed(address)
     if not key:
         raise Unauthenticated(
             "MISSING_API_KEY", "send an API key: Authorization: Bearer KEY, ?token= or ?accesskey="

@@ -1,24 +1,22 @@
 """Failed authentication throttled per client address, so that keys cannot be guessed
 at speed: after FAILURES_ALLOWED failures (the setting auth_failures_allowed) within
-WINDOW_S, further requests from that
-address without a valid key get 429 until the oldest failure leaves the window. A
-request with a valid key is never throttled. Counts are per process.
+WINDOW_S, further requests from that address without a valid key get 429 until the oldest
+failure leaves the window. A request with a valid key is never throttled. The failures are
+counted in a table of the store, so every API process of it shares one count.
 """
 
 from __future__ import annotations
 
 import math
-import threading
 import time
-from collections import OrderedDict, deque
 from collections.abc import Callable, Sequence
 from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from typing import Protocol
 
 from starlette.types import Scope
 
 FAILURES_ALLOWED = 20
 WINDOW_S = 60.0
-ADDRESSES_KEPT = 100_000  # bounded memory, whatever the number of addresses
 
 Network = IPv4Network | IPv6Network
 
@@ -60,40 +58,36 @@ def _is_in(address: str, networks: Sequence[Network]) -> bool:
     return any(parsed in network for network in networks)
 
 
+class FailureCount(Protocol):
+    """Where failures are counted (the store's key table, application/access.py)."""
+
+    def refuse_or_count_failure(
+        self, address: str, *, allowed: int, window: float, now: float
+    ) -> float | None: ...
+
+
 class FailedAuthentications:
-    """Recent failures per client address."""
+    """Recent failures per client address, in the store every process shares."""
 
     def __init__(
-        self, allowed: int = FAILURES_ALLOWED, clock: Callable[[], float] = time.monotonic
+        self,
+        count: FailureCount,
+        allowed: int = FAILURES_ALLOWED,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        self._count = count
         self._allowed = allowed  # 0: never throttle
         self._clock = clock
-        self._failures: OrderedDict[str, deque[float]] = OrderedDict()
-        self._lock = threading.Lock()
 
-    def retry_after(self, address: str) -> int | None:
-        """Seconds until ``address`` may try again, or None when it may now."""
-        with self._lock:
-            recent = self._recent(address)
-            if not self._allowed or recent is None or len(recent) < self._allowed:
-                return None
-            return max(1, math.ceil(recent[0] + WINDOW_S - self._clock()))
-
-    def failed(self, address: str) -> None:
-        with self._lock:
-            recent = self._recent(address)
-            if recent is None:
-                recent = self._failures[address] = deque(maxlen=max(1, self._allowed))
-            recent.append(self._clock())
-            self._failures.move_to_end(address)
-            while len(self._failures) > ADDRESSES_KEPT:
-                self._failures.popitem(last=False)
-
-    def _recent(self, address: str) -> deque[float] | None:
-        recent = self._failures.get(address)
-        if recent is None:
+    def refuse_or_count(self, address: str) -> int | None:
+        """Seconds until ``address`` may try again when it has used its failures (this one
+        is not counted); otherwise None, and this failure is counted."""
+        if not self._allowed:
             return None
-        horizon = self._clock() - WINDOW_S
-        while recent and recent[0] <= horizon:
-            recent.popleft()
-        return recent
+        now = self._clock()
+        oldest = self._count.refuse_or_count_failure(
+            address, allowed=self._allowed, window=WINDOW_S, now=now
+        )
+        if oldest is None:
+            return None
+        return max(1, math.ceil(oldest + WINDOW_S - now))

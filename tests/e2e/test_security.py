@@ -6,12 +6,15 @@ from __future__ import annotations
 import io
 import logging
 
+import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api.http.throttle import FAILURES_ALLOWED, WINDOW_S
 from api.logs import RedactSecrets, redact
-from tests.e2e.conftest import bearer, error_of, ok
+from application.storage import Storage
+from tests.conftest import BOTH_STORES
+from tests.e2e.conftest import app_on, bearer, error_of, ok
 
 
 def test_failed_authentication_is_throttled_per_address_but_never_a_valid_key(
@@ -31,6 +34,23 @@ def test_failed_authentication_is_throttled_per_address_but_never_a_valid_key(
     assert guesser.get("/v1.0/outdials", params={"token": key}).status_code == 200
     # Still refused without one.
     assert guesser.get("/v1.0/outdials", params={"token": "odk_x"}).status_code == 429
+
+
+@pytest.mark.parametrize("kind", BOTH_STORES)
+def test_every_api_process_of_a_store_shares_one_failure_count(
+    kind: str, request: pytest.FixtureRequest
+) -> None:
+    """Two processes on one store allow 20 failures from an address between them, not 40:
+    the count lives in the store, not in a process."""
+    storage: Storage = request.getfixturevalue(f"{kind}_storage")
+    first, second = app_on(storage), app_on(storage)
+    with TestClient(first) as one, TestClient(second) as other:
+        answers = [
+            (one if n % 2 else other).get("/v1.0/outdials", headers=bearer(f"odk_wrong{n}"))
+            for n in range(FAILURES_ALLOWED + 5)
+        ]
+    statuses = [answer.status_code for answer in answers]
+    assert statuses == [401] * FAILURES_ALLOWED + [429] * 5
 
 
 def test_every_answer_says_nosniff_and_api_answers_are_not_cached(

@@ -13,6 +13,7 @@ from api.http.throttle import (
     client_address,
     parse_networks,
 )
+from application.access import ApiKeys, SQLiteKeyTable
 
 
 def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:
@@ -39,15 +40,14 @@ def test_a_bad_trusted_proxy_entry_is_named() -> None:
 
 def test_failures_leave_the_window_after_60_s() -> None:
     now = [1000.0]
-    failures = FailedAuthentications(clock=lambda: now[0])
+    failures = FailedAuthentications(ApiKeys(SQLiteKeyTable(":memory:")), clock=lambda: now[0])
     for _ in range(FAILURES_ALLOWED - 1):
-        failures.failed("a")
+        assert failures.refuse_or_count("a") is None
         now[0] += 1
-    assert failures.retry_after("a") is None
-    failures.failed("a")
-    assert failures.retry_after("b") is None  # per address
-    wait = failures.retry_after("a")
+    assert failures.refuse_or_count("a") is None  # the last one allowed
+    assert failures.refuse_or_count("b") is None  # per address
+    wait = failures.refuse_or_count("a")
     assert wait is not None
     assert wait == WINDOW_S - (FAILURES_ALLOWED - 1)
     now[0] += wait
-    assert failures.retry_after("a") is None
+    assert failures.refuse_or_count("a") is None
