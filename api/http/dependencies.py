@@ -92,18 +92,28 @@ class ReadModelWait:
     """
 
     def __init__(
-        self, read_model: ReadModel, projection: LiveProjection | None, timeout: float
+        self,
+        read_model: ReadModel,
+        projection: LiveProjection | None,
+        timeout: float,
+        request: Request,
     ) -> None:
         self._read_model = read_model
         self._projection = projection
         self._timeout = timeout
+        self._request = request
 
     def __call__(self, written: Written[T]) -> T:
-        """``written.value``, once the read model holds ``written.position`` (bounded)."""
+        """``written.value``, once the read model holds ``written.position`` (bounded).
+
+        The write is durable either way; when the wait times out the answer carries
+        ``X-Read-Model: behind`` (added by the request guard), since a read may not show
+        it yet."""
         if written.position is not None and self._projection is not None:
             self._projection.apply_until(written.position, written.recorded, timeout=self._timeout)
         if not self._read_model.wait_until_applied(written.position, timeout=self._timeout):
             log.warning("read model has not reached position %s; a read may lag", written.position)
+            self._request.state.read_model_behind = True
         return written.value
 
 
@@ -135,7 +145,9 @@ async def writes_accepted(request: Request) -> None:
 async def _wait(request: Request, _: Annotated[None, Depends(writes_accepted)]) -> ReadModelWait:
     host = _host(request)
     projection = None if host.worker is None else host.worker.projection
-    return ReadModelWait(host.services.read_model, projection, host.settings.read_wait_seconds)
+    return ReadModelWait(
+        host.services.read_model, projection, host.settings.read_wait_seconds, request
+    )
 
 
 WaitForReadModel = Annotated[ReadModelWait, Depends(_wait)]

@@ -35,6 +35,10 @@ PAGE_HEADERS = [
     (b"x-frame-options", b"DENY"),
 ]
 
+# A write answered before the read model showed it (its wait timed out): durable, but a
+# read right after it may not see it yet.
+READ_MODEL_BEHIND = (b"x-read-model", b"behind")
+
 # A caller's request id is echoed when it is short visible ASCII, so it is safe in logs.
 _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
 
@@ -64,6 +68,8 @@ class RequestGuard:
                 headers = [(k, v) for k, v in message.get("headers", []) if k not in ours]
                 headers.append((b"x-request-id", request_id.encode("latin-1")))
                 headers += security
+                if scope["state"].get("read_model_behind"):
+                    headers.append(READ_MODEL_BEHIND)
                 message = {**message, "headers": headers}
             await send(message)
 

@@ -182,6 +182,39 @@ def test_writes_are_refused_before_storing_while_no_projection_is_active(
         assert ok(client.get("/v1.0/outdials"))["result"] == []  # reads still answer
 
 
+def test_readiness_and_writes_give_one_reason_for_one_state(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No projection active: writes and /readyz both say PROJECTION_INACTIVE, whether or
+    not an event waits."""
+    monkeypatch.setattr(runner_module, "INACTIVE_AFTER_S", 0.3)
+    app = make_app(tmp_path / "var", run_projections=False)
+    with TestClient(app, headers=bearer(new_key(app))) as client:
+        host_of(app).services.service.create_outdial(uuid4())  # an event waits
+        time.sleep(0.4)  # past the grace a process gets as it starts
+        write = error_of(client.post("/v1.0/outdials", json={"name": "x"}), 503)
+        ready = error_of(client.get("/readyz"), 503)
+        assert write["reason"] == ready["reason"] == "PROJECTION_INACTIVE"
+
+
+def test_a_write_whose_read_model_wait_timed_out_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The write is durable, so it answers 200; the header says a read may not show it yet."""
+    app = make_app(tmp_path / "var", run_projections=False, read_wait_seconds=0.1)
+    with TestClient(app, headers=bearer(new_key(app))) as client:
+        answer = client.post("/v1.0/outdials", json={"name": "x"})
+        assert answer.status_code == 200
+        assert answer.headers["x-read-model"] == "behind"
+        assert ok(client.get("/v1.0/outdials"))["result"] == []
+
+
+def test_a_write_the_read_model_shows_carries_no_read_model_header(client: TestClient) -> None:
+    answer = client.post("/v1.0/outdials", json={"name": "x"})
+    assert answer.status_code == 200
+    assert "x-read-model" not in answer.headers
+
+
 def test_readyz_is_503_while_the_projection_keeps_failing(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

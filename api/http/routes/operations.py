@@ -38,13 +38,12 @@ def readyz(
         read_model.head()
         keys.check()
     except Exception as error:
-        raise Unavailable("STORE_UNREACHABLE", f"a store does not answer: {error}") from error
-    if projection is not None and projection.active and projection.failing():
-        raise Unavailable("PROJECTION_FAILING", f"the read model is stuck: {projection.last_error}")
+        raise Unavailable("STORE_UNAVAILABLE", f"a store does not answer: {error}") from error
+    # The judge that refuses writes, so readiness and writes give one reason for one state.
     problem = why_not_following(
         read_model, projection, started_at=request.app.state.host.started_at
     )
-    if problem is not None and problem[0] == "PROJECTION_FAILING":
+    if problem is not None:
         raise Unavailable(*problem)
     waited = read_model.oldest_waiting()
     if waited is not None and waited > settings.ready_max_delay_seconds:
