@@ -11,12 +11,14 @@ from __future__ import annotations
 import logging
 import re
 import time
+from urllib.parse import parse_qsl
 from uuid import uuid4
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from api.http.errors import BODY_MAX_BYTES, TOO_LARGE, BodyTooLarge, envelope
 from api.http.metrics import UNMATCHED_ROUTE, Metrics
+from api.http.schemas.common import FieldProblem
 
 log = logging.getLogger(__name__)
 
@@ -77,6 +79,19 @@ class RequestGuard:
             too_large = envelope(scope, 413, "PAYLOAD_TOO_LARGE", TOO_LARGE)
             await too_large(scope, receive, send_with_id)
             return
+        repeated = _repeated_parameter(scope) if scope["path"].startswith("/v1.0") else None
+        if repeated is not None:
+            # Every parameter takes one value: which of several was meant is not ours to guess.
+            message = f"{repeated}: is given more than once"
+            refused = envelope(
+                scope,
+                400,
+                "INVALID_ARGUMENT",
+                message,
+                details=[FieldProblem(field=repeated, message="is given more than once")],
+            )
+            await refused(scope, receive, send_with_id)
+            return
         received = 0
 
         async def receive_limited() -> Message:
@@ -131,6 +146,16 @@ def _request_id(scope: Scope) -> str:
             if _REQUEST_ID_OK.match(text):
                 return text
     return f"req_{uuid4().hex}"
+
+
+def _repeated_parameter(scope: Scope) -> str | None:
+    """The first query parameter named more than once, if any."""
+    seen: set[str] = set()
+    for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"), True):
+        if name in seen:
+            return name
+        seen.add(name)
+    return None
 
 
 def _declared_length(scope: Scope) -> int:

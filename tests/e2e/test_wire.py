@@ -355,3 +355,10 @@ def test_a_json_body_sent_as_curl_d_sends_it_is_read_as_json(
     headers = {} if content_type is None else {"Content-Type": content_type}
     made = client.post("/v1.0/outdials", content=b'{"name": "from curl"}', headers=headers)
     assert ok(made)["name"] == "from curl"
+
+
+@pytest.mark.parametrize("query", ["destination=a&destination=b", "page_size=1&page_size=2"])
+def test_a_parameter_given_twice_is_400_naming_it(client: TestClient, query: str) -> None:
+    error = error_of(client.get(f"/v1.0/dials?{query}"), 400)
+    assert error["reason"] == "INVALID_ARGUMENT"
+    assert error["message"] == f"{query.split('=')[0]}: is given more than once"
