@@ -151,7 +151,8 @@ def _request_id(scope: Scope) -> str:
 def _repeated_parameter(scope: Scope) -> str | None:
     """The first query parameter named more than once, if any."""
     seen: set[str] = set()
-    for name, _ in parse_qsl(scope.get("query_string", b"").decode("latin-1"), True):
+    query: bytes = scope.get("query_string", b"")
+    for name, _ in parse_qsl(query.decode("latin-1"), keep_blank_values=True):
         if name in seen:
             return name
         seen.add(name)
