@@ -1,14 +1,16 @@
 """`outdial import OUTDIAL_ID FILE.csv`: a campaign list from a spreadsheet, as targets.
 
 Every row is checked before anything is written (a first pass over the file, a big
-file's second half in a second process; `api/cli/rows.py`); the rows are then written a
-batch at a time, each batch one atomic write. A target's id derives from the outdial and
-its row (line number and content), or with ``--keep-ids`` from the row's ``id`` column,
-and a batch writes only the rows not there yet, so an interrupted import run again creates
-nothing twice. Both passes stream, so any number of rows fits in constant memory. The
-import keeps the read model along (``Pace``): it runs at most a few batches ahead of an
-active projection, or, with none running, of a projection process of its own, so a
-serving `outdial serve` stays ready and sees the targets soon.
+file's second half in a second process; `api/cli/rows.py`, which also says how a file is
+read: strict CSV, and the quote an export puts before a formula-like cell taken off); the
+rows are then written a batch at a time, each batch one atomic write. A target's id
+derives from the outdial and its row (line number and content), or with ``--keep-ids``
+from the row's ``id`` column, and a batch writes only the rows not there yet, so an
+interrupted import run again creates nothing twice. Both passes stream, so any number of
+rows fits in constant memory. The import keeps the read model along (``Pace``): it runs
+at most a few batches ahead of an active projection, or, with none running, of a
+projection process of its own, so a serving `outdial serve` stays ready and sees the
+targets soon.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from api.bootstrap import open_read_model, open_service
 from api.cli.collection import seldom_collected
 from api.cli.rows import (
     KNOWN,
-    NotUTF8,
+    Unreadable,
     check,
     header_of,
     identity,
@@ -90,7 +92,7 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
         pace.start()  # its projection process starts while the rows are checked
         try:
             header = header_of(path, keep_ids=args.keep_ids)
-        except NotUTF8 as error:
+        except Unreadable as error:
             header = f"{error}; nothing imported"
         if isinstance(header, str):
             print(f"outdial import: {header}", file=sys.stderr)
@@ -101,7 +103,7 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
         slots = slots_of(header)
         try:
             problems, valid = check(path, header, keep_ids=args.keep_ids, slots=slots)
-        except NotUTF8 as error:
+        except Unreadable as error:
             print(f"outdial import: {error}; nothing imported", file=sys.stderr)
             return 1
         if problems and not args.skip_invalid:

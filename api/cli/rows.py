@@ -1,5 +1,19 @@
 """The rows of a campaign list: its header, each row's checked fields and derived id, and
-the check of a whole file, every row, before an import writes any of them."""
+the check of a whole file, every row, before an import writes any of them.
+
+A file is read as strict CSV: a quote not closed, or text after a closing quote, stops the
+import at that line (nothing after it can be told apart from the cell), as does a cell far
+beyond any field's limit (CELL_LIMIT). A header naming a column the import reads twice is
+refused; a row with non-empty cells beyond the header's is a bad row (empty ones, a
+spreadsheet's trailing commas, are ignored).
+
+Free-text cells (name, detail, data, a destination's target_name, name and detail) are
+written by `outdial export` so that no spreadsheet runs them as a formula, as OWASP
+advises for CSV: a value starting with one of FORMULA_STARTS gets a leading ``'``. The
+import takes that quote off again (a cell ``'`` followed by one of FORMULA_STARTS is read
+without its first character), so an exported file imports exactly what was exported.
+Destination cells are never quoted so: ``+821100000001`` is the import's number form.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +21,11 @@ import csv
 import hashlib
 import multiprocessing
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
 from uuid import UUID, uuid5
 
 from application.service import NewTarget
@@ -19,6 +33,9 @@ from domain.address import IMPLIED_TYPE, Address, is_e164
 from domain.errors import InvalidValue
 from domain.plan import DESTINATION_SLOTS
 from domain.text import checked_data, checked_detail, checked_name
+
+if TYPE_CHECKING:
+    from _csv import Reader
 
 # A cell's address fields beyond type and target, each in a column of its own; what
 # `outdial export targets` writes, so that its file imports again.
@@ -33,6 +50,27 @@ KNOWN = {
     *(f"destination_{n}" for n in range(DESTINATION_SLOTS)),
     *EXTRA_COLUMNS,
 }
+# Free-text cells that start with one of these are quoted on export (OWASP: a spreadsheet
+# would run a cell starting =, +, -, @, tab or carriage return as a formula; the quote
+# itself is among them so that taking the quote off again is never ambiguous).
+FORMULA_STARTS = frozenset("=+-@\t\r'")
+# Far beyond the longest valid cell (data, 16,384 characters), so that a long cell is a
+# bad row like any other; a cell longer than this stops the import.
+CELL_LIMIT = 16 * 2**20
+
+# A row's cells by column name; key None, when there, holds (cells, header's) of a row
+# with non-empty cells beyond the header's columns.
+Row = dict[str | None, Any]
+
+
+def spreadsheet_cell(value: str) -> str:
+    """A free-text value as an exported CSV cell that no spreadsheet runs as a formula."""
+    return "'" + value if value[:1] in FORMULA_STARTS else value
+
+
+def text_of_cell(cell: str) -> str:
+    """What ``spreadsheet_cell`` made this cell of: the cell without a quote it added."""
+    return cell[1:] if cell[:1] == "'" and cell[1:2] in FORMULA_STARTS else cell
 
 
 @dataclass(frozen=True)
@@ -42,18 +80,27 @@ class Problem:
     reason: str
 
     def __str__(self) -> str:
-        return f"line {self.line}: {self.field}: {self.reason}"
+        return f"line {self.line}: {self.field + ': ' if self.field else ''}{self.reason}"
 
 
 def header_of(path: Path, *, keep_ids: bool) -> list[str] | str:
-    """The file's column names, or what is wrong with them; NotUTF8 when not text."""
+    """The file's column names, or what is wrong with them; Unreadable when it cannot be
+    read (not text, or its first row not CSV)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
-            header = next(csv.reader(file), None)
+            header = _first_row(_reader(file))
     except UnicodeDecodeError:
         raise NotUTF8(_first_line_not_utf8(path)) from None
     if not header:
         return "the file is empty: it needs a header row (name, destination_0, ...)"
+    where: dict[str, int] = {}
+    for number, column in enumerate(header, 1):
+        if column in KNOWN or column == "id":  # an ignored column may come twice
+            if column in where:
+                return (
+                    f"the header names column {column} twice (columns {where[column]} and {number})"
+                )
+            where[column] = number
     if keep_ids and "id" not in header:
         return "--keep-ids needs an id column"
     if not any(c.startswith("destination_") for c in header):
@@ -79,22 +126,52 @@ SPLIT_FROM = 8 * 2**20
 _SPAWN = multiprocessing.get_context("spawn")
 
 
-class NotUTF8(Exception):
-    """The file is not UTF-8 text at this line."""
+class Unreadable(Exception):
+    """The file cannot be read on from this line: the rest of it cannot be told into rows,
+    so nothing is imported, --skip-invalid or not."""
 
-    def __init__(self, line: int) -> None:
-        super().__init__(line)
+    def __init__(self, line: int, reason: str) -> None:
+        super().__init__(line, reason)
         self.line = line
+        self.reason = reason
 
     def __str__(self) -> str:
-        return f"line {self.line}: the file is not UTF-8 text (save it as 'CSV UTF-8')"
+        return f"line {self.line}: {self.reason}"
+
+
+class NotUTF8(Unreadable):
+    """The file is not UTF-8 text at this line."""
+
+    def __init__(self, line: int, reason: str = "") -> None:
+        super().__init__(line, reason or "the file is not UTF-8 text (save it as 'CSV UTF-8')")
+
+
+class Malformed(Unreadable):
+    """The file is not CSV at this line (a quote not closed, say)."""
+
+
+def _malformed(error: csv.Error, start: int, line: int) -> Malformed:
+    """What csv's error means, at the line to look at: where the row began when csv read
+    on to the end of the file or past the cell limit, else where it stopped."""
+    said = str(error)
+    if said == "unexpected end of data":
+        return Malformed(start, "a quoted cell is not closed")
+    if said.startswith("field larger than field limit"):
+        limit = csv.field_size_limit()
+        return Malformed(
+            start, f"a cell is longer than {limit} characters, or a quoted cell is not closed"
+        )
+    if " expected after " in said:
+        reason = 'a quoted cell has text after its closing quote (a quote inside it is written "")'
+        return Malformed(line, reason)
+    return Malformed(line, said)
 
 
 def check(
     path: Path, header: list[str], *, keep_ids: bool, slots: Slots
 ) -> tuple[list[Problem], int]:
     """Every row of the file checked: the bad ones by line, field and reason, and how many
-    are good; NotUTF8 when a line is not text.
+    are good; Unreadable (NotUTF8, Malformed) when a line cannot be read.
 
     A big file's second half is checked by a second process meanwhile, from the first line
     break past half-way. Should that break fall inside a quoted cell (the rows read from
@@ -108,43 +185,45 @@ def check(
             except UnicodeDecodeError:
                 raise NotUTF8(_first_line_not_utf8(path)) from None
     with path.open("rb") as file:
-        lines = _Lines(file, "utf-8-sig")
-        reader = csv.DictReader(lines)
-        if size < SPLIT_FROM:
-            return _checked(_rows_of(reader), keep_ids, slots)
-        half_way = _line_break_after(file, size // 2)
+        half_way = _line_break_after(file, size // 2) if size >= SPLIT_FROM else 0
         file.seek(0)
+        lines = _Lines(file, "utf-8-sig")
+        reader = _reader(lines)
+        _first_row(reader)
+        if size < SPLIT_FROM:
+            return _checked(_rows_of(reader, header), keep_ids, slots)
         with ProcessPoolExecutor(1, mp_context=_SPAWN) as pool:
             second: Future[tuple[list[Problem], int]] = pool.submit(
-                _check_from, path, half_way, header, keep_ids, slots
+                _check_from, path, half_way, header, keep_ids, slots, csv.field_size_limit()
             )
             problems, valid = _checked(
-                _rows_of(reader, lambda: lines.offset >= half_way), keep_ids, slots
+                _rows_of(reader, header, lambda: lines.offset >= half_way), keep_ids, slots
             )
             if lines.offset != half_way:  # the break was inside a quoted cell
                 second.cancel()
-                more, more_valid = _checked(_rows_of(reader), keep_ids, slots)
+                more, more_valid = _checked(_rows_of(reader, header), keep_ids, slots)
             else:
                 try:
                     more, more_valid = second.result()
-                except NotUTF8 as error:
-                    raise NotUTF8(error.line + lines.count) from None
+                except Unreadable as error:
+                    raise type(error)(error.line + lines.count, error.reason) from None
                 more = [Problem(p.line + lines.count, p.field, p.reason) for p in more]
     return problems + more, valid + more_valid
 
 
 def _check_from(
-    path: Path, offset: int, header: list[str], keep_ids: bool, slots: Slots
+    path: Path, offset: int, header: list[str], keep_ids: bool, slots: Slots, cell_limit: int
 ) -> tuple[list[Problem], int]:
-    """The check of the rows from a line break on, numbered from the line after it."""
+    """The check of the rows from a line break on, numbered from the line after it (with
+    the first process's cell limit: a process of its own starts with csv's)."""
     with path.open("rb") as file:
         file.seek(offset)
-        reader = csv.DictReader(_Lines(file, "utf-8"), fieldnames=header)
-        return _checked(_rows_of(reader), keep_ids, slots)
+        reader = _reader(_Lines(file, "utf-8"), cell_limit)
+        return _checked(_rows_of(reader, header), keep_ids, slots)
 
 
 def _checked(
-    rows: Iterator[tuple[int, dict[str, str]]], keep_ids: bool, slots: Slots
+    rows: Iterator[tuple[int, Row]], keep_ids: bool, slots: Slots
 ) -> tuple[list[Problem], int]:
     problems: list[Problem] = []
     valid = 0
@@ -189,16 +268,39 @@ class _Lines:
         return text
 
 
+def _reader(lines: Iterable[str], cell_limit: int | None = None) -> Reader:
+    """Strict CSV: malformed quoting is an error, not a cell read on to the end of the file."""
+    csv.field_size_limit(CELL_LIMIT if cell_limit is None else cell_limit)
+    return csv.reader(lines, strict=True)
+
+
+def _first_row(reader: Reader) -> list[str]:
+    try:
+        return next(reader, [])
+    except csv.Error as error:
+        raise _malformed(error, 1, reader.line_num) from None
+
+
 def _rows_of(
-    reader: csv.DictReader[str], ended: Callable[[], bool] | None = None
-) -> Iterator[tuple[int, dict[str, str]]]:
-    """The rows with a value and their line numbers, up to the first row after which
-    ``ended()`` is true."""
-    for row in reader:
-        if any(value for value in row.values() if isinstance(value, str)):
-            yield reader.line_num, row
-        if ended is not None and ended():
-            return
+    reader: Reader, header: list[str], ended: Callable[[], bool] | None = None
+) -> Iterator[tuple[int, Row]]:
+    """The rows with a value, by column, and the line each ends on, up to the first row
+    after which ``ended()`` is true; Malformed where a row cannot be read."""
+    width = len(header)
+    start = reader.line_num + 1
+    try:
+        for cells in reader:
+            if any(cells):
+                row: Row = dict(zip(header, cells, strict=False))
+                if len(cells) > width and any(cells[width:]):
+                    used = width + max(n for n, c in enumerate(cells[width:], 1) if c)
+                    row[None] = (used, width)
+                yield reader.line_num, row
+            if ended is not None and ended():
+                return
+            start = reader.line_num + 1
+    except csv.Error as error:
+        raise _malformed(error, start, reader.line_num) from None
 
 
 def _scan(path: Path) -> tuple[int, bool]:
@@ -236,42 +338,44 @@ def _line_break_after(file: BinaryIO, offset: int) -> int:
     return file.tell()
 
 
-def lines_of(file: TextIO) -> Iterator[tuple[int, dict[str, str]]]:
-    return _rows_of(csv.DictReader(file))
+def lines_of(file: Iterable[str]) -> Iterator[tuple[int, Row]]:
+    reader = _reader(file)
+    return _rows_of(reader, _first_row(reader))
 
 
 Fields = tuple[list[Address | None], str, str, str]
 
 
-def _target(
-    row: dict[str, Any], line: int, keep_ids: bool, slots: Slots, identify: Identity
-) -> NewTarget:
+def _target(row: Row, line: int, keep_ids: bool, slots: Slots, identify: Identity) -> NewTarget:
     destinations, name, detail, data = _fields(row, slots)
     target_id = _kept_id(row) if keep_ids else identify(row, line)
     return NewTarget(destinations, name=name, detail=detail, data=data, id=target_id)
 
 
-def _fields(row: dict[str, Any], slots: Slots) -> Fields:
+def _fields(row: Row, slots: Slots) -> Fields:
     """The row's destinations and texts, checked; InvalidValue names the first bad one."""
+    if None in row:  # cells the header names no column for: the row may be shifted
+        used, width = row[None]
+        raise InvalidValue("", f"has {used} cells, the header has {width}")
     destinations: list[Address | None] = [None] * DESTINATION_SLOTS
     for slot in slots:
         destinations[slot.index] = _address(row, slot)
     if all(d is None for d in destinations):
         raise InvalidValue("destination_0", "at least one destination must be set")
-    name = checked_name(row.get("name") or "")
-    detail = checked_detail(row.get("detail") or "")
-    data = checked_data(row.get("data") or "")
+    name = checked_name(text_of_cell(row.get("name") or ""))
+    detail = checked_detail(text_of_cell(row.get("detail") or ""))
+    data = checked_data(text_of_cell(row.get("data") or ""))
     return destinations, name, detail, data
 
 
-def _kept_id(row: dict[str, Any]) -> UUID:
+def _kept_id(row: Row) -> UUID:
     try:
         return UUID(row.get("id") or "")
     except ValueError:
         raise InvalidValue("id", "is not a UUID") from None
 
 
-Identity = Callable[[dict[str, Any], int], UUID]
+Identity = Callable[[Row, int], UUID]
 
 
 def identity(header: list[str], outdial_id: UUID, exists: Callable[[UUID], bool]) -> Identity:
@@ -286,20 +390,20 @@ def identity(header: list[str], outdial_id: UUID, exists: Callable[[UUID], bool]
     known = sorted({c for c in header if c in KNOWN})
     tag = int.from_bytes(hashlib.sha256(b"outdial-import/" + outdial_id.bytes).digest()[:4])
 
-    def content(row: dict[str, Any]) -> bytes:
-        text = "\x1f".join(f"{k}={row[k]}" for k in known)
+    def content(row: Row) -> bytes:
+        text = "\x1f".join(f"{k}={row.get(k)}" for k in known)  # None: the row lacks it
         return text.encode("utf-8", "surrogatepass")
 
-    def ordered(row: dict[str, Any], line: int) -> UUID:
+    def ordered(row: Row, line: int) -> UUID:
         digest = hashlib.sha256(outdial_id.bytes + content(row)).digest()
         return UUID(int=sortable_id(tag, line, int.from_bytes(digest[:6]) >> 2))
 
-    def earlier(row: dict[str, Any], line: int) -> UUID:
+    def earlier(row: Row, line: int) -> UUID:
         return uuid5(outdial_id, f"import/{line}/{hashlib.sha256(content(row)).hexdigest()}")
 
     chosen: list[Identity] = []
 
-    def identify(row: dict[str, Any], line: int) -> UUID:
+    def identify(row: Row, line: int) -> UUID:
         if not chosen:  # the first row tells
             chosen.append(earlier if exists(earlier(row, line)) else ordered)
         return chosen[0](row, line)
@@ -347,10 +451,12 @@ def slots_of(header: list[str]) -> Slots:
     return tuple(slots)
 
 
-def _address(row: dict[str, Any], slot: _Slot) -> Address | None:
+def _address(row: Row, slot: _Slot) -> Address | None:
     """A cell as the spreadsheet holds it: an E.164 number, or ``type:target``."""
     cell = (row.get(slot.cell) or "").strip()
-    extras = {extra: value for extra, column in slot.extras if (value := row.get(column))}
+    extras = {
+        extra: text_of_cell(value) for extra, column in slot.extras if (value := row.get(column))
+    }
     field = slot.cell
     if not cell:
         if extras:

@@ -13,6 +13,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from api import cli
+from api.cli import rows
 from application.history import stored_events
 from application.service import NewTarget, OutdialService
 from application.storage import Storage
@@ -248,3 +249,96 @@ def test_a_file_whose_lines_end_in_a_carriage_return_alone_imports(
     file.write_bytes(f"name,destination_0\rA,{TEL_0}\r".encode() + "김,".encode("euc-kr") + b"\r")
     assert cli.main(["import", outdial, str(file), *_where(app)]) == 1
     assert _lines(capsys.readouterr().err)[-1].startswith("outdial import: line 3: the file is not")
+
+
+def test_a_cell_of_megabytes_is_a_bad_row_and_one_beyond_any_limit_stops_the_import(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    big = "x" * 2 * 2**20
+    file.write_text(f"name,destination_0,data\nok,{TEL_0},\nbig,{TEL_1},{big}\n")
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 1
+    assert _lines(capsys.readouterr().err)[:2] == [
+        f"outdial import: line 3: data: must be at most 16384 characters, got {len(big)}",
+        "outdial import: 1 bad rows, nothing imported (--skip-invalid imports the others)",
+    ]
+    assert cli.main(["import", outdial, str(file), "--skip-invalid", *_where(app)]) == 0
+    assert _lines(capsys.readouterr().err)[-1].endswith("skipped bad lines 3")
+    assert [t["name"] for t in _listed(client, outdial)] == ["ok"]
+
+    other = create_outdial(client)["id"]
+    huge = "x" * (rows.CELL_LIMIT + 1)
+    file.write_text(f'name,destination_0,data\nok,{TEL_0},\nhuge,{TEL_1},"{huge}"\n')
+    for skip in ([], ["--skip-invalid"]):
+        assert cli.main(["import", other, str(file), *skip, *_where(app)]) == 1
+        assert _lines(capsys.readouterr().err) == [
+            f"outdial import: line 3: a cell is longer than {rows.CELL_LIMIT} characters, or a "
+            "quoted cell is not closed; nothing imported"
+        ]
+    assert _listed(client, other) == []
+
+
+def test_a_quote_not_closed_is_one_line_naming_it_and_nothing_is_imported(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Not 'at least one destination must be set' of a cell read on to the end."""
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(f'name,destination_0\nok,{TEL_0}\n"Kim, Min-jun,{TEL_1}\nlast,{TEL_1}\n')
+    for skip in ([], ["--skip-invalid"]):
+        assert cli.main(["import", outdial, str(file), *skip, *_where(app)]) == 1
+        assert _lines(capsys.readouterr().err) == [
+            "outdial import: line 3: a quoted cell is not closed; nothing imported"
+        ]
+    assert _listed(client, outdial) == []
+
+
+def test_a_header_naming_a_column_twice_is_refused(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(f"name,destination_0,destination_0\nAlice,{TEL_0},{TEL_1}\n")
+    assert cli.main(["import", outdial, str(file), "--skip-invalid", *_where(app)]) == 1
+    assert _lines(capsys.readouterr().err) == [
+        "outdial import: the header names column destination_0 twice (columns 2 and 3)"
+    ]
+    assert _listed(client, outdial) == []
+
+
+def test_cells_beyond_the_header_are_a_bad_row_and_trailing_empty_ones_are_not(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(f"name,destination_0\nKim, Min-jun,{TEL_0}\nAlice,{TEL_1},,,\n,,,{TEL_0}\n")
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 1
+    assert _lines(capsys.readouterr().err)[:3] == [
+        "outdial import: line 2: has 3 cells, the header has 2",
+        "outdial import: line 4: has 4 cells, the header has 2",
+        "outdial import: 2 bad rows, nothing imported (--skip-invalid imports the others)",
+    ]
+    assert cli.main(["import", outdial, str(file), "--skip-invalid", *_where(app)]) == 0
+    assert _lines(capsys.readouterr().err)[-1].endswith("skipped bad lines 2, 4")
+    assert [t["name"] for t in _listed(client, outdial)] == ["Alice"]
+
+
+def test_cells_an_export_quoted_against_formulas_import_as_they_were(
+    app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The quote is taken off only before a character it is put before."""
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(
+        "name,detail,data,destination_0,destination_0_name\n"
+        f"'=SUM(A1),'+1,'@x,{TEL_0},'-dash\n"
+        f"'plain,'',''',{TEL_1},'\n"
+    )
+    assert cli.main(["import", outdial, str(file), *_where(app)]) == 0
+    capsys.readouterr()
+    got = sorted(
+        (t["name"], t["detail"], t["data"], t["destination_0"]["name"])  # type: ignore[index]
+        for t in _listed(client, outdial)
+    )
+    assert got == [("'plain", "'", "''", "'"), ("=SUM(A1)", "+1", "@x", "-dash")]

@@ -6,12 +6,13 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from api.cli import rows
-from api.cli.rows import NotUTF8, Problem, check, slots_of
+from api.cli.rows import Malformed, NotUTF8, Problem, check, header_of, slots_of
 
 HEADER = ["name", "destination_0", "destination_1"]
 
@@ -101,3 +102,151 @@ def test_a_file_not_utf8_names_the_line(
         _checked(path)
     assert raised.value.line == 251
     assert str(raised.value) == ("line 251: the file is not UTF-8 text (save it as 'CSV UTF-8')")
+
+
+# How a file may be read: by one process, by two (a half each), or in text mode (lines
+# that end in a carriage return alone). Every rule below holds on each.
+READINGS = ["one process", "two processes", "carriage returns"]
+PAD = 300  # the good rows _read puts in a file besides the lines it is given
+
+
+@pytest.fixture
+def field_limit() -> Iterator[None]:
+    """csv's cell limit is the process's: put back what it was for the tests after."""
+    before = csv.field_size_limit()
+    yield
+    csv.field_size_limit(before)
+
+
+def _read(
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    reading: str,
+    lines: list[str],
+    *,
+    padded: str = "before",
+) -> tuple[list[Problem], int]:
+    """The check of a file of these lines, with PAD good rows before the lines after the
+    header (with two processes the second reads them) or after them."""
+    padding = [f"pad{n},+8211{n:08d}" for n in range(PAD)]
+    body = [*padding, *lines[1:]] if padded == "before" else [*lines[1:], *padding]
+    path = _file(
+        tmp_path,
+        "\n".join([lines[0], *body]) + "\n",
+        newline="\r" if reading == "carriage returns" else "\n",
+    )
+    if reading == "two processes":
+        monkeypatch.setattr(rows, "SPLIT_FROM", 0)
+    header = lines[0].split(",")
+    return check(path, header, keep_ids=False, slots=slots_of(header))
+
+
+@pytest.mark.usefixtures("field_limit")
+@pytest.mark.parametrize("reading", READINGS)
+def test_a_cell_of_megabytes_is_a_bad_row_like_any_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
+) -> None:
+    big = "x" * 2 * 2**20
+    lines = ["name,destination_0,data", f"a,+821100000001,{big}", f'b,+821100000002,"{big}"']
+    problems, valid = _read(tmp_path, monkeypatch, reading, lines)
+    assert [str(p) for p in problems] == [
+        f"line {line}: data: must be at most 16384 characters, got {len(big)}"
+        for line in (PAD + 2, PAD + 3)
+    ]
+    assert valid == PAD
+
+
+@pytest.mark.usefixtures("field_limit")
+@pytest.mark.parametrize("reading", READINGS)
+def test_a_cell_beyond_the_cell_limit_stops_the_check_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
+) -> None:
+    monkeypatch.setattr(rows, "CELL_LIMIT", 1000)  # so that the second process reads it
+    lines = ["name,destination_0,data", "a,+821100000001,x", f'b,+821100000002,"{"y" * 1001}"']
+    with pytest.raises(Malformed) as raised:
+        _read(tmp_path, monkeypatch, reading, lines)
+    assert str(raised.value) == (
+        f"line {PAD + 3}: a cell is longer than 1000 characters, or a quoted cell is not closed"
+    )
+
+
+@pytest.mark.usefixtures("field_limit")
+def test_the_cell_limit_is_far_beyond_any_field(tmp_path: Path) -> None:
+    """A cell longer than csv's own limit (131,072) is read; one beyond CELL_LIMIT is not."""
+    assert rows.CELL_LIMIT >= 2**24
+    lines = ["name,destination_0,data", f"a,+821100000001,{'x' * 200_000}"]
+    path = _file(tmp_path, "\n".join(lines) + "\n")
+    assert [p.field for p in _checked_with(path, lines[0])[0]] == ["data"]
+    path = _file(tmp_path, lines[0] + "\na,+821100000001," + "x" * (rows.CELL_LIMIT + 1) + "\n")
+    with pytest.raises(Malformed) as raised:
+        _checked_with(path, lines[0])
+    assert raised.value.line == 2
+
+
+def _checked_with(path: Path, header_line: str) -> tuple[list[Problem], int]:
+    header = header_line.split(",")
+    return check(path, header, keep_ids=False, slots=slots_of(header))
+
+
+@pytest.mark.parametrize("reading", READINGS)
+@pytest.mark.parametrize("padded", ["before", "after"])
+def test_a_quote_not_closed_stops_the_check_at_the_line_it_opens(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str, padded: str
+) -> None:
+    """csv would read on to the end of the file as one cell. With two processes, the
+    first reads that cell on past half-way (padded after) or the second reads it."""
+    lines = ["name,destination_0", "a,+821100000001", '"Kim, Min-jun,+821100000001', "c,+8211"]
+    with pytest.raises(Malformed) as raised:
+        _read(tmp_path, monkeypatch, reading, lines, padded=padded)
+    line = PAD + 3 if padded == "before" else 3
+    assert str(raised.value) == f"line {line}: a quoted cell is not closed"
+
+
+@pytest.mark.parametrize("reading", READINGS)
+def test_text_after_a_closing_quote_stops_the_check_at_its_line(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
+) -> None:
+    lines = ["name,destination_0", '"Kim" Min-jun,+821100000001', "c,+821100000002"]
+    with pytest.raises(Malformed) as raised:
+        _read(tmp_path, monkeypatch, reading, lines)
+    assert str(raised.value) == (
+        f"line {PAD + 2}: a quoted cell has text after its closing quote (a quote inside it is "
+        'written "")'
+    )
+
+
+@pytest.mark.parametrize("reading", READINGS)
+def test_cells_beyond_the_header_are_a_bad_row_unless_empty(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
+) -> None:
+    lines = [
+        "name,destination_0",
+        "a,+821100000001,shifted,,",  # a comma too many before it, say
+        "b,+821100000002,,,",  # a spreadsheet's trailing commas
+        ",,,x",  # nothing in the header's columns
+        "d,+821100000004",
+    ]
+    problems, valid = _read(tmp_path, monkeypatch, reading, lines)
+    assert [str(p) for p in problems] == [
+        f"line {PAD + 2}: has 3 cells, the header has 2",
+        f"line {PAD + 4}: has 4 cells, the header has 2",
+    ]
+    assert valid == PAD + 2
+
+
+def test_a_header_naming_a_column_twice_is_refused_before_any_row_is_read(
+    tmp_path: Path,
+) -> None:
+    path = _file(tmp_path, "name,destination_0,notes,name,notes\nA,+821100000001,x,B,y\n")
+    assert header_of(path, keep_ids=False) == (
+        "the header names column name twice (columns 1 and 4)"
+    )
+    path = _file(tmp_path, "name,destination_0,notes,,notes,\nA,+821100000001,x,,y,\n")
+    assert header_of(path, keep_ids=False) == ["name", "destination_0", "notes", "", "notes", ""]
+
+
+def test_a_header_that_is_not_csv_is_one_line(tmp_path: Path) -> None:
+    path = _file(tmp_path, 'name,"destination_0\nA,+821100000001\n')
+    with pytest.raises(Malformed) as raised:
+        header_of(path, keep_ids=False)
+    assert str(raised.value) == "line 1: a quoted cell is not closed"
