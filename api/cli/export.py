@@ -3,6 +3,14 @@ file imports again) or as JSON Lines (each line the API's wire object).
 
 Rows are read a page at a time through the same queries, scoping and filters as the
 API's lists, so any number of rows streams in constant memory.
+
+CSV cells of free text (a target's name, detail and data, a destination's target_name,
+name and detail, a dial's reason and reference_id) that start with =, +, -, @, a tab, a
+carriage return or ' are written with a ``'`` before them, as OWASP advises against CSV
+injection, so that no spreadsheet runs them as a formula. The import takes that quote
+off again, so an exported targets file imports exactly what was exported (rows.py:
+``spreadsheet_cell``, ``text_of_cell``). Destination cells are written as they are
+(``+821100000001`` is the import's number form), and JSON Lines as the wire objects.
 """
 
 from __future__ import annotations
@@ -19,7 +27,7 @@ import orjson
 from eventsourcing.application import AggregateNotFoundError
 
 from api.bootstrap import open_read_model, open_service
-from api.cli.rows import ADDRESS_EXTRAS, EXTRA_COLUMNS
+from api.cli.rows import ADDRESS_EXTRAS, EXTRA_COLUMNS, spreadsheet_cell
 from api.http import presenters
 from api.settings import Settings
 from application.eventlog import StoredEventLog
@@ -109,7 +117,9 @@ def _write(
             out.write(orjson.dumps(row).decode() + "\n")
             written += 1
         return written
-    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\n")
+    # Rows end in CR LF (RFC 4180): with LF alone, csv leaves a cell holding a lone CR
+    # unquoted, and that CR ends the row for every reader.
+    writer = csv.DictWriter(out, fieldnames=columns, extrasaction="ignore", lineterminator="\r\n")
     writer.writeheader()
     for row in rows:
         writer.writerow(cells(row))
@@ -171,6 +181,8 @@ def _dials(
             outdial_id=args.outdial_id,
             target_id=args.target_id,
             destination=args.destination,
+            reference_id=args.reference_id,
+            actor=args.actor,
             result=args.result,
             since=since,
             until=until,
@@ -190,19 +202,27 @@ def destination_cell(address: dict[str, str] | None) -> str:
     return f"{address['type']}:{address['target']}"
 
 
+def _text_cell(value: str | None) -> str:
+    return "" if value is None else spreadsheet_cell(value)
+
+
 def _target_cells(target: dict[str, Any]) -> dict[str, Any]:
     cells = {k: v for k, v in target.items() if not k.startswith("destination_")}
+    for text in ("name", "detail", "data"):
+        cells[text] = _text_cell(target[text])
     for n in range(DESTINATION_SLOTS):
         address = target[f"destination_{n}"]
         cells[f"destination_{n}"] = destination_cell(address)
         for extra in ADDRESS_EXTRAS:
-            cells[f"destination_{n}_{extra}"] = address.get(extra, "") if address else ""
+            cells[f"destination_{n}_{extra}"] = _text_cell(address.get(extra) if address else None)
     return cells
 
 
 def _dial_cells(dial: dict[str, Any]) -> dict[str, Any]:
     return {
         **dial,
+        "reference_id": _text_cell(dial["reference_id"]),
+        "reason": _text_cell(dial["reason"]),
         "destination": destination_cell(dial["destination"]),
         "plan": orjson.dumps(dial["plan"]).decode(),
         "tm_end": dial["tm_end"] or "",
