@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import sqlite3
 import threading
 import time
@@ -313,7 +314,23 @@ def check_reachable(storage: Storage) -> None:
             storage.database_url, connect_timeout=max(1, round(storage.connect_timeout))
         )
     except psycopg.Error as error:
-        reason = str(error).strip().splitlines()[-1] if str(error).strip() else type(error).__name__
+        # libpq's message: what failed, prefixed by where (said already), each line
+        # followed by any hint on a tab-indented line of its own.
+        parts: list[str] = []
+        for line in str(error).splitlines():
+            text = " ".join(line.split())
+            text = re.sub(r"^connection failed: ", "", text)
+            text = re.sub(r"connection to server (at|on socket) .*? failed: ", "", text)
+            text = re.sub(r"^(FATAL|ERROR): ", "", text)
+            if not text:
+                continue
+            if text[:2].istitle():  # "Connection refused", not "SSL"
+                text = text[0].lower() + text[1:]
+            if line.startswith((" ", "\t")) and parts:
+                parts[-1] += f" ({text})"
+            else:
+                parts.append(text)
+        reason = "; ".join(parts) or type(error).__name__
         msg = f"cannot use PostgreSQL at {where}: {reason}"
         raise StoreUnreachable(msg) from None
     connection.close()

@@ -12,8 +12,8 @@ import sys
 from pydantic import ValidationError
 
 from api.cli.parser import build_parser
+from api.cli.serve import STORE_ERRORS, CannotStart, why
 from api.settings import Settings
-from application.storage import StoreUnreachable
 from projections.failures import EventNotApplied
 
 
@@ -43,10 +43,13 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     try:
         status: int = args.func(settings, args)
-    except StoreUnreachable as error:
-        print(f"outdial: {error}", file=sys.stderr)
+    except CannotStart as error:
+        print(f"outdial {name}: cannot start: {error}", file=sys.stderr)
         return 2
     except EventNotApplied as error:
         print(f"outdial {name}: {error}", file=sys.stderr)
         return 1
+    except STORE_ERRORS as error:
+        print(f"outdial {name}: {why(error, settings)}", file=sys.stderr)
+        return 2
     return status

@@ -5,15 +5,63 @@ from __future__ import annotations
 import argparse
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
 from uuid import uuid4
+
+import psycopg
+from eventsourcing.persistence import PersistenceError
+from psycopg_pool import PoolTimeout
 
 from api.bootstrap import Services, open_keys
 from api.logs import configure_logging
 from api.settings import Settings
 from api.workers.projection import ProjectionWorker
+from application.storage import StoreUnreachable, check_reachable
+
+# What a process meets when it cannot open its stores (the server down, too many clients,
+# a file it may not open): said in one line, with no traceback.
+STORE_ERRORS: tuple[type[Exception], ...] = (
+    StoreUnreachable,
+    psycopg.Error,
+    PersistenceError,
+    sqlite3.Error,
+)
+
+
+class CannotStart(Exception):
+    """A process could not open what it serves with; the message is the cause, one line."""
+
+
+def why(error: Exception, settings: Settings) -> str:
+    """One of ``STORE_ERRORS`` as one line: the type and first line of the error at its
+    root, or for a pool that timed out, why the database refuses a connection if it does."""
+    if isinstance(error, StoreUnreachable):
+        return str(error)
+    cause: BaseException = error
+    while cause.__cause__ is not None:  # the library wraps the driver's error
+        cause = cause.__cause__
+    if isinstance(cause, PoolTimeout) and settings.database_url:
+        # A pool that timed out does not say why it got no connection; one made now does.
+        try:
+            check_reachable(settings.storage())
+        except StoreUnreachable as unreachable:
+            return str(unreachable)
+    lines = str(cause).strip().splitlines()
+    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
+
+
+@contextmanager
+def starting(settings: Settings) -> Iterator[None]:
+    """Turns a failure to open the stores inside the block into ``CannotStart``."""
+    try:
+        yield
+    except STORE_ERRORS as error:
+        raise CannotStart(why(error, settings)) from error
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -25,7 +73,8 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     from api.http.app import create_app
 
     configure_logging(log_format=settings.log_format)
-    keys = open_keys(settings)
+    with starting(settings):
+        keys = open_keys(settings)
     try:
         if keys.is_empty():
             customer = uuid4()
@@ -38,8 +87,10 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     # Its proxy headers are off too: it would trust X-Forwarded-For from any local peer;
     # the service reads that header itself, from OUTDIAL_TRUSTED_PROXIES only.
     if settings.workers == 1:
+        with starting(settings):
+            app = create_app(settings)
         uvicorn.run(
-            create_app(settings),
+            app,
             host=settings.host,
             port=settings.port,
             access_log=False,
@@ -47,6 +98,29 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
             log_config=None,  # uvicorn's lines go through ours, which redact secrets
         )
         return 0
+    return serve_processes(settings)
+
+
+def serve_processes(settings: Settings) -> int:
+    """N API processes on one port and the projection process beside them; 2 when any of
+    them cannot start, and all of them stop then rather than serve with fewer."""
+    from uvicorn import Config
+    from uvicorn.config import STARTUP_FAILURE
+    from uvicorn.supervisors import Multiprocess
+
+    os.environ.update(settings_environment(settings.model_copy(update={"run_projections": False})))
+    config = Config(
+        "api.http.app:create_app_from_environment",
+        factory=True,
+        workers=settings.workers,
+        host=settings.host,
+        port=settings.port,
+        access_log=False,
+        proxy_headers=False,
+        log_config=None,  # uvicorn's lines go through ours, which redact secrets
+    )
+    sock = config.bind_socket()
+    supervisor = Multiprocess(config, sockets=[sock])
     # The projection process beside them, unless workers of their own run elsewhere.
     projector = (
         subprocess.Popen(
@@ -56,24 +130,44 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
         if settings.run_projections
         else None
     )
+    projector_ended = threading.Event()
+
+    def watch_projector() -> None:
+        assert projector is not None
+        while not supervisor.should_exit.wait(0.2):
+            if projector.poll() is not None:
+                # Not when a signal to stop everything reached it first (Ctrl-C).
+                if not supervisor.should_exit.is_set() and not supervisor.signal_queue:
+                    projector_ended.set()
+                supervisor.should_exit.set()
+
+    if projector is not None:
+        threading.Thread(target=watch_projector, name="projector-watch", daemon=True).start()
     try:
-        os.environ.update(
-            settings_environment(settings.model_copy(update={"run_projections": False}))
-        )
-        uvicorn.run(
-            "api.http.app:create_app_from_environment",
-            factory=True,
-            workers=settings.workers,
-            host=settings.host,
-            port=settings.port,
-            access_log=False,
-            proxy_headers=False,
-            log_config=None,  # uvicorn's lines go through ours, which redact secrets
-        )
+        supervisor.run()
     finally:
-        if projector is not None:
+        supervisor.should_exit.set()
+        sock.close()
+        if projector is not None and projector.poll() is None:
             projector.terminate()
-            projector.wait(timeout=15)
+            try:
+                projector.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                projector.kill()
+                projector.wait()
+    failed = [str(p.pid) for p in supervisor.processes if p.exitcode == STARTUP_FAILURE]
+    if failed:
+        which = f"API process{'es' if len(failed) > 1 else ''} {', '.join(failed)}"
+        print(f"outdial serve: stopped: {which} could not start", file=sys.stderr)
+        return 2
+    if projector is not None and projector_ended.is_set():
+        code = projector.returncode
+        print(
+            f"outdial serve: stopped: the projection process {projector.pid} "
+            f"exited with status {code}",
+            file=sys.stderr,
+        )
+        return 2 if code == 2 else 1  # 2: it could not start (see `main`)
     return 0
 
 
@@ -83,7 +177,8 @@ def project(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(log_format=settings.log_format)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    services = Services.open(settings)
+    with starting(settings):
+        services = Services.open(settings)
     worker = ProjectionWorker(services)
     worker.start()
     try:

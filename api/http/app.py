@@ -120,7 +120,26 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
 
 
 def create_app_from_environment() -> FastAPI:
-    """The app of one of several API processes: its settings come from OUTDIAL_*."""
+    """The app of one of several API processes: its settings come from OUTDIAL_*.
+
+    A process that cannot start exits with uvicorn's start-up failure status, which stops
+    the parent (and `serve` with status 2) instead of having the process made again."""
+    import logging
+    import os
+    import sys
+
+    from uvicorn.config import STARTUP_FAILURE
+
+    from api.cli.serve import CannotStart, starting
+
     settings = Settings()
     configure_logging(log_format=settings.log_format)
-    return create_app(settings)
+    try:
+        with starting(settings):
+            return create_app(settings)
+    except CannotStart as error:
+        print(f"outdial serve: process {os.getpid()} cannot start: {error}", file=sys.stderr)
+    except Exception:
+        # Not the store: a fault of the service's own, whose traceback tells where.
+        logging.getLogger(__name__).exception("process %d cannot start", os.getpid())
+    raise SystemExit(STARTUP_FAILURE)
