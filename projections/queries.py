@@ -7,13 +7,17 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
+import orjson
+
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.timeline import NOT_DELETED, format_timestamp
 from projections.paging import Page, PageTokens, clamp_page_size
-from projections.schema import COLUMNS, DIALS, OUTDIALS, TARGETS, Row, decode_row
-from projections.views import ReadModelView
+from projections.schema import COLUMNS, DESTINATIONS, DIALS, OUTDIALS, TARGETS, Row, decode_row
+from projections.views import ReadModelView, postgres_placeholders
 
 PAGE_TOKEN_SECRET = "page_tokens"
+# Folds A-Z only: what SQLite's lower() does, and PostgreSQL's under COLLATE "C".
+_ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
 
 class ReadModelQueries:
@@ -82,24 +86,67 @@ class ReadModelQueries:
         page_token: str = "",
         status: str | None = None,
         include_deleted: bool = False,
+        search: str | None = None,
     ) -> Page:
+        """``search``: targets whose name holds it (ASCII letters in any case) or one of
+        whose destinations' target is exactly it; the same answer on both stores."""
         where = ["outdial_id = :outdial", "customer_id = :customer"]
         params: dict[str, Any] = {"outdial": str(outdial_id), "customer": str(customer_id)}
+        scope = f"targets:{customer_id}:{outdial_id}:{status}:{include_deleted}"
         if status is not None:
             where.append("status = :status")
             params["status"] = status
         if not include_deleted:
             where.append("tm_delete = :live")
             params["live"] = NOT_DELETED
+        if search is not None:
+            where.append(self._search_clause())
+            params["name_part"] = search.translate(_ASCII_LOWER)
+            # Destinations are orjson's text of the address: its target field, whole.
+            params["address_part"] = '"target":' + orjson.dumps(search).decode()
+            scope += ":" + json.dumps(search)  # tokens of searches made before stay valid
         return self._page(
             TARGETS,
             " AND ".join(where),
             params,
             time_column="tm_create",
-            scope=f"targets:{customer_id}:{outdial_id}:{status}:{include_deleted}",
+            scope=scope,
             page_size=page_size,
             page_token=page_token,
         )
+
+    def _search_clause(self) -> str:
+        # Neither store has the other's substring function, nor folds case the same way
+        # by default: SQLite's lower() folds ASCII only, PostgreSQL's only under "C".
+        if self._on_postgres:
+            name, holds = 'lower(name COLLATE "C")', "strpos"
+        else:
+            name, holds = "lower(name)", "instr"
+        either = [f"{holds}({name}, :name_part) > 0"]
+        either += [f"{holds}({column}, :address_part) > 0" for column in DESTINATIONS]
+        return "(" + " OR ".join(either) + ")"
+
+    @property
+    def _on_postgres(self) -> bool:
+        return self.view.placeholders is postgres_placeholders
+
+    def target_names(self, customer_id: UUID, target_ids: list[UUID]) -> dict[str, Row]:
+        """What names the targets of a page of dials, in one query: {target id: its
+        ``name``, ``destination_0``..``destination_4`` and its outdial's ``outdial_name``};
+        only the customer's targets."""
+        if not target_ids:
+            return {}
+        marks = ", ".join(f":t{n}" for n in range(len(set(target_ids))))
+        params: dict[str, Any] = {f"t{n}": str(t) for n, t in enumerate(sorted(set(target_ids)))}
+        params["customer"] = str(customer_id)
+        destinations = ", ".join(f"t.{column}" for column in DESTINATIONS)
+        rows = self._all(
+            f"SELECT t.id, t.name, {destinations}, o.name AS outdial_name FROM targets t "
+            "JOIN outdials o ON o.id = t.outdial_id AND o.customer_id = t.customer_id "
+            f"WHERE t.customer_id = :customer AND t.id IN ({marks})",
+            params,
+        )
+        return {row["id"]: row for row in rows}
 
     def available_targets(
         self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int

@@ -2,7 +2,9 @@
 
 Every exception handler of the app answers the JSON envelope; on /ui the envelope's
 status and message are shown on an error page instead, with the same HTTP status and
-headers (Retry-After), and a missing or invalid key answers the sign-in form.
+headers (Retry-After), and a missing or invalid key answers the sign-in form. A key in
+the address signs in (a redirect with the cookie), or asks first when another site sent
+the browser there.
 """
 
 from __future__ import annotations
@@ -19,7 +21,9 @@ from api.pages.routes import templates
 from api.pages.session import (
     SESSION_COOKIE,
     SessionStarted,
+    SignInAsked,
     SignInNeeded,
+    has_session,
     session_started,
 )
 
@@ -28,6 +32,7 @@ Handler = Callable[[Request, Exception], Response | Awaitable[Response]]
 
 _HEADINGS = {
     400: "That request cannot be answered",
+    403: "Refused",
     404: "Not found",
     405: "Not allowed",
     409: "Not now",
@@ -41,14 +46,37 @@ def sign_in(request: Request, needed: Exception) -> Response:
     answer = templates.TemplateResponse(
         request,
         "sign_in.html",
-        {"message": needed.message, "status": needed.status, "action": request.url.path},
+        {
+            "message": needed.message,
+            "status": needed.status,
+            "action": needed.action or request.url.path,
+        },
         status_code=needed.status,
     )
     if needed.retry_after is not None:
         answer.headers["Retry-After"] = str(needed.retry_after)
-    if SESSION_COOKIE in request.cookies:  # a revoked key's cookie is of no more use
+    if needed.forget and SESSION_COOKIE in request.cookies:  # a revoked key's is of no use
         answer.delete_cookie(SESSION_COOKIE, path=PAGES, httponly=True, samesite="strict")
     return answer
+
+
+def sign_in_asked(request: Request, asked: Exception) -> Response:
+    assert isinstance(asked, SignInAsked)
+    return templates.TemplateResponse(
+        request,
+        "sign_in_asked.html",
+        {
+            "signed_in": asked.signed_in,
+            "key": asked.key,
+            "key_id": asked.key_id,
+            "next": asked.location,
+        },
+    )
+
+
+def _session_started(request: Request, started: Exception) -> Response:
+    assert isinstance(started, SessionStarted)
+    return session_started(request, started.key, started.location)
 
 
 def _for_people(handler: Handler) -> Handler:
@@ -64,7 +92,7 @@ def _for_people(handler: Handler) -> Handler:
             request,
             "error.html",
             {
-                "signed_in": status != 401,
+                "signed_in": status != 401 and await has_session(request),
                 "status": status,
                 "reason": body.get("reason", ""),
                 "heading": _HEADINGS.get(status, "Something went wrong"),
@@ -82,13 +110,11 @@ def _for_people(handler: Handler) -> Handler:
 
 
 def install_page_errors(app: FastAPI) -> None:
-    """After the API's handlers: wrap each, and add the pages' own two."""
+    """After the API's handlers: wrap each, and add the pages' own three."""
     for kind, handler in list(app.exception_handlers.items()):
         if kind is WebSocketRequestValidationError:
             continue  # no page is a websocket
         app.add_exception_handler(kind, _for_people(handler))
     app.add_exception_handler(SignInNeeded, sign_in)
-    app.add_exception_handler(
-        SessionStarted,
-        lambda request, started: session_started(request, started),  # type: ignore[arg-type]
-    )
+    app.add_exception_handler(SignInAsked, sign_in_asked)
+    app.add_exception_handler(SessionStarted, _session_started)

@@ -7,20 +7,30 @@ from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
 from api.http import presenters
-from api.http.dependencies import Clock, Queries, Service
+from api.http.dependencies import Clock, Keys, Queries, Service
 from api.http.schemas.common import OutdialId, PlainText, TargetId, parse_time
 from api.http.schemas.dials import DialResult
 from api.http.schemas.targets import TargetStatus
-from api.pages.session import PageCustomer, signed_out
+from api.pages.session import (
+    HOME,
+    PageCustomer,
+    checked_key,
+    from_another_site,
+    from_this_origin,
+    has_session,
+    page_to_go_to,
+    session_started,
+    signed_out,
+)
 from api.pages.timeline import AXIS, ROW, WIDTH, duration_text, lay_out
 from api.readable import changed, said_by
 from application.errors import OutdialNotFound
@@ -29,7 +39,9 @@ from domain.address import ADDRESS_FIELD_MAX
 from domain.errors import InvalidValue
 from domain.outdial import NO_CAMPAIGN
 from domain.target import REFERENCE_ID_MAX, Target
+from domain.text import NAME_MAX
 from domain.timeline import NOT_DELETED
+from projections.schema import DESTINATIONS
 
 HERE = Path(__file__).parent
 templates = Jinja2Templates(directory=HERE / "templates")
@@ -66,8 +78,36 @@ def style() -> Response:
     return Response(STYLE, media_type="text/css", headers={"Cache-Control": "max-age=3600"})
 
 
+@router.post("/sign-in")
+async def sign_in(request: Request, keys: Keys) -> Response:
+    """The sign-in a person confirmed on the page that asked them (another site had sent
+    them to a page with a key): taken only from this service's own pages, and landing
+    only on one of them."""
+    if not from_this_origin(request):
+        return render(
+            request,
+            "error.html",
+            403,
+            signed_in=await has_session(request),
+            status=403,
+            reason="FORBIDDEN",
+            heading="Sign in refused",
+            message="This sign-in was sent from another site, so it was not done. To sign in, "
+            "open a page of this service yourself and sign in there.",
+            request_id=request.state.request_id,
+        )
+    form = dict(parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True))
+    location = page_to_go_to(form.get("next", ""))
+    key = form.get("token", "")
+    await checked_key(request, keys, key, from_session=False, action=location.partition("?")[0])
+    return session_started(request, key, location)
+
+
 @router.post("/sign-out")
-def sign_out() -> RedirectResponse:
+def sign_out(request: Request) -> RedirectResponse:
+    """Only this service's own button signs out: another site cannot end a session."""
+    if from_another_site(request):
+        return RedirectResponse(HOME, status_code=303)
     return signed_out()
 
 
@@ -88,45 +128,79 @@ def outdials_page(
     )
 
 
+# The outdial page's search: a part of a name, or a destination's target as it is.
+SearchText = Annotated[PlainText, Field(max_length=max(NAME_MAX, ADDRESS_FIELD_MAX))]
+
+
+class TargetsForm(BaseModel):
+    """The outdial page's filters, as its form sends them (empty fields unset)."""
+
+    status: Annotated[TargetStatus | None, Blank] = None
+    include_deleted: bool = False
+    q: Annotated[SearchText | None, Blank] = None
+    page_token: str = ""
+
+
 @router.get("/outdials/{outdial_id}")
 def outdial_page(
-    request: Request,
-    outdial_id: OutdialId,
-    customer: PageCustomer,
-    queries: Queries,
-    status: Annotated[TargetStatus | None, Blank, Query()] = None,
-    include_deleted: bool = False,
-    page_token: str = "",
+    request: Request, outdial_id: OutdialId, customer: PageCustomer, queries: Queries
 ) -> HTMLResponse:
-    """One outdial: its plan and its targets, newest first, filtered by status; deleted
-    targets only when asked for, as on /v1.0."""
+    """One outdial: its plan, its live targets counted by status, and its targets newest
+    first, filtered by status and found by name or number; deleted targets only when
+    asked for, as on /v1.0. A filter the page cannot take shows the form again (400)."""
     row = queries.get_outdial(customer, outdial_id)
     if row is None:
         raise OutdialNotFound(f"outdial {outdial_id} not found")
+    asked = {name: request.query_params.get(name, "") for name in TargetsForm.model_fields}
+    asked["include_deleted"] = request.query_params.get("include_deleted") or "false"
+    context: dict[str, Any] = {
+        "outdial": presenters.outdial_row(row),
+        "counts": queries.target_counts(customer, [outdial_id])[str(outdial_id)],
+        "statuses": ["idle", "progressing", "done"],
+    }
+    try:
+        form = TargetsForm.model_validate(asked)
+    except ValidationError as refused:
+        first = refused.errors()[0]
+        return render(
+            request,
+            "outdial.html",
+            400,
+            problem=f"{first['loc'][0]}: {first['msg']}",
+            targets=[],
+            status=asked["status"],
+            include_deleted=asked["include_deleted"] != "false",
+            q=asked["q"],
+            next_page_token="",
+            **context,
+        )
     found = queries.page_targets(
         customer,
         outdial_id,
         page_size=PAGE_SIZE,
-        page_token=page_token,
-        status=status,
-        include_deleted=include_deleted,
+        page_token=form.page_token,
+        status=form.status,
+        include_deleted=form.include_deleted,
+        search=form.q,
     )
     return render(
         request,
         "outdial.html",
-        outdial=presenters.outdial_row(row),
+        problem="",
         targets=[presenters.target_row(r) for r in found.rows],
-        statuses=["idle", "progressing", "done"],
-        status=status,
-        include_deleted=include_deleted,
+        status=form.status,
+        include_deleted=form.include_deleted,
+        q=form.q,
         next_page_token=found.next_page_token,
         next_query=urlencode(
             {
-                **({"status": status} if status else {}),
-                **({"include_deleted": "true"} if include_deleted else {}),
+                **({"status": form.status} if form.status else {}),
+                **({"include_deleted": "true"} if form.include_deleted else {}),
+                **({"q": form.q} if form.q is not None else {}),
                 "page_token": found.next_page_token,
             }
         ),
+        **context,
     )
 
 
@@ -239,14 +313,33 @@ def dials_page(request: Request, customer: PageCustomer, queries: Queries) -> HT
         page_token=form.page_token,
     )
     given = {k: v for k, v in asked.items() if v and k != "page_token"}
+    named = queries.target_names(customer, [UUID(row["outdial_target_id"]) for row in found.rows])
+    dials = []
+    for row in found.rows:
+        dial = presenters.dial_row(row)
+        target = named.get(dial["outdial_target_id"])
+        dial["target_label"] = _target_label(target, dial["outdial_target_id"])
+        dial["outdial_label"] = "" if target is None else target["outdial_name"] or "(no name)"
+        dials.append(dial)
     return render(
         request,
         "dials.html",
-        dials=[presenters.dial_row(row) for row in found.rows],
+        dials=dials,
         next_page_token=found.next_page_token,
         next_query=urlencode({**given, "page_token": found.next_page_token}),
         **context,
     )
+
+
+def _target_label(target: dict[str, Any] | None, target_id: str) -> str:
+    """A target as a person tells it apart: its name, else the first of its destinations
+    (ids of one import share their first characters)."""
+    if target is None:
+        return target_id
+    if target["name"]:
+        return str(target["name"])
+    first = next((target[c] for c in DESTINATIONS if target[c] is not None), None)
+    return "(no name)" if first is None else f"{first['target']} (no name)"
 
 
 def duration_text_ms(ms: int) -> str:

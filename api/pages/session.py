@@ -5,33 +5,59 @@ session cookie holding it and redirects to the same URL without the token, so th
 leaves the address bar and the history. Without a valid key a page answers its sign-in
 form. The cookie holds the key itself: a revoked key stops working at once, and there is
 no second secret to keep or rotate.
+
+Only a navigation the browser says did not come from another site signs in that way
+(``Sec-Fetch-Site`` absent, ``none`` or ``same-origin``). From another site, a page with
+a key in its address would swap the person's session for the sender's account, so it
+asks first: the person's click POSTs the sign-in from this origin (``/ui/sign-in``).
 """
 
 from __future__ import annotations
 
+import re
 from typing import Annotated
-from urllib.parse import urlencode
+from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 from uuid import UUID
 
 from fastapi import Depends, Request
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
 from api.http.dependencies import Keys, customer_for
 from api.http.errors import Throttled, Unauthenticated
+from application.access import key_hash, key_id
 
 SESSION_COOKIE = "outdial_session"
 # The query parameters a key may come in, as on /v1.0.
 KEY_PARAMETERS = ("token", "accesskey")
+# Where a sign-in lands when it was not told where, or was told somewhere not a page.
+HOME = "/ui/outdials"
+# What the browser says of a request made by another site's page (or a link on it).
+_OTHER_SITES = frozenset({"cross-site", "same-site"})
+# A page of ours: /ui or a path below it, then perhaps a query; nothing else.
+_PAGE = re.compile(r"/ui(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*)?(?:\?[\x21-\x7e]*)?")
 
 
 class SignInNeeded(Exception):
-    """Answered with the sign-in form (401), or 429 while the address is throttled."""
+    """Answered with the sign-in form (401), or 429 while the address is throttled;
+    ``action`` is the page the form opens (the one asked for, unless told), ``forget``
+    that the session cookie's own key was refused."""
 
-    def __init__(self, status: int, message: str, *, retry_after: int | None = None) -> None:
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        retry_after: int | None = None,
+        action: str | None = None,
+        forget: bool = False,
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.retry_after = retry_after
+        self.action = action
+        self.forget = forget
 
 
 class SessionStarted(Exception):
@@ -43,41 +69,127 @@ class SessionStarted(Exception):
         self.location = location
 
 
+class SignInAsked(Exception):
+    """A valid ``?token=`` on a navigation from another site: answered with a page that
+    asks whether to sign in with that key, and no cookie."""
+
+    def __init__(self, key: str, location: str, *, signed_in: bool) -> None:
+        super().__init__(location)
+        self.key = key
+        self.key_id = key_id(key_hash(key))
+        self.location = location
+        self.signed_in = signed_in
+
+
 async def page_customer(request: Request, keys: Keys) -> UUID:
     given = next(
         (request.query_params[p] for p in KEY_PARAMETERS if p in request.query_params), None
     )
-    key = given if given is not None else request.cookies.get(SESSION_COOKIE)
-    if not key:  # a first visit is not a failed authentication
-        raise SignInNeeded(401, "Sign in with an API key to see this page.")
-    try:
-        customer = await customer_for(request, keys, key)
-    except Throttled as refused:
-        raise SignInNeeded(429, refused.message, retry_after=refused.retry_after) from None
-    except Unauthenticated:
-        said = "That key is not valid." if given else "Your key is no longer valid."
-        raise SignInNeeded(401, f"{said} Sign in with an API key.") from None
-    if given is not None:
-        raise SessionStarted(key, _without_key(request))
-    return customer
+    if given is None:
+        customer = await checked_key(
+            request, keys, request.cookies.get(SESSION_COOKIE), from_session=True
+        )
+        request.state.session = True  # for an error page the route may end in
+        return customer
+    await checked_key(request, keys, given, from_session=False)
+    if from_another_site(request):
+        raise SignInAsked(given, _without_key(request), signed_in=await has_session(request))
+    raise SessionStarted(given, _without_key(request))
 
 
 PageCustomer = Annotated[UUID, Depends(page_customer)]
 
 
+async def checked_key(
+    request: Request,
+    keys: Keys,
+    key: str | None,
+    *,
+    from_session: bool,
+    action: str | None = None,
+) -> UUID:
+    """The customer of ``key``, or SignInNeeded saying why not; ``from_session`` when the
+    key is the session cookie's, ``action`` the page the sign-in form opens."""
+    if not key:  # a first visit is not a failed authentication
+        raise SignInNeeded(401, "Sign in with an API key to see this page.", action=action)
+    try:
+        return await customer_for(request, keys, key)
+    except Throttled as refused:
+        raise SignInNeeded(
+            429, refused.message, retry_after=refused.retry_after, action=action
+        ) from None
+    except Unauthenticated:
+        said = "Your key is no longer valid." if from_session else "That key is not valid."
+        # A wrong key in a link or a form ends no session: another site could send one.
+        raise SignInNeeded(
+            401, f"{said} Sign in with an API key.", action=action, forget=from_session
+        ) from None
+
+
+def from_another_site(request: Request) -> bool:
+    """Whether the browser says another site's page made this request. Browsers that do
+    not say are taken at their word, as before the header existed."""
+    return request.headers.get("sec-fetch-site", "").lower() in _OTHER_SITES
+
+
+def from_this_origin(request: Request) -> bool:
+    """Whether a POST may be taken as the person's own on this service's page: the browser
+    says it came from no other site, and its ``Origin``, when sent, is this server's host.
+    The scheme is not compared: behind a proxy that ends TLS the service sees http."""
+    if from_another_site(request):
+        return False
+    origin = request.headers.get("origin")
+    if origin is None:
+        return True
+    told = urlsplit(origin)
+    return told.scheme in ("http", "https") and told.netloc.lower() == request.url.netloc.lower()
+
+
+async def has_session(request: Request) -> bool:
+    """Whether the request carries a session cookie whose key is valid: what decides the
+    "Sign out" of pages that did not check the session themselves (an unknown path)."""
+    if getattr(request.state, "session", False):
+        return True
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        return False
+    services = request.app.state.host.services
+    known, customer = services.keys.remembered(key)
+    if not known:
+        if not services.events.reachable:  # the key store is that server too
+            return False
+        try:
+            customer = await run_in_threadpool(services.keys.customer_of, key)
+        except Exception:  # a page about another failure must not fail on this one
+            return False
+    return customer is not None
+
+
+def page_to_go_to(asked: str) -> str:
+    """``asked`` when it is a page of this service, without any key in its query;
+    otherwise the home page. Never another site, nor a path outside /ui."""
+    if not _PAGE.fullmatch(asked):
+        return HOME
+    path, _, query = asked.partition("?")
+    if any(part in (".", "..") for part in unquote(path).split("/")):
+        return HOME
+    kept = [(k, v) for k, v in parse_qsl(query, keep_blank_values=True) if k not in KEY_PARAMETERS]
+    return path + ("?" + urlencode(kept) if kept else "")
+
+
 def _without_key(request: Request) -> str:
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in KEY_PARAMETERS]
-    url = request.url.path
+    url = quote(request.url.path)
     if kept:
         url += "?" + urlencode(kept)
     return url
 
 
-def session_started(request: Request, started: SessionStarted) -> RedirectResponse:
-    answer = RedirectResponse(started.location, status_code=303)
+def session_started(request: Request, key: str, location: str) -> RedirectResponse:
+    answer = RedirectResponse(location, status_code=303)
     answer.set_cookie(
         SESSION_COOKIE,
-        started.key,
+        key,
         path="/ui",
         httponly=True,
         samesite="strict",
@@ -87,6 +199,6 @@ def session_started(request: Request, started: SessionStarted) -> RedirectRespon
 
 
 def signed_out() -> RedirectResponse:
-    answer = RedirectResponse("/ui/outdials", status_code=303)
+    answer = RedirectResponse(HOME, status_code=303)
     answer.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
     return answer

@@ -3,17 +3,26 @@ line, and what it drew read back from its screenshot."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import shutil
+import signal
 import struct
 import subprocess
 import tempfile
+import time
 import zlib
 from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
+import httpx
 import pytest
+from websockets.sync.client import ClientConnection, connect
 
 WINDOW = (1280, 1000)
 
@@ -62,6 +71,131 @@ def screenshot(url: str, into: Path, height: int = WINDOW[1]) -> Path:
             check=True,
         )
     return into
+
+
+class BrowserRefused(Exception):
+    """The browser answered a command with an error."""
+
+
+class Tab:
+    """One tab of a browser that keeps running, driven over the DevTools protocol: its
+    cookies last from one page to the next, as a person's do. It opens pages as typed into
+    the address bar and clicks as a person does; it only reads what a page holds."""
+
+    def __init__(self, socket: ClientConnection, log: Path) -> None:
+        self._socket = socket
+        self._log = log
+        self._calls = 0
+
+    def call(self, method: str, **params: Any) -> dict[str, Any]:
+        self._calls += 1
+        self._socket.send(json.dumps({"id": self._calls, "method": method, "params": params}))
+        while True:
+            message = json.loads(self._socket.recv(timeout=30))
+            if message.get("id") == self._calls:  # events in between are not needed
+                if "error" in message:
+                    raise BrowserRefused(f"{method}: {message['error']}")
+                answer: dict[str, Any] = message["result"]
+                return answer
+
+    def open(self, url: str, until: Callable[[str, str], bool]) -> str:
+        """Go to ``url`` and wait until ``until(address, document)`` holds; the document."""
+        self.call("Page.navigate", url=url)
+        return self.wait(until)
+
+    def wait(self, until: Callable[[str, str], bool], timeout: float = 30) -> str:
+        """Wait until a page has loaded whole and ``until(address, document)`` holds."""
+        deadline = time.monotonic() + timeout
+        address = document = ""
+        while time.monotonic() < deadline:
+            try:  # a page that goes away while it is read is read again
+                loaded, address, document = self._state()
+            except BrowserRefused:
+                loaded = False
+            if loaded and until(address, document):
+                return document
+            time.sleep(0.1)
+        pytest.fail(f"gave up waiting at {address}: {document}")
+
+    def address(self) -> str:
+        return self._state()[1]
+
+    def _state(self) -> tuple[bool, str, str]:
+        """Whether the page has loaded, its address and its document, read at one moment."""
+        read = self.call(
+            "Runtime.evaluate",
+            expression="[document.readyState, location.href, document.documentElement.outerHTML]",
+            returnByValue=True,
+        )
+        if "value" not in read["result"]:  # no document at this moment: between two pages
+            raise BrowserRefused(f"the page could not be read: {read}")
+        state, address, document = read["result"]["value"]
+        return state == "complete", address, document
+
+    def click(self, selector: str) -> None:
+        """A click of the mouse at the middle of the first element ``selector`` finds."""
+        root = self.call("DOM.getDocument")["root"]["nodeId"]
+        node = self.call("DOM.querySelector", nodeId=root, selector=selector)["nodeId"]
+        assert node, f"nothing on the page is {selector}"
+        quad = self.call("DOM.getBoxModel", nodeId=node)["model"]["content"]
+        x, y = sum(quad[0::2]) / 4, sum(quad[1::2]) / 4
+        for kind in ("mousePressed", "mouseReleased"):
+            self.call("Input.dispatchMouseEvent", type=kind, x=x, y=y, button="left", clickCount=1)
+
+    @property
+    def log(self) -> str:
+        """The browser's console and network log so far."""
+        return self._log.read_text(errors="replace")
+
+
+@contextmanager
+def browsing() -> Iterator[Tab]:
+    """A fresh profile in a browser left running, and its one tab."""
+    with tempfile.TemporaryDirectory(prefix="outdial-chromium-") as profile:
+        log = Path(profile) / "browser.log"
+        with log.open("w") as stderr:
+            process = subprocess.Popen(
+                [
+                    *_browser(profile),
+                    "--enable-logging=stderr",
+                    "--v=0",
+                    "--remote-debugging-port=0",  # the browser writes the port it took
+                    "about:blank",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=stderr,
+                start_new_session=True,  # its helper processes with it, to end them all
+            )
+        try:
+            port_file = Path(profile) / "DevToolsActivePort"
+            deadline = time.monotonic() + 60
+            while not (port_file.exists() and port_file.read_text().strip()):
+                assert process.poll() is None, log.read_text()
+                assert time.monotonic() < deadline, "the browser did not start"
+                time.sleep(0.1)
+            port = port_file.read_text().split()[0]
+            targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
+            page = next(t for t in targets if t["type"] == "page")
+            with connect(page["webSocketDebuggerUrl"], max_size=None) as socket:
+                yield Tab(socket, log)
+        finally:
+            _end_group(process)
+
+
+def _end_group(process: subprocess.Popen[bytes]) -> None:
+    """End the browser and its helpers, and wait until none is left to write to the
+    profile being removed."""
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    process.wait(timeout=30)
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            os.killpg(process.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.1)
+    os.killpg(process.pid, signal.SIGKILL)
 
 
 def _browser(profile: str) -> list[str]:

@@ -6,11 +6,13 @@ import html
 import re
 from collections.abc import Iterator
 from typing import Any
+from uuid import UUID, uuid4
 
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from application.access import key_hash, key_id
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -102,8 +104,16 @@ def test_a_revoked_key_ends_the_session(app: FastAPI, browser: TestClient, key: 
     assert 'outdial_session=""' in page.headers["set-cookie"]
 
 
+def test_another_site_cannot_sign_a_person_out(browser: TestClient) -> None:
+    for site in ("cross-site", "same-site"):
+        out = browser.post("/ui/sign-out", headers={"Sec-Fetch-Site": site})
+        assert out.status_code == 303
+        assert "set-cookie" not in out.headers
+    assert browser.get("/ui/outdials").status_code == 200
+
+
 def test_signing_out_forgets_the_cookie(browser: TestClient) -> None:
-    out = browser.post("/ui/sign-out")
+    out = browser.post("/ui/sign-out", headers={"Sec-Fetch-Site": "same-origin"})
     assert out.status_code == 303
     assert out.headers["location"] == "/ui/outdials"
     assert browser.get("/ui/outdials").status_code == 401
@@ -264,3 +274,312 @@ def test_long_lists_page_by_a_link(client: TestClient, browser: TestClient) -> N
     assert "Older targets" not in second.text
     names = re.findall(r">(T\d\d)</a>", first.text + second.text)
     assert sorted(names) == [f"T{n:02d}" for n in range(55)]
+
+
+# -- signing in by a link from another site ----------------------------------------------
+
+SIGN_OUT = 'action="/ui/sign-out"'
+
+
+def hidden_fields(page: Any) -> dict[str, str]:
+    """The hidden fields of the page's sign-in confirmation form."""
+    form = re.search(
+        r'<form class="confirm" method="post" action="/ui/sign-in">.*?</form>', page.text, re.S
+    )
+    assert form is not None, page.text
+    return {
+        name: html.unescape(value)
+        for name, value in re.findall(
+            r'<input type="hidden" name="(\w+)" value="([^"]*)">', form.group(0)
+        )
+    }
+
+
+@pytest.mark.parametrize("fetch_site", ["cross-site", "same-site"])
+def test_a_token_from_another_site_asks_before_signing_in(
+    app: FastAPI, client: TestClient, key: str, fetch_site: str
+) -> None:
+    outdial = create_outdial(client, name="spring list")
+    page_path = f"/ui/outdials/{outdial['id']}?status=idle"
+    with TestClient(app, follow_redirects=False) as led:
+        asked = led.get(f"{page_path}&token={key}", headers={"Sec-Fetch-Site": fetch_site})
+        wrong = led.get(f"{page_path}&token=odk_wrong", headers={"Sec-Fetch-Site": fetch_site})
+        assert not led.cookies
+
+    assert asked.status_code == 200
+    assert "set-cookie" not in asked.headers
+    seen = text_of(asked)
+    assert "Another site sent you here to sign in" in seen
+    assert key_id(key_hash(key)) in seen  # which key, by its public id
+    assert key not in seen
+    assert "spring list" not in seen  # nothing of the key's customer before the click
+    assert SIGN_OUT not in asked.text  # not signed in
+    assert hidden_fields(asked) == {"token": key, "next": page_path}
+    assert "Sign in with this key" in seen
+    assert f'<a class="back" href="{html.escape(page_path)}">' in asked.text  # no key
+    # A key that is not valid is refused as on any page, with no question asked.
+    assert wrong.status_code == 401
+    assert "That key is not valid" in text_of(wrong)
+
+
+def test_a_link_from_another_site_leaves_a_session_as_it_was(
+    browser: TestClient, other_key: str
+) -> None:
+    same_site = {"Sec-Fetch-Site": "same-site"}  # its Strict cookie comes along
+    asked = browser.get(f"/ui/outdials?token={other_key}", headers=same_site)
+    wrong = browser.get("/ui/outdials?token=odk_wrong", headers=same_site)
+
+    assert asked.status_code == 200
+    assert SIGN_OUT in asked.text  # still signed in, with the own key
+    assert "set-cookie" not in asked.headers
+    assert wrong.status_code == 401
+    assert "set-cookie" not in wrong.headers  # a wrong key in a link ends no session
+    assert browser.get("/ui/outdials").status_code == 200
+
+
+@pytest.mark.parametrize("fetch_site", [None, "none", "same-origin"])
+def test_a_token_typed_or_sent_from_this_site_signs_in_at_once(
+    app: FastAPI, client: TestClient, key: str, fetch_site: str | None
+) -> None:
+    headers = {} if fetch_site is None else {"Sec-Fetch-Site": fetch_site}
+    with TestClient(app, follow_redirects=False) as typed:
+        opened = typed.get(f"/ui/outdials?token={key}", headers=headers)
+    assert opened.status_code == 303
+    assert opened.headers["location"] == "/ui/outdials"
+    assert opened.headers["set-cookie"].startswith(f"outdial_session={key};")
+
+
+def test_the_confirmed_sign_in_is_refused_from_another_origin(app: FastAPI, key: str) -> None:
+    refusing = [
+        {"Origin": "http://evil.example"},
+        {"Origin": "null"},
+        {"Origin": "http://testserver.evil.example"},
+        {"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"},
+        {"Sec-Fetch-Site": "same-site"},
+    ]
+    with TestClient(app, follow_redirects=False) as browser:
+        for headers in refusing:
+            refused = browser.post(
+                "/ui/sign-in", data={"token": key, "next": "/ui/outdials"}, headers=headers
+            )
+            assert refused.status_code == 403, headers
+            assert "set-cookie" not in refused.headers, headers
+            assert "Sign in refused" in text_of(refused), headers
+            assert SIGN_OUT not in refused.text
+        assert not browser.cookies
+        assert browser.get("/ui/outdials").status_code == 401
+
+
+@pytest.mark.parametrize(
+    "headers", [{"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}, {}]
+)
+def test_the_confirmed_sign_in_from_this_server_lands_on_the_page(
+    app: FastAPI, client: TestClient, key: str, headers: dict[str, str]
+) -> None:
+    outdial = create_outdial(client, name="spring list")
+    page_path = f"/ui/outdials/{outdial['id']}?status=idle"
+    with TestClient(app, follow_redirects=False) as browser:
+        signed = browser.post(
+            "/ui/sign-in", data={"token": key, "next": page_path}, headers=headers
+        )
+        assert signed.status_code == 303
+        assert signed.headers["location"] == page_path
+        cookie = signed.headers["set-cookie"]
+        assert cookie.startswith(f"outdial_session={key};")
+        assert "HttpOnly" in cookie
+        assert "SameSite=strict" in cookie
+        landed = browser.get(signed.headers["location"])
+    assert landed.status_code == 200
+    assert "spring list" in text_of(landed)
+
+
+def test_the_confirmed_sign_in_goes_to_no_page_but_this_services(app: FastAPI, key: str) -> None:
+    elsewhere = [
+        "//evil.example/ui/outdials",
+        "https://evil.example/ui/outdials",
+        "/\\evil.example",
+        "/uievil",
+        "/ui/../v1.0/outdials",
+        "/ui/%2e%2e/v1.0/outdials",
+        "/v1.0/outdials",
+        "javascript:alert(1)",
+        "/ui/outdials\r\nSet-Cookie: x=1",
+        "",
+    ]
+    with TestClient(app, follow_redirects=False) as browser:
+        for asked in elsewhere:
+            signed = browser.post("/ui/sign-in", data={"token": key, "next": asked})
+            assert signed.status_code == 303, asked
+            assert signed.headers["location"] == "/ui/outdials", asked
+        # A key in the page to go to stays out of the address.
+        kept = browser.post(
+            "/ui/sign-in", data={"token": key, "next": f"/ui/dials?token={key}&result=fail"}
+        )
+        assert kept.headers["location"] == "/ui/dials?result=fail"
+
+
+def test_a_confirmed_sign_in_with_a_wrong_key_answers_the_sign_in_form(app: FastAPI) -> None:
+    with TestClient(app, follow_redirects=False) as browser:
+        refused = browser.post(
+            "/ui/sign-in", data={"token": "odk_wrong", "next": "/ui/dials?result=fail"}
+        )
+    assert refused.status_code == 401
+    assert "set-cookie" not in refused.headers
+    assert "That key is not valid" in text_of(refused)
+    assert '<form class="sign-in" method="get" action="/ui/dials">' in refused.text
+
+
+# -- error pages -------------------------------------------------------------------------
+
+
+def test_an_error_page_offers_sign_out_only_with_a_valid_session(
+    app: FastAPI, client: TestClient, browser: TestClient, key: str
+) -> None:
+    with TestClient(app) as anonymous:
+        missing = anonymous.get("/ui/no-such-page")
+        not_allowed = anonymous.get("/ui/sign-out")
+        stale = anonymous.get("/ui/no-such-page", headers={"Cookie": "outdial_session=odk_wrong"})
+    signed_in_missing = browser.get("/ui/no-such-page")
+    signed_in_not_found = browser.get(f"/ui/outdials/{uuid4()}")
+    signed_in_wrong_id = browser.get("/ui/outdials/42")
+
+    assert (missing.status_code, not_allowed.status_code, stale.status_code) == (404, 405, 404)
+    for page in (missing, not_allowed, stale):
+        assert SIGN_OUT not in page.text
+    assert signed_in_missing.status_code == 404
+    assert signed_in_not_found.status_code == 404
+    assert signed_in_wrong_id.status_code == 400
+    for page in (signed_in_missing, signed_in_not_found, signed_in_wrong_id):
+        assert SIGN_OUT in page.text
+
+
+# -- names on the dial search, counts and search on the outdial page ------------------------
+
+
+def target_cells(page: Any) -> list[str]:
+    """The text of the Target column of the dial search's rows."""
+    rows = re.findall(r"<tr>\s*<td class=\"time\">.*?</td>\s*<td>(.*?)</td>", page.text, re.S)
+    return [" ".join(html.unescape(re.sub(r"<[^>]+>", " ", cell)).split()) for cell in rows]
+
+
+def test_the_dial_search_names_each_dials_target_and_outdial(
+    app: FastAPI, client: TestClient, browser: TestClient
+) -> None:
+    made = campaign(client)
+    outdial_id = made["outdial"]["id"]
+    nameless = create_target(client, outdial_id, "+821100000007")
+    ok(dispatch(client, outdial_id, limit=2))  # Bob and the nameless one
+    autumn = create_outdial(client, name="autumn list")
+    carol = create_target(client, autumn["id"], "+821100000008", name="Carol")
+    ok(dispatch(client, autumn["id"]))
+
+    page = browser.get("/ui/dials")
+
+    assert page.status_code == 200
+    cells = target_cells(page)
+    assert cells[0] == "Carol autumn list"
+    assert sorted(cells[1:3]) == ["+821100000007 (no name) spring list", "Bob spring list"]
+    assert cells[3:] == ["Alice spring list", "Alice spring list"]
+    for target, outdial in (
+        (made["alice"], made["outdial"]),
+        (nameless, made["outdial"]),
+        (carol, autumn),
+    ):
+        assert f'<a href="/ui/outdials/{outdial["id"]}/targets/{target["id"]}">' in page.text
+        assert target["id"][:8] + "\N{HORIZONTAL ELLIPSIS}" not in page.text
+    # The names are read for the customer only.
+    queries = host_of(app).services.read_model.queries
+    assert queries.target_names(uuid4(), [UUID(made["alice"]["id"])]) == {}
+
+
+def target_names(page: Any) -> list[str]:
+    """The names of the targets the outdial page lists, in its order."""
+    table = re.search(r'<table class="list" id="targets">.*?</table>', page.text, re.S)
+    if table is None:
+        return []
+    return [
+        html.unescape(n) for n in re.findall(r'/targets/[0-9a-f-]+">([^<]*)</a>', table.group(0))
+    ]
+
+
+def test_the_outdial_page_counts_its_targets_and_finds_them_by_name_or_number(
+    client: TestClient, browser: TestClient
+) -> None:
+    made = campaign(client)  # Alice done on TEL_0 and TEL_1, Bob idle
+    outdial_id = made["outdial"]["id"]
+    create_target(client, outdial_id, "+821100000010", name="ÉLODIE Martin")
+    sip = {"type": "sip", "target": "Dana@example.com"}
+    ok(
+        client.post(
+            f"/v1.0/outdials/{outdial_id}/targets", json={"name": "Dana", "destination_0": sip}
+        )
+    )
+    gone = create_target(client, outdial_id, "+821100000011", name="Alina")
+    ok(client.delete(f"/v1.0/outdials/{outdial_id}/targets/{gone['id']}"))
+    path = f"/ui/outdials/{outdial_id}"
+
+    def found(q: str, **more: str) -> list[str]:
+        page = browser.get(path, params={"q": q, **more})
+        assert page.status_code == 200, page.text
+        return target_names(page)
+
+    page = browser.get(path)
+    counts = re.search(r'<table class="counts" id="counts">.*?</table>', page.text, re.S)
+    assert counts is not None
+    assert re.findall(r">(\d+)<", counts.group(0)) == ["3", "0", "1", "4"]  # live ones only
+    assert "Idle" in text_of(page)
+
+    assert found("ali") == ["Alice"]
+    assert found("ALI") == ["Alice"]
+    assert found("ali", include_deleted="true") == ["Alina", "Alice"]
+    assert found("ali", status="idle") == []
+    assert found(TEL_1) == ["Alice"]  # her second destination, exactly
+    assert found("+82110000000") == []  # a part of a number is not the number
+    assert found("Dana@example.com") == ["Dana"]
+    assert found("dana@example.com") == []  # an address is matched as it is
+    assert found("odie m") == ["ÉLODIE Martin"]
+    assert found("ÉLODIE") == ["ÉLODIE Martin"]
+    assert found("élodie") == []  # only ASCII letters fold, on every store alike
+    for literal in ("%", "_", '"', '","target":"', "\\"):
+        assert found(literal) == [], literal
+    assert found("") == ["Dana", "ÉLODIE Martin", "Bob", "Alice"]  # an empty field: all
+    shown = browser.get(path, params={"q": "ali"})
+    assert 'name="q" value="ali"' in shown.text  # the form keeps what was asked
+
+    refused = browser.get(path, params={"q": "a\x01"})
+    too_long = browser.get(path, params={"q": "a" * 256})
+    assert refused.status_code == 400
+    assert "q: Value error, must not hold control character U+0001" in text_of(refused)
+    assert 'name="q"' in refused.text  # the form again, to change it
+    assert target_names(refused) == []
+    assert too_long.status_code == 400
+
+
+def test_a_search_pages_by_a_link_that_keeps_it_and_no_other_search_takes_its_token(
+    client: TestClient, browser: TestClient
+) -> None:
+    outdial = create_outdial(client, name="big list")
+    targets = [
+        {"name": f"T{n:02d}", "destination_0": {"type": "tel", "target": f"+8211000{n:05d}"}}
+        for n in range(55)
+    ]
+    targets.append({"name": "Kim", "destination_0": {"type": "tel", "target": "+821199999999"}})
+    ok(client.post(f"/v1.0/outdials/{outdial['id']}/targets/batch", json={"targets": targets}))
+    path = f"/ui/outdials/{outdial['id']}"
+
+    first = browser.get(path, params={"q": "t", "status": "idle"})
+    link = re.search(r'<p class="pager"><a href="\?([^"]+)">Older targets', first.text)
+    assert link is not None
+    query = html.unescape(link.group(1))
+    second = browser.get(f"{path}?{query}")
+    token = re.search(r"page_token=([^&]+)", query)
+    assert token is not None
+    other_search = browser.get(f"{path}?q=t0&status=idle&page_token={token.group(1)}")
+    no_search = browser.get(f"{path}?status=idle&page_token={token.group(1)}")
+
+    assert "q=t" in query
+    assert len(target_names(first)) == 50
+    names = target_names(first) + target_names(second)
+    assert sorted(names) == [f"T{n:02d}" for n in range(55)]
+    assert other_search.status_code == 400
+    assert no_search.status_code == 400

@@ -13,17 +13,22 @@ import re
 import socket
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
+from uuid import uuid4
 
 import httpx
 import pytest
 
+from application.access import key_hash, key_id
 from application.storage import Storage
 from tests.conftest import BOTH_STORES
-from tests.e2e.browser import colours, open_page, screenshot
+from tests.e2e.browser import browsing, colours, open_page, screenshot
 
 README = Path(__file__).parents[2] / "README.md"
 TOUR_PORT = "127.0.0.1:8000"
@@ -169,6 +174,109 @@ def test_a_page_without_a_key_shows_the_sign_in_form_in_the_browser(server: Serv
     opened = open_page(server.url + f"/ui/outdials?token={server.key}")
     assert "No outdials yet" in seen(opened.dom)
     assert "Refused to" not in opened.log
+
+
+def another_customers_key(server: Server) -> str:
+    """`outdial keys create` for a new customer, beside the running server."""
+    done = subprocess.run(
+        [
+            str(server.workdir / ".venv/bin/outdial"),
+            "keys",
+            "create",
+            "--customer-id",
+            str(uuid4()),
+        ],
+        cwd=server.workdir,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=server.env,
+        check=True,
+    )
+    return done.stdout.strip()
+
+
+@contextmanager
+def site_sending_to(url: str) -> Iterator[str]:
+    """Another site (another port of the same host: same-site, not same-origin) whose page
+    sends the browser on to ``url`` at once, with no script: the attack the pages resist."""
+    page = f'<!doctype html><meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = page.encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "text/html")
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    site = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=site.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{site.server_address[1]}/"
+    finally:
+        site.shutdown()
+        site.server_close()
+
+
+def test_a_link_from_another_site_does_not_swap_the_session(server: Server) -> None:
+    """A supervisor signed in opens another site's page that sends them on to the pages
+    with the attacker's key: they stay themselves unless they choose the other key."""
+    attacker_key = another_customers_key(server)
+    for key, name in ((server.key, "supervisor's list"), (attacker_key, "attacker's list")):
+        made = httpx.post(
+            server.url + "/v1.0/outdials",
+            json={"name": name},
+            headers={"Authorization": f"Bearer {key}"},
+            timeout=10,
+        )
+        assert made.status_code == 200, made.text
+
+    def on_outdials(address: str, document: str) -> bool:
+        return address == server.url + "/ui/outdials"
+
+    def landed(address: str, document: str) -> bool:
+        return address.startswith(server.url + "/")
+
+    def blank(address: str, document: str) -> bool:
+        return address == "about:blank"
+
+    with (
+        browsing() as tab,
+        site_sending_to(f"{server.url}/ui/outdials?token={attacker_key}") as site,
+    ):
+        signed_in = tab.open(f"{server.url}/ui/outdials?token={server.key}", on_outdials)
+        assert "supervisor's list" in signed_in
+
+        # The other site's page lands on the question, not on the attacker's outdials.
+        tab.open("about:blank", blank)
+        question = tab.open(site, landed)
+        text = seen(question)
+        assert "Another site sent you here to sign in" in text
+        assert key_id(key_hash(attacker_key)) in text
+        assert attacker_key not in text
+        assert "attacker's list" not in question
+        tab.click("a.back")  # no, thanks
+        kept = tab.wait(on_outdials)
+        assert "supervisor's list" in seen(kept)
+        assert "attacker's list" not in kept
+        again = tab.open(f"{server.url}/ui/outdials", on_outdials)
+        assert "supervisor's list" in seen(again)
+
+        # Only the person's own click on the question signs in with the other key.
+        tab.open("about:blank", blank)
+        tab.open(site, landed)
+        tab.click("form.confirm button")
+        chosen = tab.wait(on_outdials)
+        assert "attacker's list" in seen(chosen)
+        assert "supervisor's list" not in chosen
+        assert "token=" not in tab.address()
+        assert "Refused to" not in tab.log, tab.log
 
 
 def _save_screenshots(server: Server, timeline_url: str, timeline: Path, into: Path) -> None:
