@@ -10,6 +10,7 @@ from __future__ import annotations
 import html
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -120,7 +121,15 @@ def seen(dom: str) -> str:
 
 
 def test_the_tour_reaches_a_targets_timeline_in_a_real_browser(server: Server) -> None:
+    before = {path.name for path in server.workdir.iterdir()}
     said = run_tour(server)
+    # It leaves the reader's checkout as it was (its files go to a directory of their own)
+    # and hides no command of the reader's shell behind a function of its own.
+    assert {path.name for path in server.workdir.iterdir()} - before <= {"var"}
+    defined = re.findall(r"^(\w+)\(\) *\{", "\n".join(tour_blocks()), re.M)
+    assert defined
+    for name in defined:
+        assert shutil.which(name) is None, f"the tour's {name}() hides the command {name}"
 
     # What the tour's commands print: the page to open, the replay, the export, verify.
     page = re.search(r"^open (http://\S+)$", said, re.M)
