@@ -25,7 +25,7 @@ lint: $(BIN)/.installed
 test: lint
 	$(BIN)/pytest
 
-# The inner loop: no PostgreSQL, no fuzzing, no multi-process tests; about a minute.
+# The inner loop: no PostgreSQL, no fuzzing, no multi-process tests.
 test-fast: $(BIN)/.installed
 	$(BIN)/pytest -m "not postgres and not slow"
 
