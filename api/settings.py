@@ -7,14 +7,29 @@ set, else SQLite files under the data directory.
 
 from __future__ import annotations
 
+from ipaddress import IPv4Network, IPv6Network, ip_network
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from api.http.throttle import parse_networks
-from application.storage import Storage
+from adapters.stores import Storage
+
+Network = IPv4Network | IPv6Network
+
+
+def parse_networks(text: str) -> list[Network]:
+    """``10.0.0.0/8, 127.0.0.1`` -> networks; ValueError naming a bad entry."""
+    networks = []
+    for entry in (part.strip() for part in text.split(",")):
+        if entry:
+            try:
+                networks.append(ip_network(entry, strict=False))
+            except ValueError:
+                msg = f"{entry!r} is not an IP address or network"
+                raise ValueError(msg) from None
+    return networks
 
 
 class Settings(BaseSettings):

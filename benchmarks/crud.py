@@ -25,8 +25,8 @@ import orjson
 import uvicorn
 from fastapi import FastAPI, HTTPException, Response
 
-from api.http.schemas.dials import DialFinishIn, DialStartIn
-from api.http.schemas.targets import TargetIn
+from api.schemas.dials import DialFinishIn, DialStartIn
+from api.schemas.targets import TargetIn
 from domain.plan import DEFAULT_PLAN, DESTINATION_SLOTS
 
 NOT_DELETED = "9999-01-01 00:00:00.000000"

@@ -15,8 +15,8 @@ from uuid import UUID, uuid4
 
 import orjson
 
-from api.bootstrap import open_read_model
-from application.eventlog import StoredEventLog
+from adapters.event_log import StoredEventLog
+from adapters.read_model_store import open_read_model
 from application.service import NewTarget, OutdialService
 from benchmarks.load import LoadResult, Request, run_load
 from benchmarks.paths import PathFigures, measure_paths
@@ -253,8 +253,8 @@ def projection_and_rebuild(report: Report, *, quick: bool) -> None:
     sizes = {"sqlite": 2_000 if quick else 50_000, "postgres": 1_000 if quick else 30_000}
     for kind in STORES:
         with fresh(kind) as store:
-            app = OutdialService(storage=store.storage)
-            events = StoredEventLog(app)
+            app = OutdialService(store.storage.event_store_env())
+            events = StoredEventLog(app, store.storage)
             customer = uuid4()
             outdial = app.create_outdial(customer).value.id
             # The raw library: saving one new aggregate at a time.
@@ -360,7 +360,7 @@ _RSS_PROBE = (
 def operations_memory(report: Report, *, quick: bool) -> None:
     count = 10_000 if quick else 1_000_000
     with fresh("sqlite") as store:
-        app = OutdialService(storage=store.storage)
+        app = OutdialService(store.storage.event_store_env())
         customer = uuid4()
         outdial = app.create_outdial(customer).value.id
         for start in range(0, count, 1000):
@@ -395,7 +395,7 @@ def csv_import(report: Report, *, quick: bool) -> None:
     peak memory, rows checked first, then written a batch at a time."""
     count = 20_000 if quick else 1_000_000
     with fresh("sqlite") as store:
-        app = OutdialService(storage=store.storage)
+        app = OutdialService(store.storage.event_store_env())
         outdial = app.create_outdial(uuid4()).value.id
         app.close()
         assert store.storage.data_dir is not None

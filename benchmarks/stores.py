@@ -12,7 +12,7 @@ from uuid import uuid4
 
 import psycopg
 
-from application.storage import Storage
+from adapters.stores import Storage
 
 ADMIN_URL = os.environ.get("OUTDIAL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test")
 

@@ -7,8 +7,8 @@ from typing import Any
 from domain.outdial import Outdial
 from domain.plan import DEFAULT_PLAN
 from domain.timeline import NOT_DELETED, format_timestamp
+from projections.rows import ChangedRows
 from projections.schema import OUTDIALS, Row, to_json
-from projections.views import ChangedRows
 
 
 def outdial_created(rows: ChangedRows, event: Outdial.Created) -> None:

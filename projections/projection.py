@@ -13,6 +13,8 @@ from eventsourcing.projection import Projection
 from domain.outdial import Outdial
 from domain.target import Target
 from projections.outdials import outdial_changed, outdial_created
+from projections.rows import ChangedRows
+from projections.store import VIEW_NAME, ReadModelView
 from projections.targets import (
     dial_finished,
     dial_started,
@@ -20,7 +22,6 @@ from projections.targets import (
     target_deleted,
     targets_created,
 )
-from projections.views import VIEW_NAME, ChangedRows, ReadModelView
 
 
 class ReadModelProjection(Projection[ReadModelView]):

@@ -12,8 +12,9 @@ import orjson
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.timeline import NOT_DELETED, format_timestamp
 from projections.paging import Page, PageTokens, clamp_page_size
+from projections.rows import postgres_placeholders
 from projections.schema import COLUMNS, DESTINATIONS, DIALS, OUTDIALS, TARGETS, Row, decode_row
-from projections.views import ReadModelView, postgres_placeholders
+from projections.store import ReadModelView
 
 PAGE_TOKEN_SECRET = "page_tokens"
 # Folds A-Z only: what SQLite's lower() does, and PostgreSQL's under COLLATE "C".

@@ -16,7 +16,7 @@ from eventsourcing.persistence import Tracking
 from projections.events import EventLog, Notified, events_until, next_in_line
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection, apply_event
-from projections.views import ReadModelView
+from projections.store import ReadModelView
 
 # Events per transaction when catching up, and per write-out within a rebuild.
 BATCH = 500

@@ -27,7 +27,7 @@ from projections.events import EventLog, Notified
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
-from projections.views import ReadModelView
+from projections.store import ReadModelView
 
 log = logging.getLogger(__name__)
 

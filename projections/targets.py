@@ -15,8 +15,8 @@ from domain.address import Address
 from domain.plan import Plan
 from domain.target import Target
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
+from projections.rows import ChangedRows
 from projections.schema import DESTINATIONS, DIALS, TARGETS, TRY_COUNTS, Row, decode_row, to_json
-from projections.views import ChangedRows
 
 
 def target_created(rows: ChangedRows, event: Target.Created) -> None:

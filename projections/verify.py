@@ -23,8 +23,9 @@ from domain.plan import DESTINATION_SLOTS
 from domain.target import Dial, Target
 from domain.timeline import format_timestamp
 from projections.events import EventLog
+from projections.rows import Rows
 from projections.schema import COLUMNS, DIALS, OUTDIALS, TARGETS, Row, to_json
-from projections.views import ReadModelView, Rows
+from projections.store import ReadModelView
 
 
 @dataclass(frozen=True)

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import httpx
 import psycopg
 
-from application.storage import Storage
+from adapters.stores import Storage
 from benchmarks.servers import free_port
 from projections.runner import STATUS_NAME
 

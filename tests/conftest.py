@@ -12,8 +12,8 @@ from uuid import UUID, uuid4
 import psycopg
 import pytest
 
+from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
-from application.storage import Storage
 from domain.address import Address
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
@@ -50,7 +50,7 @@ def clock() -> FakeClock:
 
 @pytest.fixture
 def app(clock: FakeClock) -> Iterator[OutdialService]:
-    service = OutdialService(storage=Storage.in_memory(), clock=clock)
+    service = OutdialService(clock=clock)
     yield service
     service.close()
 
@@ -90,10 +90,11 @@ def postgres_template() -> Iterator[str]:
     with _postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
     url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
-    from api.bootstrap import Services  # imported late: only PostgreSQL tests need it
+    from api.bootstrap import bootstrap  # imported late: only PostgreSQL tests need it
     from api.settings import Settings
 
-    Services.open(Settings(database_url=url)).close()
+    with bootstrap(Settings(database_url=url)):
+        pass
     yield name
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]

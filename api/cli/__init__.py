@@ -12,8 +12,8 @@ import sys
 from pydantic import ValidationError
 
 from api.cli.parser import build_parser
-from api.cli.serve import STORE_ERRORS, CannotStart, why
 from api.settings import Settings
+from api.starting import STORE_ERRORS, CannotStart, why
 from projections.failures import EventNotApplied
 
 

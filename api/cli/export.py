@@ -26,11 +26,10 @@ from uuid import UUID
 import orjson
 from eventsourcing.application import AggregateNotFoundError
 
-from api.bootstrap import open_read_model, open_service
+from api import presenters
+from api.bootstrap import bootstrap
 from api.cli.rows import ADDRESS_EXTRAS, EXTRA_COLUMNS, spreadsheet_cell
-from api.http import presenters
 from api.settings import Settings
-from application.eventlog import StoredEventLog
 from domain.address import is_e164
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS
@@ -78,12 +77,8 @@ class ExportRefused(Exception):
 
 def export(settings: Settings, args: argparse.Namespace) -> int:
     with ExitStack() as stack:
-        service = open_service(settings)
-        stack.callback(service.close)
-        events = StoredEventLog(service)
-        stack.callback(events.close)
-        read_model = open_read_model(settings.storage(), events)
-        stack.callback(read_model.close)
+        services = stack.enter_context(bootstrap(settings))
+        service, read_model = services.service, services.read_model
         try:
             if args.what == "targets":
                 customer = _customer_of(service.repository.get, args.outdial_id, Outdial)

@@ -31,7 +31,9 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.bootstrap import open_read_model, open_service
+from adapters.event_log import StoredEventLog
+from adapters.library import unsynced_commits
+from api.bootstrap import Services, bootstrap
 from api.cli.collection import seldom_collected
 from api.cli.rows import (
     KNOWN,
@@ -43,11 +45,8 @@ from api.cli.rows import (
     targets_of,
 )
 from api.settings import Settings
-from application.errors import TargetNotFound
-from application.eventlog import StoredEventLog
-from application.service import BATCH_MAX, NewTarget, OutdialService
-from application.storage import Storage, unsynced_commits
-from domain.errors import DomainError
+from application.errors import REFUSALS, TargetNotFound
+from application.service import BATCH_MAX, NewTarget
 from domain.outdial import Outdial
 from projections.events import Notified
 from projections.rebuild import catch_up
@@ -67,10 +66,13 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
     if not path.is_file():
         print(f"outdial import: no file {path}", file=sys.stderr)
         return 2
-    service = open_service(settings)
-    events = StoredEventLog(service)
-    read_model = open_read_model(settings.storage(), events)
-    pace = Pace(read_model, events, settings.storage())
+    with bootstrap(settings) as services:
+        return _import_into(services, path, args)
+
+
+def _import_into(services: Services, path: Path, args: argparse.Namespace) -> int:
+    service, events, read_model = services.service, services.events, services.read_model
+    pace = Pace(read_model, events, services.settings)
     try:
         outdial: Any
         try:
@@ -130,7 +132,7 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
                             written = service.create_missing_targets(
                                 customer, args.outdial_id, batch, actor=IMPORTER
                             )
-                        except DomainError as error:
+                        except REFUSALS as error:
                             print(f"outdial import: stopped: {error}", file=sys.stderr)
                             return 1
                         created += len(written.value)
@@ -152,9 +154,6 @@ def _import_targets(settings: Settings, args: argparse.Namespace) -> int:
         return 0
     finally:
         pace.close()
-        read_model.close()
-        events.close()
-        service.close()
 
 
 # Events applied to the read model in one transaction by the import's own projection: the
@@ -176,10 +175,10 @@ class Pace:
     applies its events itself (without reading them back), every APPLY_EVERY.
     """
 
-    def __init__(self, read_model: ReadModel, events: StoredEventLog, storage: Storage) -> None:
+    def __init__(self, read_model: ReadModel, events: StoredEventLog, settings: Settings) -> None:
         self._read_model = read_model
         self._events = events
-        self._storage = storage
+        self._settings = settings
         self._ahead: deque[int] = deque()  # positions written, the read model may lack
         self._unapplied: list[Notified] = []  # this import's, applied here
         self._beside: BaseProcess | None = None
@@ -189,7 +188,7 @@ class Pace:
         if not self._projection_active():
             self._beside = _SPAWN.Process(
                 target=apply_beside,
-                args=(self._storage, self._finishing),
+                args=(self._settings, self._finishing),
                 name="outdial-import-projection",
                 daemon=True,
             )
@@ -252,19 +251,17 @@ class Pace:
         self._beside = None
 
 
-def apply_beside(storage: Storage, finishing: Any) -> None:
+def apply_beside(settings: Settings, finishing: Any) -> None:
     """The import's own projection process: applies what the log holds until the import
     is finishing, then the rest. It stands aside while another projection is active, and
     a batch another applied meanwhile is refused whole, then read again."""
     with seldom_collected():
-        _apply_until_finishing(storage, finishing)
+        _apply_until_finishing(settings, finishing)
 
 
-def _apply_until_finishing(storage: Storage, finishing: Any) -> None:
-    service = OutdialService(storage=storage)
-    events = StoredEventLog(service)
-    read_model = open_read_model(storage, events)
-    try:
+def _apply_until_finishing(settings: Settings, finishing: Any) -> None:
+    with bootstrap(settings) as services:
+        events, read_model = services.events, services.read_model
         while True:
             last_round = finishing.is_set()
             status = read_model.status()
@@ -274,10 +271,6 @@ def _apply_until_finishing(storage: Storage, finishing: Any) -> None:
             if last_round:
                 return
             events.wait_for_append(0.05)
-    finally:
-        read_model.close()
-        events.close()
-        service.close()
 
 
 def _batches(rows: Iterator[NewTarget], size: int) -> Iterator[list[NewTarget]]:

@@ -6,12 +6,13 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import ExitStack
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-from api.bootstrap import event_log, open_read_model, open_service
-from api.http import presenters
+from api import presenters
+from api.bootstrap import bootstrap
 from api.readable import changed, said_by
 from api.settings import Settings
 from application.history import replay_steps, stored_events
@@ -27,39 +28,42 @@ def rebuild_read_model(settings: Settings, args: argparse.Namespace) -> int:
         console.print("outdial rebuild: --until needs --into (a separate store)", markup=False)
         return 2
     columns = (TextColumn("rebuilding"), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn())
-    with event_log(settings) as events, Progress(*columns, console=console) as progress:
+    with (
+        bootstrap(settings) as services,
+        ExitStack() as opened,
+        Progress(*columns, console=console) as progress,
+    ):
         task = progress.add_task("rebuild", total=None)
 
         def advance(position: int, last: int) -> None:
             progress.update(task, completed=position, total=last)
 
-        read_model = open_read_model(settings.storage(), events, into=args.into)
+        read_model = (
+            services.read_model
+            if args.into is None
+            else opened.enter_context(services.read_model_into(args.into))
+        )
         try:
-            count = rebuild(events, read_model.view, until=args.until, progress=advance)
+            count = rebuild(services.events, read_model.view, until=args.until, progress=advance)
         except EventNotApplied as error:
             progress.stop()
             print(f"outdial rebuild: {error}; the read model is unchanged", file=sys.stderr)
             return 1
-        finally:
-            read_model.close()
     console.print(f"projected {count} events into {args.into or 'the read model'}")
     return 0
 
 
 def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
     found = 0
-    with event_log(settings) as events:
-        read_model = open_read_model(settings.storage(), events)
-        try:
-            with verifying(events, read_model.view) as (position, differences):
-                # Plain lines, never wrapped, as they are found: people grep them and
-                # scripts parse them.
-                for difference in differences:
-                    print(difference, flush=True)
-                    found += 1
-            status = read_model.status()
-        finally:
-            read_model.close()
+    with bootstrap(settings) as services:
+        read_model = services.read_model
+        with verifying(services.events, read_model.view) as (position, differences):
+            # Plain lines, never wrapped, as they are found: people grep them and
+            # scripts parse them.
+            for difference in differences:
+                print(difference, flush=True)
+                found += 1
+        status = read_model.status()
     print(f"checked the read model at position {position}: {found} difference(s)")
     if status is not None and status.failed_at is not None and status.failed_at >= position:
         # Behind is fine; halted is not: the rows agree only because they stopped.
@@ -71,11 +75,8 @@ def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
 def replay_target(settings: Settings, args: argparse.Namespace) -> int:
     """Each event of a target and what it changed: one block per event, readable in an
     80-column terminal; ``--json`` prints the wire form of GET .../replay instead."""
-    service = open_service(settings)
-    try:
-        steps = presenters.replay(replay_steps(stored_events(service, args.target_id)))
-    finally:
-        service.close()
+    with bootstrap(settings) as services:
+        steps = presenters.replay(replay_steps(stored_events(services.service, args.target_id)))
     if not steps:
         print(f"outdial replay: no events for target {args.target_id}", file=sys.stderr)
         return 1

@@ -5,63 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import ExitStack, suppress
 from uuid import uuid4
 
-import psycopg
-from eventsourcing.persistence import PersistenceError
-from psycopg_pool import PoolTimeout
-
-from api.bootstrap import Services, open_keys
+from api.bootstrap import bootstrap
 from api.logs import configure_logging
 from api.settings import Settings
+from api.starting import starting
 from api.workers.projection import ProjectionWorker
-from application.storage import StoreUnreachable, check_reachable
-
-# What a process meets when it cannot open its stores (the server down, too many clients,
-# a file it may not open): said in one line, with no traceback.
-STORE_ERRORS: tuple[type[Exception], ...] = (
-    StoreUnreachable,
-    psycopg.Error,
-    PersistenceError,
-    sqlite3.Error,
-)
-
-
-class CannotStart(Exception):
-    """A process could not open what it serves with; the message is the cause, one line."""
-
-
-def why(error: Exception, settings: Settings) -> str:
-    """One of ``STORE_ERRORS`` as one line: the type and first line of the error at its
-    root, or for a pool that timed out, why the database refuses a connection if it does."""
-    if isinstance(error, StoreUnreachable):
-        return str(error)
-    cause: BaseException = error
-    while cause.__cause__ is not None:  # the library wraps the driver's error
-        cause = cause.__cause__
-    if isinstance(cause, PoolTimeout) and settings.database_url:
-        # A pool that timed out does not say why it got no connection; one made now does.
-        try:
-            check_reachable(settings.storage())
-        except StoreUnreachable as unreachable:
-            return str(unreachable)
-    lines = str(cause).strip().splitlines()
-    return f"{type(cause).__name__}: {lines[0]}" if lines else type(cause).__name__
-
-
-@contextmanager
-def starting(settings: Settings) -> Iterator[None]:
-    """Turns a failure to open the stores inside the block into ``CannotStart``."""
-    try:
-        yield
-    except STORE_ERRORS as error:
-        raise CannotStart(why(error, settings)) from error
 
 
 def serve(settings: Settings, args: argparse.Namespace) -> int:
@@ -70,19 +24,15 @@ def serve(settings: Settings, args: argparse.Namespace) -> int:
     projection process runs beside them (none with ``--no-run-projections``)."""
     import uvicorn  # only `serve` needs the server
 
-    from api.http.app import create_app
+    from api.server import create_app
 
     configure_logging(log_format=settings.log_format)
-    with starting(settings):
-        keys = open_keys(settings)
-    try:
-        if keys.is_empty():
+    with starting(settings), bootstrap(settings) as services:
+        if services.keys.is_empty():
             customer = uuid4()
-            key = keys.create(customer, name="first key")
+            key = services.keys.create(customer, name="first key")
             print(f"No API key yet: created customer {customer} and its key (shown only now):")
             print(key, flush=True)
-    finally:
-        keys.close()
     # The server's own access log is off: a line per request costs more than most requests.
     # Its proxy headers are off too: it would trust X-Forwarded-For from any local peer;
     # the service reads that header itself, from OUTDIAL_TRUSTED_PROXIES only.
@@ -110,7 +60,7 @@ def serve_processes(settings: Settings) -> int:
 
     os.environ.update(settings_environment(settings.model_copy(update={"run_projections": False})))
     config = Config(
-        "api.http.app:create_app_from_environment",
+        "api.server:create_app_from_environment",
         factory=True,
         workers=settings.workers,
         host=settings.host,
@@ -177,18 +127,15 @@ def project(settings: Settings, args: argparse.Namespace) -> int:
     configure_logging(log_format=settings.log_format)
     stopping = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stopping.set())
-    with starting(settings):
-        services = Services.open(settings)
-    worker = ProjectionWorker(services)
-    worker.start()
-    try:
-        while not stopping.wait(1.0):
-            pass
-    except KeyboardInterrupt:
-        pass
-    finally:
-        worker.stop()
-        services.close()
+    with ExitStack() as running:
+        with starting(settings):
+            services = running.enter_context(bootstrap(settings))
+        worker = ProjectionWorker(services)
+        worker.start()
+        running.callback(worker.stop)
+        with suppress(KeyboardInterrupt):
+            while not stopping.wait(1.0):
+                pass
     return 0
 
 

@@ -1,30 +1,31 @@
-"""What route handlers ask for, each by name: the application, the read model's queries,
-the keys, the clock, the caller's customer, and the wait that gives read-your-writes."""
+"""What the API's routes ask for beyond the services (api/serving.py): the caller's
+customer and key, the wait that gives read-your-writes, and answering a creating request
+once per ``Idempotency-Key``."""
 
 from __future__ import annotations
 
+import hashlib
 import logging
-from collections.abc import Callable
-from datetime import datetime
-from typing import TYPE_CHECKING, Annotated, TypeVar
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Annotated, TypeVar
 from uuid import UUID
 
-from fastapi import Depends, Request
+from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
+from starlette.responses import Response
 
-from api.http.errors import Throttled, Unauthenticated, Unavailable
-from api.http.throttle import client_address
-from api.settings import Settings
-from application.access import ApiKeys, key_hash, key_id
-from application.idempotency import IdempotencyKeys
-from application.service import OutdialService
+from api.http.responses import WireResponse
+from api.problems import Unavailable
+from api.serving import customer_for, serving_of, store_unavailable
+from application.errors import REFUSALS
+from application.idempotency import Answered, IdempotencyKeys
+from application.ids import NEW_IDS, IdSource
 from application.written import Written
-from projections.queries import ReadModelQueries
+from domain.errors import InvalidValue
 from projections.runner import LiveProjection, ReadModel, why_not_following
-
-if TYPE_CHECKING:
-    from api.http.app import ServiceHost
 
 log = logging.getLogger(__name__)
 
@@ -33,55 +34,50 @@ T = TypeVar("T")
 RETRY_AFTER_S = 5
 
 
-def _host(request: Request) -> ServiceHost:
-    host: ServiceHost = request.app.state.host
-    return host
-
-
-# Plain lookups: async, so FastAPI does not hand each to a worker thread.
-async def _service(request: Request) -> OutdialService:
-    return _host(request).services.service
-
-
-async def _queries(request: Request) -> ReadModelQueries:
-    return _host(request).services.read_model.queries
-
-
-async def _read_model(request: Request) -> ReadModel:
-    return _host(request).services.read_model
-
-
 async def _projection(request: Request) -> LiveProjection | None:
-    worker = _host(request).worker
-    return None if worker is None else worker.projection
+    return serving_of(request).projection
 
 
-async def _keys(request: Request) -> ApiKeys:
-    return _host(request).services.keys
-
-
-async def _settings(request: Request) -> Settings:
-    return _host(request).settings
-
-
-async def _clock(request: Request) -> Callable[[], datetime]:
-    return _host(request).services.service.clock
-
-
-Service = Annotated[OutdialService, Depends(_service)]
-Queries = Annotated[ReadModelQueries, Depends(_queries)]
-ReadModelDep = Annotated[ReadModel, Depends(_read_model)]
 Projection = Annotated[LiveProjection | None, Depends(_projection)]
-Keys = Annotated[ApiKeys, Depends(_keys)]
 
 
-async def _idempotency(request: Request) -> IdempotencyKeys:
-    return _host(request).services.idempotency
+# -- the caller's key ------------------------------------------------------------------
+
+bearer = HTTPBearer(
+    auto_error=False, scheme_name="bearer", description="`Authorization: Bearer KEY`"
+)
+token_query = APIKeyQuery(
+    name="token", auto_error=False, scheme_name="token", description="`?token=KEY`"
+)
+accesskey_query = APIKeyQuery(
+    name="accesskey", auto_error=False, scheme_name="accesskey", description="`?accesskey=KEY`"
+)
 
 
-Idempotency = Annotated[IdempotencyKeys, Depends(_idempotency)]
-SettingsDep = Annotated[Settings, Depends(_settings)]
-Clock = Annotated[Callable[[], datetime], Depends(_clock)]
+async def customer_of_key(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    token: Annotated[str | None, Depends(token_query)],
+    accesskey: Annotated[str | None, Depends(accesskey_query)],
+) -> UUID:
+    """Every /v1.0 call acts for the customer its key belongs to."""
+    key = credentials.credentials if credentials else token or accesskey
+    return await customer_for(request, key)
+
+
+Customer = Annotated[UUID, Depends(customer_of_key)]
+
+
+async def actor_of_key(request: Request, _: Customer) -> str:
+    """The id of the caller's key (``kid_...``): what its events record as their actor."""
+    actor: str = request.state.actor
+    return actor
+
+
+Actor = Annotated[str, Depends(actor_of_key)]
+
+
+# -- read-your-writes ------------------------------------------------------------------
 
 
 class ReadModelWait:
@@ -117,110 +113,112 @@ class ReadModelWait:
         return written.value
 
 
-def _store_unreachable() -> Unavailable:
-    return Unavailable(
-        "STORE_UNAVAILABLE", "the database cannot be reached; retry shortly", retry_after=1
-    )
-
-
 async def writes_accepted(request: Request) -> None:
     """Refuse a write before anything is stored while the read model cannot follow (no
     projection active for more than 5 s, or the active one stuck): its answer could not
     be read back. A read model that is merely busy makes writes wait instead."""
-    host = _host(request)
-    if not host.services.events.reachable:
-        raise _store_unreachable()
-    projection = None if host.worker is None else host.worker.projection
-    read_model = host.services.read_model
+    serving = serving_of(request)
+    if not serving.services.events.reachable:
+        raise store_unavailable()
+    projection = serving.projection
+    read_model = serving.services.read_model
     if (projection is not None and projection.active) or not read_model.status_is_stale():
-        problem = why_not_following(read_model, projection, started_at=host.started_at)
+        problem = why_not_following(read_model, projection, started_at=serving.started_at)
     else:  # the status is read from the store, at most once a second
         problem = await run_in_threadpool(
-            why_not_following, read_model, projection, started_at=host.started_at
+            why_not_following, read_model, projection, started_at=serving.started_at
         )
     if problem is not None:
         raise Unavailable(*problem, retry_after=RETRY_AFTER_S)
 
 
 async def _wait(request: Request, _: Annotated[None, Depends(writes_accepted)]) -> ReadModelWait:
-    host = _host(request)
-    projection = None if host.worker is None else host.worker.projection
+    serving = serving_of(request)
     return ReadModelWait(
-        host.services.read_model, projection, host.settings.read_wait_seconds, request
+        serving.services.read_model,
+        serving.projection,
+        serving.settings.read_wait_seconds,
+        request,
     )
 
 
 WaitForReadModel = Annotated[ReadModelWait, Depends(_wait)]
 
 
-# -- the caller's key ------------------------------------------------------------------
+# -- answering once per Idempotency-Key --------------------------------------------------
 
-bearer = HTTPBearer(
-    auto_error=False, scheme_name="bearer", description="`Authorization: Bearer KEY`"
-)
-token_query = APIKeyQuery(
-    name="token", auto_error=False, scheme_name="token", description="`?token=KEY`"
-)
-accesskey_query = APIKeyQuery(
-    name="accesskey", auto_error=False, scheme_name="accesskey", description="`?accesskey=KEY`"
-)
+_KEY = re.compile(r"[\x21-\x7e]{1,255}")
+REPLAYED = "Idempotent-Replayed"
 
 
-async def customer_of_key(
+class AnsweredBefore(Exception):
+    """A repeat of a request already answered: its first answer is given again."""
+
+    def __init__(self, answered: Answered) -> None:
+        super().__init__("answered before")
+        self.answered = answered
+
+    def response(self) -> Response:
+        return Response(
+            self.answered.body,
+            status_code=self.answered.status,
+            media_type="application/json",
+            headers={REPLAYED: "true"},
+        )
+
+
+@dataclass(frozen=True)
+class Once:
+    """A creating request's ids, and where its answer is kept for repeats."""
+
+    ids: IdSource
+    _claims: IdempotencyKeys | None = None
+    _customer: UUID | None = None
+    _key: str = ""
+
+    def answer(self, response: WireResponse) -> WireResponse:
+        """``response``, kept as the answer every repeat of this request gets."""
+        if self._claims is not None and self._customer is not None:
+            self._claims.answer(
+                self._customer, self._key, response.status_code, bytes(response.body)
+            )
+        return response
+
+
+async def _once(
     request: Request,
-    keys: Keys,
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
-    token: Annotated[str | None, Depends(token_query)],
-    accesskey: Annotated[str | None, Depends(accesskey_query)],
-) -> UUID:
-    """Every /v1.0 call acts for the customer its key belongs to."""
-    key = credentials.credentials if credentials else token or accesskey
-    return await customer_for(request, keys, key)
+    customer: Customer,
+    idempotency_key: Annotated[
+        str | None,
+        Header(
+            alias="Idempotency-Key",
+            description="1..255 visible ASCII characters: a repeat of this request by the "
+            "same customer within 24 h answers what the first answered and creates nothing "
+            "new; the same key with a different request is 409 IDEMPOTENCY_KEY_REUSED.",
+        ),
+    ] = None,
+) -> AsyncIterator[Once]:
+    """Claims the request's key before the command runs. A command refused (a 4xx of the
+    domain) created nothing, so its key is released for a corrected repeat; any other
+    failure keeps the claim: the command may have committed, and a repeat after the
+    take-over delay runs it again with the same ids, finding what it made."""
+    if idempotency_key is None:
+        yield Once(NEW_IDS)
+        return
+    if not _KEY.fullmatch(idempotency_key):
+        raise InvalidValue("Idempotency-Key", "must be 1 to 255 visible ASCII characters")
+    body = await request.body()  # already read for the body's model: no second read
+    request_line = f"{request.method} {request.url.path}\n".encode()
+    fingerprint = hashlib.sha256(request_line + body).hexdigest()
+    claims = serving_of(request).services.idempotency
+    claimed = await run_in_threadpool(claims.claim, customer, idempotency_key, fingerprint)
+    if isinstance(claimed, Answered):
+        raise AnsweredBefore(claimed)
+    try:
+        yield Once(claimed.ids, claims, customer, idempotency_key)
+    except REFUSALS:
+        await run_in_threadpool(claims.release, customer, idempotency_key)
+        raise
 
 
-async def customer_for(request: Request, keys: ApiKeys, key: str | None) -> UUID:
-    """The customer ``key`` belongs to, or Unauthenticated (Throttled after too many
-    failures from the caller's address); what the pages' session checks too.
-
-    A key looked up a moment ago is answered from memory, on the event loop; only a key
-    the process has not seen lately costs a trip to the key store, in a worker thread.
-    """
-    customer: UUID | None = None
-    if key:
-        known, customer = keys.remembered(key)
-        if not known:
-            if not _host(request).services.events.reachable:
-                # The key store is the same server: answer now rather than wait on it.
-                raise _store_unreachable()
-            customer = await run_in_threadpool(keys.customer_of, key)
-    if key and customer is not None:
-        request.state.actor = key_id(key_hash(key))  # who the events will say did it
-        request.state.customer_id = str(customer)  # for the request's log line
-        return customer  # a valid key is never throttled
-    host = _host(request)
-    address = client_address(request.scope, host.trusted_proxies)
-    if not host.services.events.reachable:
-        raise _store_unreachable()  # the count is in the store: no judging without it
-    wait = await run_in_threadpool(host.failed_authentications.refuse_or_count, address)
-    if wait is not None:
-        raise Throttled(
-            f"too many requests without a valid API key from {address}; retry in {wait} s",
-            retry_after=wait,
-        )
-    if not key:
-        raise Unauthenticated(
-            "MISSING_API_KEY", "send an API key: Authorization: Bearer KEY, ?token= or ?accesskey="
-        )
-    raise Unauthenticated("INVALID_API_KEY", "the API key is not valid")
-
-
-Customer = Annotated[UUID, Depends(customer_of_key)]
-
-
-async def actor_of_key(request: Request, _: Customer) -> str:
-    """The id of the caller's key (``kid_...``): what its events record as their actor."""
-    actor: str = request.state.actor
-    return actor
-
-
-Actor = Annotated[str, Depends(actor_of_key)]
+AnswerOnce = Annotated[Once, Depends(_once)]

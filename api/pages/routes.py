@@ -5,52 +5,43 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from datetime import timedelta
-from pathlib import Path
 from typing import Annotated, Any
 from urllib.parse import parse_qsl, urlencode
 from uuid import UUID
 
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
-from fastapi.templating import Jinja2Templates
 from pydantic import BaseModel, BeforeValidator, Field, ValidationError
 
-from api.http import presenters
-from api.http.dependencies import Clock, Keys, Queries, Service
-from api.http.schemas.common import OutdialId, PlainText, TargetId, parse_time
-from api.http.schemas.dials import DialResult
-from api.http.schemas.targets import TargetStatus
+from api import presenters
+from api.pages.errors import page_of_problem
 from api.pages.session import (
     HOME,
     PageCustomer,
-    checked_key,
     from_another_site,
     from_this_origin,
     has_session,
     page_to_go_to,
     session_started,
     signed_out,
+    signing_in,
 )
+from api.pages.templating import STYLE, templates
 from api.pages.timeline import AXIS, ROW, WIDTH, duration_text, lay_out
-from api.readable import changed, said_by
+from api.problems import Problem, Throttled, Unauthenticated, problem_of
+from api.schemas.common import OutdialId, PlainText, TargetId, parse_time
+from api.schemas.dials import DialResult
+from api.schemas.targets import TargetStatus
+from api.serving import Now, Queries, Service
 from application.errors import OutdialNotFound
 from application.history import EventRecord, replay_steps, target_events
 from domain.address import ADDRESS_FIELD_MAX
 from domain.errors import InvalidValue
-from domain.outdial import NO_CAMPAIGN
 from domain.target import REFERENCE_ID_MAX, Target
 from domain.text import NAME_MAX
-from domain.timeline import NOT_DELETED
 from projections.schema import DESTINATIONS
 
-HERE = Path(__file__).parent
-templates = Jinja2Templates(directory=HERE / "templates")
-templates.env.globals.update(
-    said_by=said_by, changed=changed, not_deleted=NOT_DELETED, no_campaign=str(NO_CAMPAIGN)
-)
-STYLE = (HERE / "static" / "pages.css").read_bytes()
-
-router = APIRouter(prefix="/ui", include_in_schema=False)
+router = APIRouter(include_in_schema=False)
 PAGE_SIZE = 50
 
 
@@ -68,7 +59,7 @@ def render(request: Request, name: str, status_code: int = 200, **context: Any) 
     )
 
 
-@router.get("")
+@router.get("/")
 def home() -> RedirectResponse:
     return RedirectResponse("/ui/outdials", status_code=303)
 
@@ -79,27 +70,31 @@ def style() -> Response:
 
 
 @router.post("/sign-in")
-async def sign_in(request: Request, keys: Keys) -> Response:
+async def sign_in(request: Request) -> Response:
     """The sign-in a person confirmed on the page that asked them (another site had sent
     them to a page with a key): taken only from this service's own pages, and landing
     only on one of them."""
     if not from_this_origin(request):
-        return render(
-            request,
-            "error.html",
+        refused = Problem(
             403,
-            signed_in=await has_session(request),
-            status=403,
-            reason="FORBIDDEN",
-            heading="Sign in refused",
-            message="This sign-in was sent from another site, so it was not done. To sign in, "
+            "FORBIDDEN",
+            "This sign-in was sent from another site, so it was not done. To sign in, "
             "open a page of this service yourself and sign in there.",
-            request_id=request.state.request_id,
+        )
+        return page_of_problem(
+            request.scope,
+            refused,
+            signed_in=await has_session(request),
+            heading="Sign in refused",
         )
     form = dict(parse_qsl((await request.body()).decode("latin-1"), keep_blank_values=True))
     location = page_to_go_to(form.get("next", ""))
     key = form.get("token", "")
-    await checked_key(request, keys, key, from_session=False, action=location.partition("?")[0])
+    try:
+        await signing_in(request, key)
+    except (Unauthenticated, Throttled) as refused:  # the form again, for the page asked
+        problem = problem_of(refused, path=request.url.path, method=request.method)
+        return page_of_problem(request.scope, problem, action=location.partition("?")[0])
     return session_started(request, key, location)
 
 
@@ -212,7 +207,7 @@ def target_page(
     customer: PageCustomer,
     service: Service,
     queries: Queries,
-    clock: Clock,
+    clock: Now,
 ) -> HTMLResponse:
     """A target's timeline and its replay, read from the event store itself."""
     records: list[EventRecord] = []

@@ -23,11 +23,11 @@ from fastapi import Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import RedirectResponse
 
-from api.http.dependencies import Keys, customer_for
-from api.http.errors import Throttled, Unauthenticated
-from application.access import key_hash, key_id
+from api.problems import Unauthenticated
+from api.serving import customer_for, serving_of
 
 SESSION_COOKIE = "outdial_session"
+PAGES = "/ui"
 # The query parameters a key may come in, as on /v1.0.
 KEY_PARAMETERS = ("token", "accesskey")
 # Where a sign-in lands when it was not told where, or was told somewhere not a page.
@@ -38,92 +38,41 @@ _OTHER_SITES = frozenset({"cross-site", "same-site"})
 _PAGE = re.compile(r"/ui(?:/[A-Za-z0-9\-._~%!$&'()*+,;=:@/]*)?(?:\?[\x21-\x7e]*)?")
 
 
-class SignInNeeded(Exception):
-    """Answered with the sign-in form (401), or 429 while the address is throttled;
-    ``action`` is the page the form opens (the one asked for, unless told), ``forget``
-    that the session cookie's own key was refused."""
-
-    def __init__(
-        self,
-        status: int,
-        message: str,
-        *,
-        retry_after: int | None = None,
-        action: str | None = None,
-        forget: bool = False,
-    ) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.retry_after = retry_after
-        self.action = action
-        self.forget = forget
-
-
-class SessionStarted(Exception):
-    """A valid ``?token=``: answered with the cookie and a redirect without the token."""
-
-    def __init__(self, key: str, location: str) -> None:
-        super().__init__(location)
-        self.key = key
-        self.location = location
-
-
-class SignInAsked(Exception):
-    """A valid ``?token=`` on a navigation from another site: answered with a page that
-    asks whether to sign in with that key, and no cookie."""
-
-    def __init__(self, key: str, location: str, *, signed_in: bool) -> None:
-        super().__init__(location)
-        self.key = key
-        self.key_id = key_id(key_hash(key))
-        self.location = location
-        self.signed_in = signed_in
-
-
-async def page_customer(request: Request, keys: Keys) -> UUID:
-    given = next(
-        (request.query_params[p] for p in KEY_PARAMETERS if p in request.query_params), None
-    )
-    if given is None:
-        customer = await checked_key(
-            request, keys, request.cookies.get(SESSION_COOKIE), from_session=True
-        )
-        request.state.session = True  # for an error page the route may end in
-        return customer
-    await checked_key(request, keys, given, from_session=False)
-    if from_another_site(request):
-        raise SignInAsked(given, _without_key(request), signed_in=await has_session(request))
-    raise SessionStarted(given, _without_key(request))
+async def page_customer(request: Request) -> UUID:
+    """The customer of the session's key; Unauthenticated (the sign-in form) without one.
+    A first visit with no key is not a failed authentication, so it is not counted."""
+    key = request.cookies.get(SESSION_COOKIE)
+    if not key:
+        raise Unauthenticated("MISSING_API_KEY", "Sign in with an API key to see this page.")
+    try:
+        customer = await customer_for(request, key)
+    except Unauthenticated:
+        request.state.forget_session = True  # a revoked key's cookie is of no more use
+        raise Unauthenticated(
+            "INVALID_API_KEY", "Your key is no longer valid. Sign in with an API key."
+        ) from None
+    request.state.session = True  # an error page later on this request may say so
+    return customer
 
 
 PageCustomer = Annotated[UUID, Depends(page_customer)]
 
 
-async def checked_key(
-    request: Request,
-    keys: Keys,
-    key: str | None,
-    *,
-    from_session: bool,
-    action: str | None = None,
-) -> UUID:
-    """The customer of ``key``, or SignInNeeded saying why not; ``from_session`` when the
-    key is the session cookie's, ``action`` the page the sign-in form opens."""
-    if not key:  # a first visit is not a failed authentication
-        raise SignInNeeded(401, "Sign in with an API key to see this page.", action=action)
+async def signing_in(request: Request, key: str) -> UUID:
+    """The customer of a key given in a link or a form; a wrong one ends no session
+    (another site could send one), and counts towards the throttle."""
     try:
-        return await customer_for(request, keys, key)
-    except Throttled as refused:
-        raise SignInNeeded(
-            429, refused.message, retry_after=refused.retry_after, action=action
-        ) from None
+        return await customer_for(request, key)
     except Unauthenticated:
-        said = "Your key is no longer valid." if from_session else "That key is not valid."
-        # A wrong key in a link or a form ends no session: another site could send one.
-        raise SignInNeeded(
-            401, f"{said} Sign in with an API key.", action=action, forget=from_session
+        raise Unauthenticated(
+            "INVALID_API_KEY", "That key is not valid. Sign in with an API key."
         ) from None
+
+
+def key_in_address(request: Request) -> str | None:
+    return next(
+        (request.query_params[p] for p in KEY_PARAMETERS if p in request.query_params), None
+    )
 
 
 def from_another_site(request: Request) -> bool:
@@ -153,7 +102,7 @@ async def has_session(request: Request) -> bool:
     key = request.cookies.get(SESSION_COOKIE)
     if not key:
         return False
-    services = request.app.state.host.services
+    services = serving_of(request).services
     known, customer = services.keys.remembered(key)
     if not known:
         if not services.events.reachable:  # the key store is that server too
@@ -177,7 +126,8 @@ def page_to_go_to(asked: str) -> str:
     return path + ("?" + urlencode(kept) if kept else "")
 
 
-def _without_key(request: Request) -> str:
+def without_key(request: Request) -> str:
+    """The address of the request without the key in its query."""
     kept = [(k, v) for k, v in request.query_params.multi_items() if k not in KEY_PARAMETERS]
     url = quote(request.url.path)
     if kept:
@@ -190,7 +140,7 @@ def session_started(request: Request, key: str, location: str) -> RedirectRespon
     answer.set_cookie(
         SESSION_COOKIE,
         key,
-        path="/ui",
+        path=PAGES,
         httponly=True,
         samesite="strict",
         secure=request.url.scheme == "https",
@@ -200,5 +150,5 @@ def session_started(request: Request, key: str, location: str) -> RedirectRespon
 
 def signed_out() -> RedirectResponse:
     answer = RedirectResponse(HOME, status_code=303)
-    answer.delete_cookie(SESSION_COOKIE, path="/ui", httponly=True, samesite="strict")
+    answer.delete_cookie(SESSION_COOKIE, path=PAGES, httponly=True, samesite="strict")
     return answer

@@ -7,7 +7,7 @@ projection because it reads the read model the projection keeps.
 
 from __future__ import annotations
 
-from api.bootstrap import Services, projection_lease
+from api.bootstrap import Services
 from api.workers.sweeper import DialTimeoutSweeper
 from projections.runner import LiveProjection
 
@@ -17,9 +17,7 @@ class ProjectionWorker:
     sweeper times out dials only in the active one, so only one process does it."""
 
     def __init__(self, services: Services) -> None:
-        self.projection = LiveProjection(
-            services.read_model, lease=projection_lease(services.settings)
-        )
+        self.projection = LiveProjection(services.read_model, lease=services.projection_lease())
         self.sweeper = DialTimeoutSweeper(
             services.service,
             services.read_model.queries,

@@ -8,8 +8,8 @@ import threading
 import time
 from collections.abc import Callable
 
+from application.errors import REFUSALS
 from application.service import OutdialService
-from domain.errors import DomainError
 from projections.queries import ReadModelQueries
 
 log = logging.getLogger(__name__)
@@ -54,7 +54,7 @@ class DialTimeoutSweeper:
         for target_id, dial_id in self._queries.overdue_dials(self._service.clock(), SWEEP_BATCH):
             try:
                 self._service.time_out_dial(target_id, dial_id)
-            except DomainError:
+            except REFUSALS:
                 # Finished meanwhile by its caller, or another process won the race: fine.
                 continue
             finished += 1

@@ -16,10 +16,11 @@ from uuid import uuid4
 import pytest
 from fastapi import FastAPI
 
-from api.http.app import ServiceHost, create_app
+from adapters.stores import Storage
+from api.server import create_app
+from api.serving import Serving
 from api.settings import Settings
 from application.service import Clock, utc_now
-from application.storage import Storage
 from tests.conftest import BOTH_STORES
 
 with warnings.catch_warnings():
@@ -89,15 +90,15 @@ def app_on(storage: Storage, **settings: Any) -> FastAPI:
     return create_app(Settings(**where, sweep_interval_seconds=0.2, **settings))
 
 
-def host_of(app: FastAPI) -> ServiceHost:
+def serving_of(app: FastAPI) -> Serving:
     """What the app serves with: its store's services and its projection worker."""
-    host: ServiceHost = app.state.host
+    host: Serving = app.state.serving
     return host
 
 
 def new_key(app: FastAPI) -> str:
     """A key for a new customer."""
-    return host_of(app).services.keys.create(uuid4())
+    return serving_of(app).services.keys.create(uuid4())
 
 
 @pytest.fixture(params=BOTH_STORES)

@@ -11,11 +11,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from adapters.keys import ApiKeys
+from adapters.stores import Storage
 from api import cli
 from api.cli.parser import build_parser
 from api.settings import Settings
-from application.access import ApiKeys
-from application.storage import Storage
 from tests.e2e.conftest import (
     TEL_0,
     bearer,

@@ -13,7 +13,7 @@ from eventsourcing.persistence import StoredEvent
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from application.access import key_hash, key_id
+from adapters.keys import key_hash, key_id
 from application.history import stored_events
 from domain.address import Address
 from domain.plan import DEFAULT_PLAN
@@ -25,14 +25,14 @@ from tests.e2e.conftest import (
     create_outdial,
     create_target,
     dispatch,
-    host_of,
     ok,
+    serving_of,
     targets_path,
 )
 
 
 def _actors_of(app: FastAPI, aggregate_id: str) -> list[str]:
-    events = stored_events(host_of(app).services.service, UUID(aggregate_id))
+    events = stored_events(serving_of(app).services.service, UUID(aggregate_id))
     return [getattr(event, "actor") for event in events]  # noqa: B009  # every event has one
 
 
@@ -118,7 +118,7 @@ def test_events_stored_before_actors_replay_with_an_empty_actor(
     app: FastAPI, client: TestClient
 ) -> None:
     """What an older version of the service left in the log: no actor, no manual."""
-    service = host_of(app).services.service
+    service = serving_of(app).services.service
     outdial = create_outdial(client)["id"]
     old = Target.create(
         target_id=UUID(int=7),

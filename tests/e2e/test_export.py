@@ -21,14 +21,14 @@ from tests.e2e.conftest import (
     bearer,
     create_outdial,
     finish,
-    host_of,
     ok,
+    serving_of,
     targets_path,
 )
 
 
 def _where(app: FastAPI) -> list[str]:
-    settings = host_of(app).settings
+    settings = serving_of(app).settings
     if settings.database_url:
         return ["--database-url", settings.database_url]
     return ["--data-dir", str(settings.data_dir)]
@@ -119,7 +119,7 @@ def test_dials_by_reference_id_and_by_actor(
     outdial = create_outdial(client)
     ok(client.put(f"/v1.0/outdials/{outdial['id']}/plan", json={"max_try_count_0": 3}))
     target = ok(client.post(targets_path(outdial["id"]), json={"destination_0": {"target": TEL_0}}))
-    other_key = host_of(app).services.keys.create(UUID(outdial["customer_id"]))
+    other_key = serving_of(app).services.keys.create(UUID(outdial["customer_id"]))
     dials = targets_path(outdial["id"], target["id"]) + "/dials"
     first = ok(client.post(dials, json={"reference_id": "call-1"}))
     finish(client, first, "fail", "busy")

@@ -12,20 +12,20 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from adapters.stores import Storage
 from api import cli
 from api.cli import rows
 from application.history import stored_events
 from application.service import NewTarget, OutdialService
-from application.storage import Storage
 from domain.address import Address
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
     bearer,
     create_outdial,
-    host_of,
     make_app,
     ok,
+    serving_of,
     targets_path,
 )
 
@@ -37,7 +37,7 @@ Bob,{TEL_1},,,done,3
 
 
 def _where(app: FastAPI) -> list[str]:
-    settings = host_of(app).settings
+    settings = serving_of(app).settings
     if settings.database_url:
         return ["--database-url", settings.database_url]
     return ["--data-dir", str(settings.data_dir)]
@@ -70,7 +70,7 @@ def test_a_file_imports_with_its_extra_columns_and_a_rerun_creates_nothing(
     assert alice["destination_1"]["type"] == "sip"  # type: ignore[index]
     assert alice["destination_1"]["name"] == "Alice at work"  # type: ignore[index]
     assert targets[0]["destination_0"]["type"] == "email"  # type: ignore[index]
-    events = stored_events(host_of(app).services.service, UUID(str(alice["id"])))
+    events = stored_events(serving_of(app).services.service, UUID(str(alice["id"])))
     assert events[0].actor == "system:import"  # type: ignore[attr-defined]
 
     assert cli.main(["import", outdial, str(file), *_where(app)]) == 0  # run again
@@ -136,7 +136,7 @@ def test_with_no_service_running_the_import_brings_the_read_model_along(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     data = tmp_path / "var"
-    service = OutdialService(storage=Storage(data_dir=data))
+    service = OutdialService(Storage(data_dir=data).event_store_env())
     customer = uuid4()
     outdial = service.create_outdial(customer).value.id
     service.close()
@@ -146,7 +146,7 @@ def test_with_no_service_running_the_import_brings_the_read_model_along(
     assert cli.main(["verify", "--data-dir", str(data)]) == 0
     assert "0 difference(s)" in capsys.readouterr().out
     app = make_app(data)
-    with TestClient(app, headers=bearer(host_of(app).services.keys.create(customer))) as client:
+    with TestClient(app, headers=bearer(serving_of(app).services.keys.create(customer))) as client:
         assert len(_listed(client, str(outdial))) == 3
 
 
@@ -199,7 +199,7 @@ def test_imported_ids_sort_by_line_and_an_import_begun_with_the_earlier_ids_goes
     digest = hashlib.sha256(content.encode()).hexdigest()
     alice_id = uuid5(UUID(earlier["id"]), f"import/2/{digest}")
     alice = NewTarget([Address("tel", TEL_0), None, None, None, None], name="Alice", id=alice_id)
-    service = host_of(app).services.service
+    service = serving_of(app).services.service
     service.create_targets(UUID(earlier["customer_id"]), UUID(earlier["id"]), [alice])
     capsys.readouterr()
     assert cli.main(["import", earlier["id"], str(file), *_where(app)]) == 0

@@ -13,14 +13,14 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from adapters.keys import ApiKeys, key_hash, key_id
+from adapters.stores import Storage
 from api import cli
-from application.access import ApiKeys, key_hash, key_id
-from application.storage import Storage
-from tests.e2e.conftest import error_of, host_of, ok
+from tests.e2e.conftest import error_of, ok, serving_of
 
 
 def _where(app: FastAPI) -> list[str]:
-    settings = host_of(app).settings
+    settings = serving_of(app).settings
     if settings.database_url:
         return ["--database-url", settings.database_url]
     return ["--data-dir", str(settings.data_dir)]
@@ -29,7 +29,7 @@ def _where(app: FastAPI) -> list[str]:
 def test_keys_list_shows_each_key_by_its_id_and_never_a_secret(
     app: FastAPI, client: TestClient, key: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    keys = host_of(app).services.keys
+    keys = serving_of(app).services.keys
     customer = uuid4()
     dialer = keys.create(customer, name="dialer")
     capsys.readouterr()

@@ -11,8 +11,8 @@ import httpx
 import pytest
 from fastapi.testclient import TestClient
 
+from adapters.stores import Storage
 from api.logs import JSONLines, RedactSecrets, Text
-from application.storage import Storage
 from tests.e2e.conftest import create_outdial
 from tests.e2e.test_processes import _key, _start, _until_up, running
 

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from application.storage import Storage
+from adapters.stores import Storage
 from tests.e2e.conftest import app_on, bearer, create_outdial, error_of, new_key, ok
 
 
@@ -26,7 +26,7 @@ def _unkeyed(scope: str, moment: str, row_id: str) -> str:
 
 
 def _customer(app: FastAPI, key: str) -> str:
-    customer = app.state.host.services.keys.customer_of(key)
+    customer = app.state.serving.services.keys.customer_of(key)
     return str(customer)
 
 
@@ -82,7 +82,7 @@ def test_a_token_is_good_after_a_restart_and_nowhere_else(new_store: Any) -> Non
         assert not set(rest) & set(shown)
     # Another store, the same customer: the same list, but not this store's token.
     elsewhere = app_on(new_store("sqlite"))
-    same_customer = elsewhere.state.host.services.keys.create(UUID(_customer(app, key)))
+    same_customer = elsewhere.state.serving.services.keys.create(UUID(_customer(app, key)))
     with TestClient(elsewhere, headers=bearer(same_customer)) as client:
         create_outdial(client)
         error = error_of(client.get("/v1.0/outdials", params={"page_token": token}), 400)

@@ -12,7 +12,7 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from application.access import key_hash, key_id
+from adapters.keys import key_hash, key_id
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -20,8 +20,8 @@ from tests.e2e.conftest import (
     create_target,
     dispatch,
     finish,
-    host_of,
     ok,
+    serving_of,
     set_plan,
 )
 
@@ -96,7 +96,7 @@ def test_a_wrong_key_is_refused_and_guessing_is_throttled(app: FastAPI) -> None:
 
 def test_a_revoked_key_ends_the_session(app: FastAPI, browser: TestClient, key: str) -> None:
     assert browser.get("/ui/outdials").status_code == 200
-    keys = host_of(app).services.keys
+    keys = serving_of(app).services.keys
     keys.revoke(key)
     page = browser.get("/ui/outdials")
     assert page.status_code == 401
@@ -488,7 +488,7 @@ def test_the_dial_search_names_each_dials_target_and_outdial(
         assert f'<a href="/ui/outdials/{outdial["id"]}/targets/{target["id"]}">' in page.text
         assert target["id"][:8] + "\N{HORIZONTAL ELLIPSIS}" not in page.text
     # The names are read for the customer only.
-    queries = host_of(app).services.read_model.queries
+    queries = serving_of(app).services.read_model.queries
     assert queries.target_names(uuid4(), [UUID(made["alice"]["id"])]) == {}
 
 

@@ -6,11 +6,11 @@ import psycopg
 import pytest
 from fastapi.testclient import TestClient
 
-from api.bootstrap import Services
-from api.http.app import create_app
+from adapters.stores import Storage
+from api.bootstrap import bootstrap
+from api.server import create_app
 from api.settings import Settings
 from api.workers.projection import ProjectionWorker
-from application.storage import Storage
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -61,10 +61,9 @@ def test_two_api_processes_share_a_separate_projection_worker(
     settings = Settings(database_url=postgres_storage.database_url, run_projections=False)
     first, second = create_app(settings), create_app(settings)
     key = new_key(first)
-    services = Services.open(settings)
-    worker = ProjectionWorker(services)
-    worker.start()
-    try:
+    with bootstrap(settings) as services:
+        worker = ProjectionWorker(services)
+        worker.start()
         with (
             TestClient(first, headers=bearer(key)) as one,
             TestClient(second, headers=bearer(key)) as other,
@@ -74,6 +73,4 @@ def test_two_api_processes_share_a_separate_projection_worker(
             # Each write waited for the worker, so the other process reads it at once.
             assert ok(one.get(targets_path(outdial["id"], target["id"]))) == target
             assert [o["id"] for o in ok(other.get("/v1.0/outdials"))["result"]] == [outdial["id"]]
-    finally:
         worker.stop()
-        services.close()

@@ -22,8 +22,8 @@ import httpx
 import psycopg
 import pytest
 
-from api.bootstrap import READ_MODEL_DBNAME
-from application.storage import Storage
+from adapters.read_model_store import READ_MODEL_DBNAME
+from adapters.stores import Storage
 from projections.runner import STATUS_NAME
 from tests.conftest import BOTH_STORES
 

@@ -20,8 +20,8 @@ from tests.e2e.conftest import (
     create_outdial,
     create_target,
     error_of,
-    host_of,
     ok,
+    serving_of,
     targets_path,
 )
 
@@ -117,7 +117,7 @@ def test_a_repeat_after_a_restart_gets_the_same_answer(app: FastAPI, key: str) -
     headers = {**bearer(key), "Idempotency-Key": "across-restarts"}
     with TestClient(app, headers=headers) as client:
         first = ok(client.post("/v1.0/outdials", json={"name": "once"}))
-    restarted = app_on(host_of(app).settings.storage())
+    restarted = app_on(serving_of(app).settings.storage())
     with TestClient(restarted, headers=headers) as client:
         again = ok(client.post("/v1.0/outdials", json={"name": "once"}))
         assert again == first

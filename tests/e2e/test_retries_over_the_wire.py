@@ -13,7 +13,7 @@ import httpx
 import orjson
 import pytest
 
-from application.storage import Storage
+from adapters.stores import Storage
 from tests.conftest import BOTH_STORES
 from tests.e2e.test_processes import _key, _start, _until_up, running
 

@@ -10,9 +10,9 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.http.throttle import FAILURES_ALLOWED, WINDOW_S
+from adapters.stores import Storage
+from api.access import FAILURES_ALLOWED, WINDOW_S
 from api.logs import RedactSecrets, redact
-from application.storage import Storage
 from tests.conftest import BOTH_STORES
 from tests.e2e.conftest import app_on, bearer, error_of, ok
 

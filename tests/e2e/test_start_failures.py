@@ -16,7 +16,7 @@ import httpx
 import psycopg
 import pytest
 
-from application.storage import Storage, StoreUnreachable, check_reachable
+from adapters.stores import Storage, StoreUnreachable, check_reachable
 from tests.conftest import POSTGRES_ADMIN_URL, _postgres_admin
 
 TRACEBACK = "Traceback (most recent call last)"

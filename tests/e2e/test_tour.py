@@ -26,8 +26,8 @@ from uuid import uuid4
 import httpx
 import pytest
 
-from application.access import key_hash, key_id
-from application.storage import Storage
+from adapters.keys import key_hash, key_id
+from adapters.stores import Storage
 from tests.conftest import BOTH_STORES
 from tests.e2e.browser import browsing, colours, open_page, screenshot
 

@@ -14,7 +14,7 @@ from eventsourcing.persistence import OperationalError
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
-from api.http.app import create_app
+from api.server import create_app
 from projections import projection as projection_module
 from projections import runner as runner_module
 from projections.runner import LiveProjection
@@ -23,10 +23,10 @@ from tests.e2e.conftest import (
     bearer,
     create_outdial,
     error_of,
-    host_of,
     make_app,
     new_key,
     ok,
+    serving_of,
 )
 
 MIB = 1024 * 1024
@@ -126,7 +126,7 @@ def test_an_unexpected_failure_is_500_without_a_stack_trace(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise RuntimeError("secret internals")
 
-    monkeypatch.setattr(host_of(app).services.read_model.queries, "page_outdials", broken)
+    monkeypatch.setattr(serving_of(app).services.read_model.queries, "page_outdials", broken)
     response = client.get("/v1.0/outdials", headers={"X-Request-ID": "trace-me"})
     error = error_of(response, 500)
     assert (error["status"], error["reason"]) == ("INTERNAL", "INTERNAL")
@@ -141,7 +141,7 @@ def test_a_store_that_does_not_answer_is_503_not_500(
     def locked(*args: object, **kwargs: object) -> None:
         raise OperationalError("database is locked")
 
-    monkeypatch.setattr(host_of(app).services.read_model.queries, "page_outdials", locked)
+    monkeypatch.setattr(serving_of(app).services.read_model.queries, "page_outdials", locked)
     error = error_of(client.get("/v1.0/outdials"), 503)
     assert (error["status"], error["reason"]) == ("UNAVAILABLE", "STORE_UNAVAILABLE")
 
@@ -159,7 +159,7 @@ def test_readyz_is_503_while_an_event_waits_too_long_for_the_read_model(tmp_path
     app = make_app(tmp_path / "var", run_projections=False, ready_max_delay_seconds=0)
     with TestClient(app) as client:
         assert ok(client.get("/readyz"))["lag"] == 0  # nothing waits yet
-        host_of(app).services.service.create_outdial(uuid4())
+        serving_of(app).services.service.create_outdial(uuid4())
         error = error_of(client.get("/readyz"), 503)
         assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_LAGGING")
         assert "waited" in error["message"]
@@ -172,7 +172,7 @@ def test_writes_are_refused_before_storing_while_no_projection_is_active(
     app = make_app(tmp_path / "var", run_projections=False)
     with TestClient(app, headers=bearer(new_key(app))) as client:
         time.sleep(0.4)  # past the grace a process gets as it starts
-        events = host_of(app).services.read_model
+        events = serving_of(app).services.read_model
         head = events.head()
         response = client.post("/v1.0/outdials", json={"name": "x"})
         error = error_of(response, 503)
@@ -190,7 +190,7 @@ def test_readiness_and_writes_give_one_reason_for_one_state(
     monkeypatch.setattr(runner_module, "INACTIVE_AFTER_S", 0.3)
     app = make_app(tmp_path / "var", run_projections=False)
     with TestClient(app, headers=bearer(new_key(app))) as client:
-        host_of(app).services.service.create_outdial(uuid4())  # an event waits
+        serving_of(app).services.service.create_outdial(uuid4())  # an event waits
         time.sleep(0.4)  # past the grace a process gets as it starts
         write = error_of(client.post("/v1.0/outdials", json={"name": "x"}), 503)
         ready = error_of(client.get("/readyz"), 503)
@@ -292,11 +292,11 @@ def test_a_customer_made_by_another_key_store_process_is_seen_without_restart(
 
 def make_app_sibling(app: FastAPI) -> FastAPI:
     """A second app on the same store, as another process would open it."""
-    return create_app(host_of(app).settings)
+    return create_app(serving_of(app).settings)
 
 
 def projection_of(app: FastAPI) -> LiveProjection:
-    worker = host_of(app).worker
+    worker = serving_of(app).worker
     assert worker is not None
     return worker.projection
 

@@ -9,13 +9,13 @@ from uuid import UUID
 
 import pytest
 
-from api.bootstrap import open_read_model
-from application.eventlog import StoredEventLog
+from adapters.event_log import StoredEventLog
+from adapters.read_model_store import open_read_model
+from adapters.stores import Storage
 from application.service import OutdialService
-from application.storage import Storage
 from projections.runner import LiveProjection, ReadModel
 from projections.schema import COLUMNS
-from projections.views import ReadModelView
+from projections.store import ReadModelView
 from tests.conftest import BOTH_STORES, FakeClock, new_target
 
 WAIT = 10.0
@@ -30,14 +30,14 @@ def storage(request: pytest.FixtureRequest) -> Storage:
 
 @pytest.fixture
 def stored_app(storage: Storage, clock: FakeClock) -> Iterator[OutdialService]:
-    service = OutdialService(storage=storage, clock=clock)
+    service = OutdialService(storage.event_store_env(), clock=clock)
     yield service
     service.close()
 
 
 @pytest.fixture
-def events(stored_app: OutdialService) -> Iterator[StoredEventLog]:
-    log = StoredEventLog(stored_app)
+def events(stored_app: OutdialService, storage: Storage) -> Iterator[StoredEventLog]:
+    log = StoredEventLog(stored_app, storage)
     yield log
     log.close()
 

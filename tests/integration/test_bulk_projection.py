@@ -10,17 +10,17 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from api.bootstrap import read_model_env
-from application.eventlog import StoredEventLog
+from adapters.event_log import StoredEventLog
+from adapters.read_model_store import open_view, read_model_env
+from adapters.stores import Storage
 from application.service import OutdialService
-from application.storage import Storage
 from projections import projection as projection_module
 from projections import targets as targets_module
 from projections.events import Notified, next_in_line
 from projections.projection import ReadModelProjection, apply_events
 from projections.rebuild import catch_up
+from projections.store import ReadModelView
 from projections.verify import verify
-from projections.views import ReadModelView, open_view
 from tests.conftest import FakeClock, new_target
 from tests.integration.conftest import all_rows, campaign_day
 

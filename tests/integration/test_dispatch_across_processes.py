@@ -8,9 +8,9 @@ from collections import Counter
 from datetime import datetime
 from uuid import UUID, uuid4
 
+from adapters.stores import Storage
 from application.errors import ConcurrentChange
 from application.service import OutdialService
-from application.storage import Storage
 from domain.plan import Plan
 from tests.conftest import FakeClock, new_target
 
@@ -40,8 +40,8 @@ def test_dispatchers_of_two_processes_never_share_a_target(
     storage: Storage, clock: FakeClock
 ) -> None:
     customer = uuid4()
-    first = OutdialService(storage=storage, clock=clock)
-    second = OutdialService(storage=storage, clock=clock)  # another process's service
+    first = OutdialService(storage.event_store_env(), clock=clock)
+    second = OutdialService(storage.event_store_env(), clock=clock)  # another process's service
     try:
         outdial = first.create_outdial(customer).value.id
         news = [new_target("+821100000001")] * TARGETS

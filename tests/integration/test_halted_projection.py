@@ -11,11 +11,11 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import get_topic
 
-from api.bootstrap import open_read_model
+from adapters.event_log import StoredEventLog
+from adapters.read_model_store import open_read_model
+from adapters.stores import Storage
 from api.cli import main
-from application.eventlog import StoredEventLog
 from application.service import OutdialService
-from application.storage import Storage
 from domain.target import Target
 from projections.failures import EventNotApplied
 from projections.rebuild import rebuild

@@ -8,11 +8,11 @@ import threading
 import time
 from uuid import uuid4
 
-from api.bootstrap import open_read_model
-from application.eventlog import StoredEventLog
-from application.leases import ProjectionLease, creating_schema
+from adapters.event_log import StoredEventLog
+from adapters.leases import ProjectionLease, creating_schema
+from adapters.read_model_store import open_read_model
+from adapters.stores import Storage
 from application.service import OutdialService
-from application.storage import Storage
 from projections.runner import LiveProjection
 from tests.conftest import new_target
 from tests.integration.conftest import caught_up

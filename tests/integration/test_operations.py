@@ -9,10 +9,10 @@ from uuid import uuid4
 
 import pytest
 
+from adapters.event_log import StoredEventLog
+from adapters.stores import Storage
 from api.cli import main
-from application.eventlog import StoredEventLog
 from application.service import OutdialService
-from application.storage import Storage
 from tests.conftest import new_target
 from tests.integration.conftest import caught_up, projected
 
@@ -32,8 +32,8 @@ def test_verify_passes_after_a_forced_restart_and_names_a_tampered_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     storage = Storage(data_dir=tmp_path)
-    app = OutdialService(storage=storage)
-    events = StoredEventLog(app)
+    app = OutdialService(storage.event_store_env())
+    events = StoredEventLog(app, storage)
     with projected(storage, events) as projection:
         some_history(app)
         assert caught_up(projection.read_model)
@@ -57,7 +57,7 @@ def test_rebuild_restores_a_tampered_read_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     storage = Storage(data_dir=tmp_path)
-    app = OutdialService(storage=storage)
+    app = OutdialService(storage.event_store_env())
     some_history(app)
     app.close()
     assert main(["rebuild", "--data-dir", str(tmp_path)]) == 0
@@ -75,7 +75,7 @@ def test_rebuild_until_needs_a_separate_store(tmp_path: Path) -> None:
 
 def test_rebuild_until_into_a_separate_store(tmp_path: Path) -> None:
     storage = Storage(data_dir=tmp_path / "var")
-    app = OutdialService(storage=storage)
+    app = OutdialService(storage.event_store_env())
     _, target_id = some_history(app)
     app.close()
     copy = tmp_path / "then.sqlite3"
@@ -92,7 +92,7 @@ def test_rebuild_until_into_a_separate_store(tmp_path: Path) -> None:
 def test_replay_prints_each_event_and_what_it_changed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = OutdialService(storage=Storage(data_dir=tmp_path))
+    app = OutdialService(Storage(data_dir=tmp_path).event_store_env())
     _, target_id = some_history(app)
     app.close()
     assert main(["replay", target_id, "--data-dir", str(tmp_path)]) == 0

@@ -13,14 +13,14 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
-from api.bootstrap import open_read_model, read_model_env
-from application.eventlog import StoredEventLog
+from adapters.event_log import StoredEventLog
+from adapters.read_model_store import open_read_model, open_view, read_model_env
+from adapters.stores import Storage
 from application.service import OutdialService
-from application.storage import Storage
 from domain.plan import DEFAULT_PLAN
 from projections import projection as projection_module
+from projections import rows as rows_module
 from projections import targets as targets_module
-from projections import views as views_module
 from projections.paging import InvalidPageToken
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
@@ -28,7 +28,6 @@ from projections.rebuild import rebuild
 from projections.runner import LiveProjection, ReadModel
 from projections.schema import DIALS, TABLES
 from projections.verify import verify
-from projections.views import open_view
 from tests.conftest import FakeClock, new_target
 from tests.integration.conftest import WAIT, all_rows, campaign_day, caught_up, projected
 
@@ -337,8 +336,8 @@ def test_a_page_token_from_another_list_is_refused(
 def test_rebuild_into_postgresql_gives_the_same_rows(
     sqlite_storage: Storage, postgres_storage: Storage, clock: FakeClock, customer: UUID
 ) -> None:
-    app = OutdialService(storage=sqlite_storage, clock=clock)
-    events = StoredEventLog(app)
+    app = OutdialService(sqlite_storage.event_store_env(), clock=clock)
+    events = StoredEventLog(app, sqlite_storage)
     try:
         campaign_day(app, clock, customer)
         rebuilt(sqlite_storage, events)
@@ -411,7 +410,7 @@ def test_verify_reads_its_streams_side_by_side_a_batch_at_a_time(
     customer: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(views_module, "STREAM_BATCH", 3)  # many batches of each table
+    monkeypatch.setattr(rows_module, "STREAM_BATCH", 3)  # many batches of each table
     outdial = stored_app.create_outdial(customer).value
     targets = stored_app.create_targets(
         customer, outdial.id, [new_target("+821100000001")] * 10

@@ -8,8 +8,8 @@ from uuid import uuid4
 
 import pytest
 
+from adapters.library import WakingSQLiteApplicationRecorder, unsynced_commits
 from application.service import OutdialService
-from application.storage import WakingSQLiteApplicationRecorder, unsynced_commits
 from tests.conftest import new_target
 
 FULL, NORMAL = 2, 1

@@ -6,6 +6,7 @@ from uuid import uuid4
 
 import pytest
 
+from adapters.idempotency_table import SQLiteIdempotencyTable
 from application.idempotency import (
     KEPT_S,
     TAKE_OVER_AFTER_S,
@@ -14,7 +15,6 @@ from application.idempotency import (
     IdempotencyKeys,
     InProgress,
     KeyReused,
-    SQLiteIdempotencyTable,
 )
 
 
@@ -51,5 +51,5 @@ def test_a_released_claim_runs_again_from_scratch() -> None:
     assert isinstance(first, Claimed)
     assert isinstance(second, Claimed)
     assert second.seed != first.seed
-    assert first.id_of("outdial") != first.id_of("target/0")
-    assert first.id_of("outdial") == Claimed(first.seed).id_of("outdial")
+    assert first.ids.outdial_id() != first.ids.target_id(0)
+    assert first.ids.outdial_id() == Claimed(first.seed).ids.outdial_id()

@@ -17,7 +17,6 @@ from application.history import (
     target_events,
 )
 from application.service import BATCH_MAX, NewTarget, OutdialService
-from application.storage import Storage
 from domain.errors import InvalidValue, OutdialDeleted, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN
 from domain.plan import Plan
@@ -175,7 +174,7 @@ def test_replay_steps_give_each_event_and_the_target_after_it(
 def test_long_histories_are_snapshotted_and_rebuild_the_same(
     customer: UUID, clock: FakeClock
 ) -> None:
-    app = OutdialService(storage=Storage.in_memory(), clock=clock)
+    app = OutdialService(clock=clock)
     outdial = app.create_outdial(customer).value
     app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 100})
     target = app.create_target(

@@ -21,11 +21,10 @@ from hypothesis.stateful import (
     rule,
 )
 
+from application.errors import REFUSALS
 from application.history import replay, stored_events
 from application.service import NewTarget, OutdialService
-from application.storage import Storage
 from domain.address import Address
-from domain.errors import DomainError
 from domain.plan import Plan
 from domain.target import Target
 from tests.conftest import FakeClock
@@ -49,7 +48,7 @@ class TargetLife(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.app = OutdialService(storage=Storage.in_memory(), clock=self.clock)
+        self.app = OutdialService(clock=self.clock)
         self.customer = uuid4()
         self.outdial_id = self.app.create_outdial(self.customer).value.id
         self.target_id: UUID | None = None
@@ -79,7 +78,7 @@ class TargetLife(RuleBasedStateMachine):
                 destination_index=index,
                 manual=manual,
             ).value
-        except DomainError:
+        except REFUSALS:
             return
         self.dial_ids.append(dial.id)
 
@@ -88,7 +87,7 @@ class TargetLife(RuleBasedStateMachine):
     def finish_dial(self, data: st.DataObject, result: str, reason: str) -> None:
         assert self.target_id is not None
         dial_id = data.draw(st.sampled_from(self.dial_ids))
-        with suppress(DomainError):
+        with suppress(*REFUSALS):
             self.app.finish_dial(
                 self.customer,
                 self.outdial_id,
@@ -105,7 +104,7 @@ class TargetLife(RuleBasedStateMachine):
         target = self.target()
         dial = target.in_flight_dial()
         if dial is not None:
-            with suppress(DomainError):
+            with suppress(*REFUSALS):
                 self.app.time_out_dial(self.target_id, dial.id)
 
     @rule()

@@ -6,14 +6,14 @@ from typing import Any
 
 import pytest
 
-from api.http.throttle import (
+from adapters.keys import ApiKeys, SQLiteKeyTable
+from api.access import (
     FAILURES_ALLOWED,
     WINDOW_S,
     FailedAuthentications,
     client_address,
     parse_networks,
 )
-from application.access import ApiKeys, SQLiteKeyTable
 
 
 def scope(peer: str, forwarded: str | None = None) -> dict[str, Any]:

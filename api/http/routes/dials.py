@@ -8,12 +8,11 @@ from uuid import UUID
 from fastapi import APIRouter, Body, Depends, Query
 from fastapi.responses import Response
 
-from api.http import presenters
-from api.http.dependencies import Actor, Clock, Customer, Queries, Service, WaitForReadModel
+from api import presenters
+from api.http.dependencies import Actor, AnswerOnce, Customer, WaitForReadModel
 from api.http.errors import error_responses
-from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
-from api.http.schemas.common import (
+from api.schemas.common import (
     DialId,
     OutdialId,
     Paging,
@@ -23,7 +22,7 @@ from api.http.schemas.common import (
     paging,
     parse_time,
 )
-from api.http.schemas.dials import (
+from api.schemas.dials import (
     LIMIT_MAX,
     AvailabilityOut,
     DialFinishIn,
@@ -34,10 +33,10 @@ from api.http.schemas.dials import (
     DispatchIn,
     DispatchOut,
 )
-from api.http.schemas.targets import TargetOut, TargetPage
-from api.http.schemas.values import TryPlanQuery
+from api.schemas.targets import TargetOut, TargetPage
+from api.schemas.values import TryPlanQuery
+from api.serving import Now, Queries, Service
 from application.errors import OutdialNotFound, TargetNotFound
-from application.idempotency import Claimed
 from domain.address import ADDRESS_FIELD_MAX
 from domain.target import REFERENCE_ID_MAX
 
@@ -56,7 +55,7 @@ def available_targets(
     outdial_id: OutdialId,
     customer: Customer,
     queries: Queries,
-    clock: Clock,
+    clock: Now,
     plan: Annotated[TryPlanQuery, Query()],
     limit: Limit = LIMIT_MAX,
 ) -> WireResponse:
@@ -106,29 +105,28 @@ def dispatch(
     service: Service,
     queries: Queries,
     wait_for_read_model: WaitForReadModel,
-    retry: RetryKey,
+    once: AnswerOnce,
 ) -> Response:
     """Claim up to `limit` available targets and start one dial on each. Two dispatchers
     never get the same target; 409 ABORTED only when contention left nothing."""
 
-    def run(claimed: Claimed | None) -> WireResponse:
-        dispatched = service.dispatch(
-            customer,
-            outdial_id,
-            limit=body.limit,
-            candidates=queries,
-            plan_changes=body.plan_changes(),
-            dial_ids=(lambda n: claimed.id_of(f"dial/{n}")) if claimed else None,
-            actor=actor,
-        )
-        return WireResponse(
+    dispatched = service.dispatch(
+        customer,
+        outdial_id,
+        limit=body.limit,
+        candidates=queries,
+        plan_changes=body.plan_changes(),
+        ids=once.ids,
+        actor=actor,
+    )
+    return once.answer(
+        WireResponse(
             presenters.results(
                 presenters.dial(dial, outdial_id=outdial_id, target_id=target_id)
                 for target_id, dial in wait_for_read_model(dispatched)
             )
         )
-
-    return answer_once(retry, customer, run)
+    )
 
 
 @router.post(TARGET_DIALS, response_model=DialOut, responses=error_responses(404, 409, 413))
@@ -139,30 +137,28 @@ def start_dial(
     actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-    retry: RetryKey,
+    once: AnswerOnce,
     body: Annotated[DialStartIn | None, Body()] = None,
 ) -> Response:
     """Start one dial now (an operator's redial does not wait for `try_interval`);
     default destination: the next in order."""
     request = body or DialStartIn()
-
-    def run(claimed: Claimed | None) -> WireResponse:
-        dial = service.start_dial(
-            customer,
-            outdial_id,
-            target_id,
-            plan_changes=request.plan_changes(),
-            destination_index=request.destination_index,
-            reference_id=request.reference_id,
-            manual=True,
-            dial_id=claimed.id_of("dial") if claimed else None,
-            actor=actor,
-        )
-        return WireResponse(
+    dial = service.start_dial(
+        customer,
+        outdial_id,
+        target_id,
+        plan_changes=request.plan_changes(),
+        destination_index=request.destination_index,
+        reference_id=request.reference_id,
+        manual=True,
+        ids=once.ids,
+        actor=actor,
+    )
+    return once.answer(
+        WireResponse(
             presenters.dial(wait_for_read_model(dial), outdial_id=outdial_id, target_id=target_id)
         )
-
-    return answer_once(retry, customer, run)
+    )
 
 
 @router.put(

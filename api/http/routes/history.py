@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from fastapi import APIRouter
 
-from api.http import presenters
-from api.http.dependencies import Customer, Service
+from api import presenters
+from api.http.dependencies import Customer
 from api.http.errors import error_responses
 from api.http.responses import WireResponse
-from api.http.schemas.common import OutdialId, TargetId
-from api.http.schemas.history import EventsOut, ReplayOut
+from api.schemas.common import OutdialId, TargetId
+from api.schemas.history import EventsOut, ReplayOut
+from api.serving import Service
 from application.history import event_record, replay_steps, target_events
 
 router = APIRouter(

@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 from prometheus_client import CONTENT_TYPE_LATEST
 
-from api.http.dependencies import Keys, Projection, ReadModelDep, SettingsDep
-from api.http.errors import Unavailable, error_responses
-from api.http.metrics import Metrics
-from api.http.schemas.operations import HealthOut, ReadinessOut
+from api.http.dependencies import Projection
+from api.http.errors import error_responses
+from api.metrics import Metrics
+from api.problems import Unavailable
+from api.schemas.operations import HealthOut, ReadinessOut
+from api.serving import Keys, ReadModelDep, SettingsDep, serving_of
 from projections.runner import why_not_following
 
 router = APIRouter(tags=["operations"])
@@ -40,9 +42,7 @@ def readyz(
     except Exception as error:
         raise Unavailable("STORE_UNAVAILABLE", f"a store does not answer: {error}") from error
     # The judge that refuses writes, so readiness and writes give one reason for one state.
-    problem = why_not_following(
-        read_model, projection, started_at=request.app.state.host.started_at
-    )
+    problem = why_not_following(read_model, projection, started_at=serving_of(request).started_at)
     if problem is not None:
         raise Unavailable(*problem)
     waited = read_model.oldest_waiting()

@@ -7,13 +7,12 @@ from typing import Annotated
 from fastapi import APIRouter, Depends
 from fastapi.responses import Response
 
-from api.http import presenters
-from api.http.dependencies import Actor, Customer, Queries, Service, WaitForReadModel
+from api import presenters
+from api.http.dependencies import Actor, AnswerOnce, Customer, WaitForReadModel
 from api.http.errors import error_responses
-from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
-from api.http.schemas.common import OutdialId, Paging, paging
-from api.http.schemas.outdials import (
+from api.schemas.common import OutdialId, Paging, paging
+from api.schemas.outdials import (
     OutdialCampaignIn,
     OutdialDataIn,
     OutdialIn,
@@ -21,9 +20,9 @@ from api.http.schemas.outdials import (
     OutdialPage,
     OutdialUpdateIn,
 )
-from api.http.schemas.values import PlanChangesIn
+from api.schemas.values import PlanChangesIn
+from api.serving import Queries, Service
 from application.errors import OutdialNotFound
-from application.idempotency import Claimed
 
 router = APIRouter(
     prefix="/v1.0/outdials", tags=["outdials"], responses=error_responses(400, 401, 429, 500, 503)
@@ -38,21 +37,18 @@ def create_outdial(
     actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-    retry: RetryKey,
+    once: AnswerOnce,
 ) -> Response:
-    def run(claimed: Claimed | None) -> WireResponse:
-        outdial = service.create_outdial(
-            customer,
-            campaign_id=body.campaign_id,
-            name=body.name,
-            detail=body.detail,
-            data=body.data,
-            outdial_id=claimed.id_of("outdial") if claimed else None,
-            actor=actor,
-        )
-        return WireResponse(presenters.outdial(wait_for_read_model(outdial)))
-
-    return answer_once(retry, customer, run)
+    outdial = service.create_outdial(
+        customer,
+        campaign_id=body.campaign_id,
+        name=body.name,
+        detail=body.detail,
+        data=body.data,
+        ids=once.ids,
+        actor=actor,
+    )
+    return once.answer(WireResponse(presenters.outdial(wait_for_read_model(outdial))))
 
 
 @router.get("", response_model=OutdialPage)

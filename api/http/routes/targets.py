@@ -2,18 +2,16 @@
 
 from __future__ import annotations
 
-from dataclasses import replace
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 from fastapi.responses import Response
 
-from api.http import presenters
-from api.http.dependencies import Actor, Customer, Queries, Service, WaitForReadModel
+from api import presenters
+from api.http.dependencies import Actor, AnswerOnce, Customer, WaitForReadModel
 from api.http.errors import error_responses
-from api.http.idempotency import RetryKey, answer_once
 from api.http.responses import WireResponse
-from api.http.schemas.common import (
+from api.schemas.common import (
     OutdialId,
     Paging,
     TargetId,
@@ -21,7 +19,7 @@ from api.http.schemas.common import (
     paging,
     parse_time,
 )
-from api.http.schemas.targets import (
+from api.schemas.targets import (
     TargetBatchIn,
     TargetBatchOut,
     TargetIn,
@@ -29,9 +27,9 @@ from api.http.schemas.targets import (
     TargetPage,
     TargetStatus,
 )
+from api.serving import Queries, Service
 from application.errors import OutdialNotFound, TargetNotFound
 from application.history import target_at_time, target_at_version
-from application.idempotency import Claimed
 from domain.errors import InvalidValue
 
 router = APIRouter(
@@ -49,16 +47,12 @@ def create_target(
     actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-    retry: RetryKey,
+    once: AnswerOnce,
 ) -> Response:
-    def run(claimed: Claimed | None) -> WireResponse:
-        new = body.new_target()
-        if claimed:
-            new = replace(new, id=claimed.id_of("target/0"))
-        target = service.create_target(customer, outdial_id, new, actor=actor)
-        return WireResponse(presenters.target(wait_for_read_model(target)))
-
-    return answer_once(retry, customer, run)
+    target = service.create_target(
+        customer, outdial_id, body.new_target(), ids=once.ids, actor=actor
+    )
+    return once.answer(WireResponse(presenters.target(wait_for_read_model(target))))
 
 
 @router.post("/batch", response_model=TargetBatchOut, responses=error_responses(409, 413))
@@ -69,20 +63,15 @@ def create_targets(
     actor: Actor,
     service: Service,
     wait_for_read_model: WaitForReadModel,
-    retry: RetryKey,
+    once: AnswerOnce,
 ) -> Response:
     """Up to 1,000 targets in one atomic write: all of them or none."""
-
-    def run(claimed: Claimed | None) -> WireResponse:
-        news = body.new_targets()
-        if claimed:
-            news = [replace(new, id=claimed.id_of(f"target/{n}")) for n, new in enumerate(news)]
-        targets = service.create_targets(customer, outdial_id, news, actor=actor)
-        return WireResponse(
-            presenters.results(presenters.target(t) for t in wait_for_read_model(targets))
-        )
-
-    return answer_once(retry, customer, run)
+    targets = service.create_targets(
+        customer, outdial_id, body.new_targets(), ids=once.ids, actor=actor
+    )
+    return once.answer(
+        WireResponse(presenters.results(presenters.target(t) for t in wait_for_read_model(targets)))
+    )
 
 
 @router.get("", response_model=TargetPage)

@@ -1,8 +1,9 @@
-"""Failed authentication throttled per client address, so that keys cannot be guessed
-at speed: after FAILURES_ALLOWED failures (the setting auth_failures_allowed) within
-WINDOW_S, further requests from that address without a valid key get 429 until the oldest
-failure leaves the window. A request with a valid key is never throttled. The failures are
-counted in a table of the store, so every API process of it shares one count.
+"""Who is calling: the customer of an API key, and failed authentication throttled per
+client address, so that keys cannot be guessed at speed: after FAILURES_ALLOWED failures
+(the setting auth_failures_allowed) within WINDOW_S, further requests from that address
+without a valid key get 429 until the oldest failure leaves the window. A request with a
+valid key is never throttled. The failures are counted in a table of the store, so every
+API process of it shares one count.
 """
 
 from __future__ import annotations
@@ -10,28 +11,17 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Callable, Sequence
-from ipaddress import IPv4Network, IPv6Network, ip_address, ip_network
+from ipaddress import ip_address
 from typing import Protocol
 
 from starlette.types import Scope
 
+from api.settings import Network, parse_networks
+
 FAILURES_ALLOWED = 20
 WINDOW_S = 60.0
 
-Network = IPv4Network | IPv6Network
-
-
-def parse_networks(text: str) -> list[Network]:
-    """``10.0.0.0/8, 127.0.0.1`` -> networks; ValueError naming a bad entry."""
-    networks = []
-    for entry in (part.strip() for part in text.split(",")):
-        if entry:
-            try:
-                networks.append(ip_network(entry, strict=False))
-            except ValueError:
-                msg = f"{entry!r} is not an IP address or network"
-                raise ValueError(msg) from None
-    return networks
+__all__ = ["FailedAuthentications", "client_address", "parse_networks"]
 
 
 def client_address(scope: Scope, trusted: Sequence[Network]) -> str:

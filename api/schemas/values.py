@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import BODY, STRICT_BODY, WholeNumber
+from api.schemas.common import BODY, STRICT_BODY, WholeNumber
 from domain.address import ADDRESS_FIELD_MAX, ADDRESS_TYPES, Address
 from domain.plan import (
     DIAL_TIMEOUT_MAX_MS,

@@ -7,8 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import BODY, NEXT_PAGE_TOKEN, Data, DeletedAt, Detail, Name, Timestamp
-from api.http.schemas.values import AddressIn, AddressOut
+from api.schemas.common import BODY, NEXT_PAGE_TOKEN, Data, DeletedAt, Detail, Name, Timestamp
+from api.schemas.values import AddressIn, AddressOut
 from application.service import BATCH_MAX, NewTarget
 
 TargetStatus = Literal["idle", "progressing", "done"]

@@ -13,9 +13,9 @@ from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
-from api.http.schemas.dials import DialOut
-from api.http.schemas.outdials import OutdialOut
-from api.http.schemas.targets import TargetOut
+from api.schemas.dials import DialOut
+from api.schemas.outdials import OutdialOut
+from api.schemas.targets import TargetOut
 from application.history import EventRecord
 from domain.address import Address
 from domain.outdial import Outdial

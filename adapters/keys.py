@@ -24,7 +24,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from application.storage import POOL_WAIT_S, Storage, small_table_connection
+from adapters.stores import POOL_WAIT_S, Storage, small_table_connection
 
 KEY_PREFIX = "odk_"
 KEY_ID_PREFIX = "kid_"

@@ -6,8 +6,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import Timestamp
-from api.http.schemas.targets import TargetOut
+from api.schemas.common import Timestamp
+from api.schemas.targets import TargetOut
 
 
 class EventOut(BaseModel):

@@ -21,7 +21,7 @@ from typing import IO, Any
 
 import psycopg
 
-from application.storage import Storage
+from adapters.stores import Storage
 
 log = logging.getLogger(__name__)
 

@@ -6,7 +6,7 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import (
+from api.schemas.common import (
     BODY,
     NEXT_PAGE_TOKEN,
     CampaignId,
@@ -16,7 +16,7 @@ from api.http.schemas.common import (
     Name,
     Timestamp,
 )
-from api.http.schemas.values import PlanOut
+from api.schemas.values import PlanOut
 from domain.outdial import NO_CAMPAIGN
 
 

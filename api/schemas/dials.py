@@ -7,8 +7,8 @@ from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.http.schemas.common import NEXT_PAGE_TOKEN, STRICT_BODY, Timestamp
-from api.http.schemas.values import AddressOut, PlanChangesIn, PlanOut
+from api.schemas.common import NEXT_PAGE_TOKEN, STRICT_BODY, Timestamp
+from api.schemas.values import AddressOut, PlanChangesIn, PlanOut
 from domain.plan import DESTINATION_SLOTS
 from domain.target import REASON_MAX, REFERENCE_ID_MAX
 

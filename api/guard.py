@@ -11,14 +11,19 @@ from __future__ import annotations
 import logging
 import re
 import time
+from collections.abc import Callable
 from urllib.parse import parse_qsl
 from uuid import uuid4
 
+from starlette.responses import Response
+from starlette.routing import Mount
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from api.http.errors import BODY_MAX_BYTES, TOO_LARGE, BodyTooLarge, envelope
-from api.http.metrics import UNMATCHED_ROUTE, Metrics
-from api.http.schemas.common import FieldProblem
+from api.metrics import UNMATCHED_ROUTE, Metrics
+from api.problems import BODY_MAX_BYTES, TOO_LARGE, BodyTooLarge, Problem, internal
+
+# How a problem the guard meets itself is answered: the API's envelope, or a page.
+Render = Callable[[Scope, Problem], Response]
 
 log = logging.getLogger(__name__)
 
@@ -48,8 +53,9 @@ _REQUEST_ID_OK = re.compile(r"^[\x21-\x7e]{1,200}$")
 class RequestGuard:
     """Request id, body size limit, and the last line against unexpected errors."""
 
-    def __init__(self, app: ASGIApp) -> None:
+    def __init__(self, app: ASGIApp, render: Render) -> None:
         self.app = app
+        self.render = render
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -76,20 +82,17 @@ class RequestGuard:
             await send(message)
 
         if _declared_length(scope) > BODY_MAX_BYTES:
-            too_large = envelope(scope, 413, "PAYLOAD_TOO_LARGE", TOO_LARGE)
+            too_large = self.render(scope, Problem(413, "PAYLOAD_TOO_LARGE", TOO_LARGE))
             await too_large(scope, receive, send_with_id)
             return
         repeated = _repeated_parameter(scope) if scope["path"].startswith("/v1.0") else None
         if repeated is not None:
             # Every parameter takes one value: which of several was meant is not ours to guess.
-            message = f"{repeated}: is given more than once"
-            refused = envelope(
-                scope,
-                400,
-                "INVALID_ARGUMENT",
-                message,
-                details=[FieldProblem(field=repeated, message="is given more than once")],
+            said = "is given more than once"
+            twice = Problem(
+                400, "INVALID_ARGUMENT", f"{repeated}: {said}", details=((repeated, said),)
             )
+            refused = self.render(scope, twice)
             await refused(scope, receive, send_with_id)
             return
         received = 0
@@ -109,10 +112,7 @@ class RequestGuard:
             log.exception("unexpected error in request %s", request_id)
             if started:
                 raise
-            response = envelope(
-                scope, 500, "INTERNAL", f"an unexpected error; quote request_id {request_id}"
-            )
-            await response(scope, receive, send_with_id)
+            await self.render(scope, internal(request_id))(scope, receive, send_with_id)
 
 
 def _headers_of(path: str) -> list[tuple[bytes, bytes]]:
@@ -196,7 +196,14 @@ class RequestMetrics:
         try:
             await self.app(scope, receive, send_status)
         finally:
-            route = getattr(scope.get("route"), "path", UNMATCHED_ROUTE)
+            # A mounted app's routes are named below its mount (root_path, e.g. /ui); a
+            # path the mounted app has no route for is left with the mount itself.
+            matched = scope.get("route")
+            route = (
+                UNMATCHED_ROUTE
+                if matched is None or isinstance(matched, Mount)
+                else scope.get("root_path", "") + matched.path
+            )
             method = scope.get("method", "")
             took = time.perf_counter() - began
             self.metrics.requests.labels(method, route, str(status)).inc()

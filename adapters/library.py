@@ -1,0 +1,282 @@
+"""Every place the service relies on more of the `eventsourcing` library than its
+documented API: underscored methods of its recorders, its datastores' connections and
+its tables. Each is named here, once; tests/integration/test_library_contract.py fails
+when an upgrade of the library changes one of them, on both stores.
+
+What the service takes from here:
+- the event store's recorders, which wake this process's readers as they commit, and add
+  the reads the library has no query for: the events of many aggregates in one query,
+  which of some ids exist, and every event by aggregate up to a position (streamed);
+- commits that do not wait for the disk, for a bulk writer that syncs once at its end;
+- the read model's transactions on the library's datastores, and the position it records
+  in the library's tracking table inside them.
+"""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Tracking, TrackingRecorder
+from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecorder
+from psycopg.sql import SQL, Identifier
+
+# Rows fetched at a time when streaming every aggregate's events.
+STREAM_BATCH = 2_000
+_STORED = "originator_id, originator_version, topic, state"
+
+# -- waking this process's readers -------------------------------------------------------
+
+_LISTENERS: set[threading.Event] = set()
+_LISTENERS_LOCK = threading.Lock()
+
+
+def listen_for_commits(signal: threading.Event) -> None:
+    """``signal`` is set whenever a recorder of this process has committed events."""
+    with _LISTENERS_LOCK:
+        _LISTENERS.add(signal)
+
+
+def stop_listening(signal: threading.Event) -> None:
+    with _LISTENERS_LOCK:
+        _LISTENERS.discard(signal)
+
+
+def _wake_listeners() -> None:
+    with _LISTENERS_LOCK:
+        for listener in _LISTENERS:
+            listener.set()
+
+
+# -- the event store's recorders ---------------------------------------------------------
+
+
+class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
+    """The library's SQLite recorder, waking this process's readers once it has committed,
+    with the reads the library has no query for."""
+
+    # Set by a bulk writer (``unsynced_commits``): its commits do not wait for the disk.
+    syncs_each_commit = True
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        if self.syncs_each_commit:
+            notification_ids = super().insert_events(stored_events, **kwargs)
+        else:
+            notification_ids = self._insert_unsynced(stored_events, **kwargs)
+        _wake_listeners()
+        return notification_ids
+
+    def _insert_unsynced(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        with self.datastore.get_connection(commit=True) as connection:
+            # The safety level cannot change inside a transaction: set it around one, and
+            # give the pool its connection back as it was.
+            connection.cursor().execute("PRAGMA synchronous=NORMAL")
+            try:
+                with connection.transaction(commit=True) as cursor:
+                    return self._insert_events(cursor, stored_events, **kwargs)
+            finally:
+                connection.cursor().execute("PRAGMA synchronous=FULL")
+
+    def sync(self) -> None:
+        """Make every commit so far durable: what ``synchronous=NORMAL`` left in the
+        write-ahead log reaches the disk (what it checkpointed, it synced then)."""
+        wal = Path(self.datastore.pool.db_name + "-wal")
+        if wal.exists():
+            descriptor = os.open(wal, os.O_RDONLY)
+            try:
+                os.fsync(descriptor)
+            finally:
+                os.close(descriptor)
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of some aggregates, by aggregate then version, in one query."""
+        marks = ",".join("?" * len(originator_ids))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT {_STORED} FROM {self.events_table_name} "
+                f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version",
+                [i.hex for i in originator_ids],
+            )
+            return [_stored(row) for row in cursor.fetchall()]
+
+    def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of some aggregate ids that have events, in one query on the primary key."""
+        marks = ",".join("?" * len(originator_ids))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT originator_id FROM {self.events_table_name} "
+                f"WHERE originator_id IN ({marks}) AND originator_version = 1",
+                [i.hex for i in originator_ids],
+            )
+            return {_as_uuid(row["originator_id"]) for row in cursor.fetchall()}
+
+    @contextmanager
+    def stored_by_aggregate(self, until: int) -> Iterator[Iterator[StoredEvent]]:
+        """Every event up to notification ``until``, by aggregate then version, streamed
+        on a connection of its own. The notification id is the table's rowid."""
+        connection = sqlite3.connect(self.datastore.pool.db_name, uri=True)
+        try:
+            rows = connection.execute(
+                f"SELECT {_STORED} FROM {self.events_table_name} WHERE rowid <= ? "
+                "ORDER BY originator_id, originator_version",
+                (until,),
+            )
+            rows.arraysize = STREAM_BATCH
+            yield (StoredEvent(UUID(row[0]), row[1], row[2], row[3]) for row in rows)
+        finally:
+            connection.close()
+
+
+class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
+    """The library's PostgreSQL recorder, waking this process's readers once it has
+    committed (other processes hear the library's NOTIFY), with the reads the library has
+    no query for."""
+
+    def insert_events(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        notification_ids: Sequence[int] | None = super().insert_events(stored_events, **kwargs)
+        _wake_listeners()
+        return notification_ids
+
+    def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
+        """Every stored event of some aggregates, by aggregate then version, in one query."""
+        rows = self._select(
+            "ORDER BY originator_id, originator_version", _STORED, list(originator_ids)
+        )
+        return [_stored(row) for row in rows]
+
+    def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
+        """Those of some aggregate ids that have events, in one query on the primary key."""
+        rows = self._select("AND originator_version = 1", "originator_id", list(originator_ids))
+        return {_as_uuid(row["originator_id"]) for row in rows}
+
+    def _select(self, then: str, columns: str, originator_ids: list[UUID]) -> list[Any]:
+        statement = SQL(
+            f"SELECT {columns} FROM {{0}}.{{1}} WHERE originator_id = ANY(%s) {then}"  # type: ignore[arg-type]
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (originator_ids,), prepare=True)
+            return cursor.fetchall()
+
+    @contextmanager
+    def stored_by_aggregate(self, until: int) -> Iterator[Iterator[StoredEvent]]:
+        """Every event up to notification ``until``, by aggregate then version, streamed
+        by a server-side cursor."""
+        statement = SQL(
+            f"SELECT {_STORED} FROM {{0}}.{{1}} WHERE notification_id <= %s "
+            "ORDER BY originator_id, originator_version"
+        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        with self.datastore.transaction(commit=False) as cursor:
+            named = cursor.connection.cursor(name="outdial_aggregates")
+            named.itersize = STREAM_BATCH
+            named.execute(statement, (until,))
+            yield (_stored(row) for row in named)
+
+
+def _stored(row: Any) -> StoredEvent:
+    return StoredEvent(
+        _as_uuid(row["originator_id"]),
+        row["originator_version"],
+        row["topic"],
+        bytes(row["state"]),
+    )
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    """An id as a row holds it: PostgreSQL's uuid column gives a UUID, SQLite's text hex."""
+    return value if isinstance(value, UUID) else UUID(value)
+
+
+def recorder_topic(cls: type) -> str:
+    """The library's topic of a recorder class (APPLICATION_RECORDER_TOPIC)."""
+    return f"{cls.__module__}:{cls.__qualname__}"
+
+
+@contextmanager
+def unsynced_commits(recorder: ApplicationRecorder) -> Iterator[None]:
+    """Commits inside the block do not each wait for the disk, and all of them are on it
+    when the block ends: for a bulk writer whose every write can be made again (an import
+    run again creates nothing twice), which a power loss in the block may lose, never
+    corrupt. Only SQLite's recorder has such a mode; others commit as always."""
+    if not isinstance(recorder, WakingSQLiteApplicationRecorder):
+        yield
+        return
+    recorder.syncs_each_commit = False
+    try:
+        yield
+    finally:
+        recorder.syncs_each_commit = True
+        recorder.sync()
+
+
+def sqlite_file(recorder: ApplicationRecorder) -> str | None:
+    """The file of a SQLite event store (None in memory or on another store)."""
+    if not isinstance(recorder, SQLiteApplicationRecorder):
+        return None
+    pool = recorder.datastore.pool
+    return None if pool.is_sqlite_memory_mode else str(pool.db_name)
+
+
+def notify_channel(recorder: ApplicationRecorder) -> str | None:
+    """The channel the PostgreSQL recorder NOTIFYs on as it inserts (None elsewhere)."""
+    if not isinstance(recorder, PostgresApplicationRecorder):
+        return None
+    return str(recorder.channel_name)
+
+
+# -- the read model's transactions and tracking ------------------------------------------
+
+
+@contextmanager
+def sqlite_write_connection(view: SQLiteTrackingRecorder) -> Iterator[Any]:
+    """A connection of the view's pool for one write transaction the caller begins."""
+    with view.datastore.get_connection(commit=True) as connection:
+        yield connection
+
+
+@contextmanager
+def transaction(view: TrackingRecorder, *, commit: bool) -> Iterator[Any]:
+    """A cursor in a transaction of the view's datastore (committed when asked)."""
+    datastore: Any = view.datastore  # type: ignore[attr-defined]  # both stores' views have one
+    with datastore.transaction(commit=commit) as cursor:
+        yield cursor
+
+
+@contextmanager
+def postgres_connection(view: PostgresTrackingRecorder) -> Iterator[Any]:
+    """A connection of the view's pool (autocommit: one statement, no BEGIN/ROLLBACK)."""
+    with view.datastore.get_connection() as connection:
+        yield connection
+
+
+def sqlite_path(view: SQLiteTrackingRecorder) -> str:
+    return str(view.datastore.pool.db_name)
+
+
+def insert_tracking(view: TrackingRecorder, cursor: Any, tracking: Tracking) -> None:
+    """Record ``tracking`` in the view's tracking table inside the caller's transaction;
+    IntegrityError unless it is past the position recorded."""
+    view._insert_tracking(cursor, tracking)  # type: ignore[attr-defined]
+
+
+def tracking_table(view: TrackingRecorder) -> str:
+    """The library's tracking table of the view's store."""
+    if isinstance(view, PostgresTrackingRecorder):
+        return view.tracking_table_name
+    return "tracking"
+
+
+def close(view: TrackingRecorder) -> None:
+    view.datastore.close()  # type: ignore[attr-defined]  # both stores' views have one

@@ -1,0 +1,168 @@
+"""Rows of the read model inside one transaction: the same SQL on SQLite and PostgreSQL,
+written with named parameters (``:name``) that each store's placeholder style rewrites.
+``ChangedRows`` holds what a transaction writes until it flushes, so a batch of events
+that touches a row several times reads it once and writes it once."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from typing import Any, Protocol
+
+from projections.schema import COLUMNS, Row
+
+STREAM_BATCH = 2_000
+
+
+class Cursor(Protocol):
+    def execute(self, statement: Any, params: Any = ...) -> Any: ...
+    def executemany(self, statement: Any, params: Any) -> Any: ...
+    def fetchall(self) -> Any: ...
+    def fetchone(self) -> Any: ...
+
+
+class Rows:
+    """Row access inside one read-model transaction (same SQL on both stores)."""
+
+    def __init__(self, cursor: Cursor, placeholders: PlaceholderStyle) -> None:
+        self._cursor = cursor
+        self._sql = placeholders
+
+    def get(self, table: str, row_id: str) -> Row | None:
+        rows = self.select(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
+        return rows[0] if rows else None
+
+    def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
+        self._cursor.execute(self._sql(statement), dict(params))
+        return [dict(r) for r in self._cursor.fetchall()]
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        self._cursor.execute(self._sql(statement), dict(params or {}))
+
+    def stream(self, table: str, order_by: tuple[str, ...]) -> Iterator[Row]:
+        """Every row of ``table`` in the byte order of some text columns, a batch at a
+        time (a server-side cursor on PostgreSQL), in this transaction's snapshot."""
+        connection = getattr(self._cursor, "connection", None)
+        if connection is not None and hasattr(connection, "pgconn"):
+            order = ", ".join(f'{column} COLLATE "C"' for column in order_by)
+            named = connection.cursor(name=f"outdial_{table}")
+            named.itersize = STREAM_BATCH
+            named.execute(f"SELECT * FROM {table} ORDER BY {order}")  # type: ignore[arg-type]
+            yield from (dict(row) for row in named)
+            return
+        # A cursor of its own on the same connection (the same snapshot): several
+        # streams are read side by side.
+        raw: Any = getattr(self._cursor, "sqlite_cursor", self._cursor)
+        cursor = raw.connection.cursor()
+        cursor.execute(f"SELECT * FROM {table} ORDER BY {', '.join(order_by)}")
+        while batch := cursor.fetchmany(STREAM_BATCH):
+            yield from (dict(row) for row in batch)
+
+
+class ChangedRows(Rows):
+    """The rows one transaction writes, held until ``flush``.
+
+    A row read or written before in the same transaction is answered from memory, and
+    the writes go out as one batched statement per table and set of columns, so a batch
+    of events touching a row several times costs one read and one write of it.
+    """
+
+    def __init__(self, cursor: Cursor, placeholders: PlaceholderStyle) -> None:
+        super().__init__(cursor, placeholders)
+        self._known: dict[tuple[str, str], Row] = {}
+        self._inserted: set[tuple[str, str]] = set()
+        self._changed: dict[tuple[str, str], set[str]] = {}
+
+    def get(self, table: str, row_id: str) -> Row | None:
+        key = (table, row_id)
+        if key not in self._known:
+            # A row this transaction has not touched is as the database has it: no flush.
+            found = Rows.select(self, f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
+            if not found:
+                return None
+            self._known[key] = found[0]
+        return dict(self._known[key])
+
+    def insert(self, table: str, row: Mapping[str, Any]) -> None:
+        """A new row: every column of the table."""
+        key = (table, row["id"])
+        self._known[key] = {c: row[c] for c in COLUMNS[table]}
+        self._inserted.add(key)
+
+    def insert_many(self, table: str, rows: Sequence[Row]) -> None:
+        """New rows, each with every column of the table, written at once as one
+        statement rather than held: a later read of one in this transaction finds it in
+        the database. What the transaction held before is written first, in order."""
+        if not rows:
+            return
+        columns = COLUMNS[table]
+        if rows[0].keys() != set(columns):
+            msg = f"a new {table} row needs exactly the columns {', '.join(columns)}"
+            raise ValueError(msg)
+        self.flush()
+        statement = (
+            f"INSERT INTO {table} ({', '.join(columns)}) "
+            f"VALUES ({', '.join(f':{c}' for c in columns)})"
+        )
+        self._cursor.executemany(self._sql(statement), rows)
+
+    def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
+        """Change some columns of a row; indexes on the others are left alone."""
+        assert "id" not in changes
+        key = (table, row_id)
+        if self.get(table, row_id) is None:
+            msg = f"{table} {row_id} has no row to change"
+            raise LookupError(msg)
+        self._known[key].update(changes)
+        if key not in self._inserted:
+            self._changed.setdefault(key, set()).update(changes)
+
+    def flush(self) -> None:
+        """Write what this transaction changed so far."""
+        inserts: dict[str, list[Row]] = {}
+        for table, row_id in self._inserted:
+            inserts.setdefault(table, []).append(self._known[(table, row_id)])
+        for table, rows in inserts.items():
+            columns = COLUMNS[table]
+            statement = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(f':{c}' for c in columns)})"
+            )
+            self._cursor.executemany(self._sql(statement), rows)
+        updates: dict[tuple[str, tuple[str, ...]], list[Row]] = {}
+        for (table, row_id), columns_changed in self._changed.items():
+            columns = tuple(sorted(columns_changed))
+            row = self._known[(table, row_id)]
+            updates.setdefault((table, columns), []).append(
+                {**{c: row[c] for c in columns}, "id": row_id}
+            )
+        for (table, columns), rows in updates.items():
+            assignments = ", ".join(f"{c} = :{c}" for c in columns)
+            statement = f"UPDATE {table} SET {assignments} WHERE id = :id"
+            self._cursor.executemany(self._sql(statement), rows)
+        self._known.clear()
+        self._inserted.clear()
+        self._changed.clear()
+
+    def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
+        self.flush()
+        return super().select(statement, params)
+
+    def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
+        self.flush()
+        super().execute(statement, params)
+
+
+class PlaceholderStyle(Protocol):
+    def __call__(self, statement: str) -> str: ...
+
+
+def sqlite_placeholders(statement: str) -> str:
+    return statement  # sqlite3 reads :name as it is
+
+
+_NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
+
+
+def postgres_placeholders(statement: str) -> str:
+    return _NAMED.sub(r"%(\1)s", statement)
