@@ -1,27 +1,29 @@
 """The ``outdial_idempotency`` table behind application/idempotency.py's claims: a SQLite
-file beside the events, a table of the PostgreSQL database, or memory."""
+file beside the events, a table of the PostgreSQL database, or memory; made by
+adapters/migrations.py (schema ``idempotency``)."""
 
 from __future__ import annotations
 
-import contextlib
 import threading
 from abc import abstractmethod
 from typing import Any
 
+from adapters.migrations import IDEMPOTENCY, location, migrate, migrate_sqlite
 from adapters.stores import POOL_WAIT_S, Storage, small_table_connection
 from application.idempotency import IdempotencyTable, StoredClaim
 
 TABLE = "outdial_idempotency"
-IDEMPOTENCY_DBNAME = "idempotency.sqlite3"
 
 
 def open_idempotency_table(storage: Storage) -> IdempotencyTable:
+    """The store's table, migrated first (a read when it is current)."""
+    if storage.kind == "memory":
+        return SQLiteIdempotencyTable.in_memory()
+    where = location(storage, IDEMPOTENCY)
+    migrate(where, IDEMPOTENCY, connect_timeout=storage.connect_timeout)
     if storage.database_url:
-        return PostgresIdempotencyTable(storage.database_url)
-    if storage.data_dir is not None:
-        storage.data_dir.mkdir(parents=True, exist_ok=True)
-        return SQLiteIdempotencyTable(str(storage.data_dir / IDEMPOTENCY_DBNAME))
-    return SQLiteIdempotencyTable(":memory:")
+        return PostgresIdempotencyTable(where)
+    return SQLiteIdempotencyTable(where)
 
 
 _COLUMNS = "fingerprint, seed, status, body, claimed_at"
@@ -104,13 +106,13 @@ class SQLiteIdempotencyTable(_SQLTable):
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
         self._connection = small_table_connection(path)
-        with self._lock:
-            self._connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (customer_id TEXT NOT NULL, "
-                "key TEXT NOT NULL, fingerprint TEXT NOT NULL, seed TEXT NOT NULL, "
-                "status INTEGER, body BLOB, claimed_at REAL NOT NULL, "
-                "PRIMARY KEY (customer_id, key))"
-            )
+
+    @classmethod
+    def in_memory(cls) -> SQLiteIdempotencyTable:
+        """A table of this process only: its connection is its whole database."""
+        table = cls(":memory:")
+        migrate_sqlite(table._connection, IDEMPOTENCY, ":memory:")
+        return table
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
         with self._lock:
@@ -126,20 +128,11 @@ class PostgresIdempotencyTable(_SQLTable):
     mark = "%s"
 
     def __init__(self, database_url: str) -> None:
-        import psycopg
         from psycopg_pool import ConnectionPool
 
         self._pool: ConnectionPool[Any] = ConnectionPool(
             database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
         )
-        with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process did
-            self._run(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} (customer_id TEXT NOT NULL, "
-                "key TEXT NOT NULL, fingerprint TEXT NOT NULL, seed TEXT NOT NULL, "
-                "status INTEGER, body BYTEA, claimed_at DOUBLE PRECISION NOT NULL, "
-                "PRIMARY KEY (customer_id, key))",
-                (),
-            )
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
         with self._pool.connection() as connection, connection.cursor() as cursor:

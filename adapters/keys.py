@@ -4,16 +4,15 @@ A key is a long random token shown once, when it is made; the store keeps only i
 SHA-256. A salted slow hash would buy nothing here: the tokens carry 256 bits of
 entropy, so there is no dictionary to guess from. Customers exist through their keys.
 Keys live beside the events: a SQLite file under the data directory, a table in the
-PostgreSQL database, or memory.
+PostgreSQL database, or memory; adapters/migrations.py (schema ``access``) makes their
+tables.
 """
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import hmac
 import secrets
-import sqlite3
 import threading
 import time
 from abc import ABC, abstractmethod
@@ -24,6 +23,7 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
+from adapters.migrations import ACCESS, location, migrate, migrate_sqlite
 from adapters.stores import POOL_WAIT_S, Storage, small_table_connection
 
 KEY_PREFIX = "odk_"
@@ -34,7 +34,6 @@ TABLE = "outdial_api_keys"
 # API processes allow the same number of guesses as one.
 FAILURES = "outdial_auth_failures"
 KEY_NAME_MAX = 255
-ACCESS_DBNAME = "access.sqlite3"
 # A key's customer is remembered this long, so that a key revoked in another process is
 # refused within twice that, and this many keys at most.
 KEY_CACHE_SECONDS = 1.0
@@ -74,12 +73,12 @@ class ApiKeys:
 
     @classmethod
     def open(cls, storage: Storage) -> ApiKeys:
-        if storage.database_url:
-            return cls(PostgresKeyTable(storage.database_url))
-        if storage.data_dir is not None:
-            storage.data_dir.mkdir(parents=True, exist_ok=True)
-            return cls(SQLiteKeyTable(str(storage.data_dir / ACCESS_DBNAME)))
-        return cls(SQLiteKeyTable(":memory:"))
+        """The store's keys, their tables migrated first (a read when they are current)."""
+        if storage.kind == "memory":
+            return cls(SQLiteKeyTable.in_memory())
+        where = location(storage, ACCESS)
+        migrate(where, ACCESS, connect_timeout=storage.connect_timeout)
+        return cls(PostgresKeyTable(where) if storage.database_url else SQLiteKeyTable(where))
 
     def create(self, customer_id: UUID, name: str = "") -> str:
         """Make a new key for the customer (a new customer id makes the customer)."""
@@ -228,35 +227,24 @@ class KeyTable(ABC):
     def close(self) -> None: ...
 
 
-_FAILURES_TABLE = (
-    f"CREATE TABLE IF NOT EXISTS {FAILURES} (address TEXT NOT NULL, "
-    "failed_at DOUBLE PRECISION NOT NULL)"
-)
-_FAILURES_INDEX = (
-    f"CREATE INDEX IF NOT EXISTS {FAILURES}_address ON {FAILURES} (address, failed_at)"
-)
 # Advisory lock of the failure count on PostgreSQL, one per address (a hash of it).
 _FAILURES_LOCK_SEED = 7_071_975_003
 
 
 class SQLiteKeyTable(KeyTable):
-    """One connection shared by the service's threads; lookups are far too short to queue."""
+    """One connection shared by the service's threads; lookups are far too short to queue.
+    The file's tables are migrated beforehand (``ApiKeys.open``)."""
 
     def __init__(self, path: str) -> None:
         self._lock = threading.Lock()
         self._connection = small_table_connection(path)
-        with self._lock:
-            self._connection.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                "key_hash TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
-                "name TEXT NOT NULL, created_at TEXT NOT NULL, revoked_at TEXT)"
-            )
-            columns = {row[1] for row in self._connection.execute(f"PRAGMA table_info({TABLE})")}
-            if "revoked_at" not in columns:  # a store made before keys could be revoked
-                with contextlib.suppress(sqlite3.OperationalError):  # another process did
-                    self._connection.execute(f"ALTER TABLE {TABLE} ADD COLUMN revoked_at TEXT")
-            self._connection.execute(_FAILURES_TABLE)
-            self._connection.execute(_FAILURES_INDEX)
+
+    @classmethod
+    def in_memory(cls) -> SQLiteKeyTable:
+        """A table of this process only: its connection is its whole database."""
+        table = cls(":memory:")
+        migrate_sqlite(table._connection, ACCESS, ":memory:")
+        return table
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._lock:
@@ -342,27 +330,15 @@ class SQLiteKeyTable(KeyTable):
 
 
 class PostgresKeyTable(KeyTable):
+    """The tables of the database are migrated beforehand (``ApiKeys.open``)."""
+
     def __init__(self, database_url: str) -> None:
-        # Imported here so the embedded store never needs the PostgreSQL driver loaded.
-        import psycopg
+        # Imported here so the embedded store never needs the pool loaded.
         from psycopg_pool import ConnectionPool
 
         self._pool: ConnectionPool[Any] = ConnectionPool(
             database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
         )
-        # Another process may create it at the same moment.
-        with contextlib.suppress(psycopg.errors.UniqueViolation):
-            self._rows(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} ("
-                "key_hash TEXT PRIMARY KEY, customer_id UUID NOT NULL, "
-                "name TEXT NOT NULL, created_at TIMESTAMPTZ NOT NULL, revoked_at TIMESTAMPTZ)"
-            )
-        with contextlib.suppress(psycopg.errors.UniqueViolation, psycopg.errors.DuplicateColumn):
-            # A store made before keys could be revoked.
-            self._rows(f"ALTER TABLE {TABLE} ADD COLUMN IF NOT EXISTS revoked_at TIMESTAMPTZ")
-        for statement in (_FAILURES_TABLE, _FAILURES_INDEX):
-            with contextlib.suppress(psycopg.errors.UniqueViolation):  # another process did
-                self._rows(statement)
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._pool.connection() as connection, connection.cursor() as cursor:

@@ -4,8 +4,8 @@
   PostgreSQL it is an advisory lock held by a connection of its own (it goes when the
   process or its connection dies); on SQLite an exclusive lock on a file beside the
   store (it goes when the process dies). The others wait as hot standbys.
-- ``creating_schema``: processes that start at the same moment on a fresh store create
-  tables one at a time, so that none fails on another's half-made table.
+- ``creating_schema``: processes that start at the same moment on a fresh store migrate
+  and create tables one at a time, so that none fails on another's half-made table.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ class ProjectionLease:
 
 @contextmanager
 def creating_schema(storage: Storage, *, connect_timeout: float = 5.0) -> Iterator[None]:
-    """Hold the store's schema lock while the block opens (and so creates) its tables."""
+    """Hold the store's schema lock while the block migrates and opens its tables."""
     if storage.database_url:
         with psycopg.connect(
             storage.database_url, autocommit=True, connect_timeout=max(1, round(connect_timeout))

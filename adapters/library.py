@@ -178,8 +178,10 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
             f"SELECT {_STORED} FROM {{0}}.{{1}} WHERE notification_id <= %s "
             "ORDER BY originator_id, originator_version"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        with self.datastore.transaction(commit=False) as cursor:
-            named = cursor.connection.cursor(name="outdial_aggregates")
+        with (
+            self.datastore.transaction(commit=False) as cursor,
+            cursor.connection.cursor(name="outdial_aggregates") as named,
+        ):
             named.itersize = STREAM_BATCH
             named.execute(statement, (until,))
             yield (_stored(row) for row in named)
@@ -259,6 +261,29 @@ def postgres_connection(view: PostgresTrackingRecorder) -> Iterator[Any]:
     """A connection of the view's pool (autocommit: one statement, no BEGIN/ROLLBACK)."""
     with view.datastore.get_connection() as connection:
         yield connection
+
+
+def stream_sqlite_rows(cursor: Any, table: str, order_by: tuple[str, ...]) -> Iterator[Any]:
+    """Every row of ``table`` in a transaction of the library's SQLite cursor: by a
+    cursor of its own on the same connection (the same snapshot), so that several
+    streams are read side by side."""
+    own = cursor.sqlite_cursor.connection.cursor()
+    try:
+        own.execute(f"SELECT * FROM {table} ORDER BY {', '.join(order_by)}")
+        while batch := own.fetchmany(STREAM_BATCH):
+            yield from (dict(row) for row in batch)
+    finally:
+        own.close()
+
+
+def stream_postgres_rows(cursor: Any, table: str, order_by: tuple[str, ...]) -> Iterator[Any]:
+    """Every row of ``table`` in the byte order of its text columns (as SQLite sorts), by
+    a server-side cursor in the transaction of the library's psycopg cursor."""
+    order = ", ".join(f'{column} COLLATE "C"' for column in order_by)
+    with cursor.connection.cursor(name=f"outdial_{table}") as named:
+        named.itersize = STREAM_BATCH
+        named.execute(f"SELECT * FROM {table} ORDER BY {order}")
+        yield from (dict(row) for row in named)
 
 
 def sqlite_path(view: SQLiteTrackingRecorder) -> str:

@@ -1,7 +1,8 @@
 """The read model's store on SQLite (the embedded store) and on PostgreSQL: how a
 transaction starts, where the library keeps tracking, and reads on connections of their
 own. Everything these touch of the library beyond its API goes through
-adapters/library.py."""
+adapters/library.py. The library makes its tracking table; our tables are made and
+changed by adapters/migrations.py (schema ``read_model``) before a view opens."""
 
 from __future__ import annotations
 
@@ -15,15 +16,15 @@ from eventsourcing.persistence import InfrastructureFactory, Tracking
 from eventsourcing.postgres import PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteTrackingRecorder
 from eventsourcing.utils import Environment
-from psycopg.sql import SQL, Composed
 
 from adapters import library
 from adapters.leases import creating_schema
+from adapters.migrations import READ_MODEL, location, migrate
 from adapters.stores import Storage, postgres_env
 from projections.events import EventLog
 from projections.rows import Rows, postgres_placeholders, sqlite_placeholders
 from projections.runner import ReadModel
-from projections.schema import ADDED_COLUMNS, INDEXES, TABLES, Row, add_column_statement
+from projections.schema import Row
 from projections.store import VIEW_NAME, ReadModelView
 
 # A read waits this long for a writer of another process at most (WAL readers seldom wait).
@@ -41,19 +42,6 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
 
     def _record_position(self, cursor: Any, tracking: Tracking) -> None:
         library.insert_tracking(self, cursor, tracking)
-
-    def construct_create_table_statements(self) -> list[str]:
-        return [*super().construct_create_table_statements(), *TABLES]
-
-    def _create_table(self, c: Any) -> None:
-        super()._create_table(c)
-        for table, column, kind in ADDED_COLUMNS:
-            c.execute(f"PRAGMA table_info({table})")
-            present = {row[1] for row in c.fetchall()}
-            if column not in present:
-                c.execute(add_column_statement(table, column, kind))
-        for statement in INDEXES:
-            c.execute(statement)
 
     @contextmanager
     def _writing(self) -> Iterator[Any]:
@@ -81,7 +69,7 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
     @contextmanager
     def reading(self) -> Iterator[Rows]:
         with library.transaction(self, commit=False) as cursor:
-            yield Rows(cursor, self.placeholders)
+            yield Rows(cursor, self.placeholders, library.stream_sqlite_rows)
 
     def query(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         # One query at a time: sqlite3 lets go of the GIL at every row it steps over, and
@@ -121,18 +109,6 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
 class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
     placeholders = staticmethod(postgres_placeholders)
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        statements = [
-            *TABLES,
-            *(
-                add_column_statement(table, f"IF NOT EXISTS {column}", kind)
-                for table, column, kind in ADDED_COLUMNS
-            ),
-            *INDEXES,
-        ]
-        self.sql_create_statements.extend(Composed([SQL(s)]) for s in statements)  # type: ignore[arg-type]
-
     @property
     def tracking_table(self) -> str:
         return library.tracking_table(self)
@@ -158,7 +134,7 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
             # One snapshot for the whole read, as SQLite gives: verify reads the position
             # and the rows it compares in one transaction.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            yield Rows(cursor, self.placeholders)
+            yield Rows(cursor, self.placeholders, library.stream_postgres_rows)
 
     def query(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         # The library's connections are in autocommit: one statement, no BEGIN/ROLLBACK.
@@ -167,7 +143,7 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
             return [dict(row) for row in cursor.fetchall()]
 
 
-READ_MODEL_DBNAME = "readmodel.sqlite3"
+READ_MODEL_DBNAME = READ_MODEL.file
 
 
 def read_model_env(storage: Storage, into: str | None = None) -> dict[str, str]:
@@ -193,28 +169,28 @@ def read_model_env(storage: Storage, into: str | None = None) -> dict[str, str]:
 
 
 def _view_location(storage: Storage) -> str:
-    if storage.database_url:
-        return storage.database_url
-    assert storage.data_dir is not None
-    return str(storage.data_dir / READ_MODEL_DBNAME)
+    return location(storage, READ_MODEL)
 
 
 def open_read_model(storage: Storage, events: EventLog, into: str | None = None) -> ReadModel:
     """The read model of ``storage`` (or the one ``into`` names), reading ``events``; its
-    tables made, under the store's schema lock, when it has none."""
+    tables migrated under the store's schema lock."""
     with creating_schema(storage, connect_timeout=storage.connect_timeout):
         return ReadModel(open_store(storage, into), events)
 
 
 def open_store(storage: Storage, into: str | None = None) -> ReadModelView:
     """The read model's store beside the events of ``storage``, or ``into`` a SQLite path
-    or a PostgreSQL URL of its own."""
-    return open_view(read_model_env(storage, into))
+    or a PostgreSQL URL of its own; its tables migrated first (a read when current)."""
+    env = read_model_env(storage, into)
+    where = into if into is not None else _view_location(storage)
+    migrate(where, READ_MODEL, connect_timeout=storage.connect_timeout)
+    return open_view(env)
 
 
 def open_view(env: Mapping[str, str]) -> ReadModelView:
-    """A view on the read-model store named by ``READMODEL_*`` settings, creating its
-    tables when missing."""
+    """A view on the read-model store named by ``READMODEL_*`` settings. The library
+    makes its tracking table; the store's own tables must be migrated (``open_store``)."""
     environment = Environment(VIEW_NAME, dict(env))
     module = environment.get("PERSISTENCE_MODULE")
     kind = PostgresReadModelView if module == "eventsourcing.postgres" else SQLiteReadModelView

@@ -16,6 +16,7 @@ from adapters.event_log import StoredEventLog
 from adapters.idempotency_table import open_idempotency_table
 from adapters.keys import ApiKeys
 from adapters.leases import ProjectionLease, creating_schema
+from adapters.migrations import migrate_store
 from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage, apply_statement_timeout, check_reachable
 from api.settings import Settings
@@ -63,6 +64,7 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
     apply_statement_timeout(storage)
     with ExitStack() as opened:
         with creating_schema(storage, connect_timeout=settings.connect_timeout_seconds):
+            migrate_store(storage)  # our tables; the library makes its own as they open
             service = OutdialService(storage.event_store_env(), clock=clock)
             opened.callback(service.close)
             keys = ApiKeys.open(storage)

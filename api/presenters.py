@@ -18,9 +18,10 @@ from api.schemas.outdials import OutdialOut
 from api.schemas.targets import TargetOut
 from application.history import EventRecord
 from domain.address import Address
+from domain.availability import Availability
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS, Plan
-from domain.target import Availability, Dial, Target
+from domain.target import Dial, Target
 from domain.timeline import format_timestamp
 from projections.paging import Page
 from projections.schema import Row

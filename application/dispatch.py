@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Protocol
 from uuid import UUID
 
 from application.errors import ConcurrentChange
@@ -73,7 +73,6 @@ class Dispatcher:
         """
         started: Dispatched = []
         position: int | None = None
-        recorded: list[tuple[int, Any]] = []
         tried: set[UUID] = set()
         for _ in range(DISPATCH_ROUNDS):
             candidates = [
@@ -93,12 +92,11 @@ class Dispatcher:
                     written = _start_despite_conflicts(start, taking.ids, len(started))
                 started += written.value
                 position = latest(position, written.position)
-                recorded += written.recorded
             if not found or len(started) == limit:
                 break
         if tried and not started:
             raise ConcurrentChange("other dispatchers took every available target; retry")
-        return Written(started, position, tuple(sorted(recorded, key=lambda r: r[0])))
+        return Written(started, position)
 
 
 def _start_despite_conflicts(
@@ -114,7 +112,6 @@ def _start_despite_conflicts(
     # Still colliding: one at a time, so that each conflict costs only its own target.
     started: Dispatched = []
     position: int | None = None
-    recorded: list[tuple[int, Any]] = []
     for target_id in ids:
         try:
             written = start([target_id], already + len(started))
@@ -122,8 +119,7 @@ def _start_despite_conflicts(
             continue
         started += written.value
         position = latest(position, written.position)
-        recorded += written.recorded
-    return Written(started, position, tuple(recorded))
+    return Written(started, position)
 
 
 @dataclass

@@ -4,8 +4,8 @@ implements each for the embedded store and PostgreSQL; the composition root
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import Protocol
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol
 from uuid import UUID
 
 from eventsourcing.persistence import ApplicationRecorder, StoredEvent
@@ -45,3 +45,7 @@ def bulk_reads_of(recorder: ApplicationRecorder) -> BulkEventReads:
         bulk: BulkEventReads = recorder  # type: ignore[assignment]
         return bulk
     return ReadsOneAtATime(recorder)
+
+
+# Told the events of each write, with their notification ids, once it is committed.
+RecordedListener = Callable[[Sequence[tuple[int, Any]]], None]

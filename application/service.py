@@ -23,14 +23,15 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
 from application.ids import NEW_IDS, IdSource
-from application.ports import bulk_reads_of
+from application.ports import RecordedListener, bulk_reads_of
 from application.transcoding import EventTranscoder, register_domain_transcodings
 from application.written import Written
 from domain.address import Address
+from domain.availability import Availability
 from domain.errors import InvalidValue, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN, Outdial
 from domain.plan import Plan
-from domain.target import Availability, Blocked, Dial, Target
+from domain.target import Dial, Target
 
 Clock = Callable[[], datetime]
 BATCH_MAX = 1_000
@@ -72,6 +73,13 @@ class OutdialService(Application[UUID]):
         self.clock = clock
         self._dispatcher = Dispatcher()
         self._bulk = bulk_reads_of(self.recorder)
+        self._listeners: list[RecordedListener] = []
+
+    def on_recorded(self, listener: RecordedListener) -> None:
+        """``listener`` is given the events of each write this service records, with
+        their notification ids, once they are committed (the live projection of this
+        process applies them without reading them back)."""
+        self._listeners.append(listener)
 
     def construct_transcoder(self) -> Transcoder:
         transcoder = EventTranscoder()
@@ -110,6 +118,14 @@ class OutdialService(Application[UUID]):
             actor=actor,
         )
         return self._save(outdial, answer=outdial)
+
+    def customer_of_outdial(self, outdial_id: UUID) -> UUID:
+        """The customer an outdial belongs to: for the console, which acts for all."""
+        return self._load(Outdial, outdial_id, OutdialNotFound).customer_id
+
+    def customer_of_target(self, target_id: UUID) -> UUID:
+        """The customer a target belongs to: for the console, which acts for all."""
+        return self._load(Target, target_id, TargetNotFound).customer_id
 
     def get_outdial(self, customer_id: UUID, outdial_id: UUID) -> Outdial:
         outdial = self._load(Outdial, outdial_id, OutdialNotFound)
@@ -180,7 +196,7 @@ class OutdialService(Application[UUID]):
         written = self._create_targets(
             customer_id, outdial_id, [new], batch=False, ids=ids, actor=actor
         )
-        return Written(written.value[0], written.position, written.recorded)
+        return Written(written.value[0], written.position)
 
     def create_targets(
         self,
@@ -299,7 +315,8 @@ class OutdialService(Application[UUID]):
         return self._start_dial(
             target,
             dial_id=dial_id,
-            plan=outdial.dialing_plan(plan_changes),
+            plan=outdial.plan.with_changes(plan_changes or {}),
+            outdial=outdial,
             destination_index=destination_index,
             reference_id=reference_id,
             manual=manual,
@@ -314,16 +331,12 @@ class OutdialService(Application[UUID]):
         *,
         plan_changes: Mapping[str, Any] | None = None,
     ) -> tuple[Availability, Plan]:
-        """Why the target may or may not be dialed now, judged as dispatch judges it (a
-        deleted outdial blocks it too), and the plan judged."""
+        """Why the target may or may not be dialed now, judged as dispatch judges it (its
+        outdial's rules included), and the plan judged."""
         outdial = self.get_outdial(customer_id, outdial_id)
         target = self.get_target(customer_id, outdial_id, target_id)
         plan = outdial.plan.with_changes(plan_changes or {})
-        judged = target.availability(plan, self.clock())
-        if outdial.is_deleted:
-            outdial_deleted = Blocked("OUTDIAL_DELETED", f"outdial {outdial_id} is deleted")
-            judged = replace(judged, blocked_by=(outdial_deleted, *judged.blocked_by))
-        return judged, plan
+        return target.availability(plan, self.clock(), outdial_blocking=outdial.blocking()), plan
 
     def finish_dial(
         self,
@@ -373,10 +386,9 @@ class OutdialService(Application[UUID]):
                     ],
                     None,
                 )
-        try:
-            plan = outdial.dialing_plan(plan_changes)
-        except TargetNotDialable:
-            return Written([], None)
+        plan = outdial.plan.with_changes(plan_changes or {})
+        if outdial.blocking():
+            return Written([], None)  # none of its targets may be dialed
 
         def find(wanted: int) -> list[UUID]:
             return candidates.available_target_ids(
@@ -390,7 +402,13 @@ class OutdialService(Application[UUID]):
             for target in self._targets_of(customer_id, outdial_id, target_ids):
                 dial_id = ids.dial_id(already + len(started))
                 try:
-                    dial = target.start_dial(dial_id=dial_id, plan=plan, at=at, actor=actor)
+                    dial = target.start_dial(
+                        dial_id=dial_id,
+                        plan=plan,
+                        at=at,
+                        outdial_blocking=outdial.blocking(),
+                        actor=actor,
+                    )
                 except TargetNotDialable:
                     continue  # taken, finished or deleted since the read model proposed it
                 started.append((target.id, dial))
@@ -413,6 +431,7 @@ class OutdialService(Application[UUID]):
         *,
         dial_id: UUID,
         plan: Plan,
+        outdial: Outdial,
         manual: bool,
         destination_index: int | None = None,
         reference_id: str = "",
@@ -425,6 +444,7 @@ class OutdialService(Application[UUID]):
             reference_id=reference_id,
             at=self.clock(),
             honour_try_interval=not manual,
+            outdial_blocking=outdial.blocking(),
             actor=actor,
         )
         return self._save(target, answer=dial)
@@ -474,8 +494,11 @@ class OutdialService(Application[UUID]):
                 event, Target.Event
             ):
                 self.take_snapshot(event.originator_id, version=event.originator_version)
-        recorded = tuple((r.notification.id, r.domain_event) for r in recordings)
-        return Written(answer, recorded[-1][0] if recorded else None, recorded)
+        if recordings:
+            recorded = [(r.notification.id, r.domain_event) for r in recordings]
+            for listener in self._listeners:
+                listener(recorded)
+        return Written(answer, recordings[-1].notification.id if recordings else None)
 
 
 def _check_batch_size(batch: Sequence[NewTarget]) -> None:

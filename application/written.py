@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
@@ -18,9 +18,6 @@ class Written(Generic[T]):
 
     value: T
     position: int | None
-    # The events the command recorded, with their notification ids, for a reader in
-    # this process that would otherwise read them back from the store.
-    recorded: tuple[tuple[int, Any], ...] = ()
 
 
 def latest(*positions: int | None) -> int | None:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.errors import OutdialDeleted, TargetNotDialable
+from domain.availability import Blocked
+from domain.errors import OutdialDeleted
 from domain.plan import DEFAULT_PLAN, Plan
 from domain.text import checked_data, checked_detail, checked_name
 from domain.timeline import event_time
@@ -167,17 +167,11 @@ class Outdial(Aggregate):
     def check_takes_targets(self) -> None:
         self._check_not_deleted()
 
-    def dialing_plan(self, changes: Mapping[str, object] | None = None) -> Plan:
-        """The plan its targets are dialed under: its own, with a request's ``changes``.
-
-        None of a deleted outdial's targets is dialable.
-        """
-        plan = self.plan.with_changes(changes or {})
+    def blocking(self) -> tuple[Blocked, ...]:
+        """What of the outdial stops every one of its targets being dialed now."""
         if self.is_deleted:
-            raise TargetNotDialable(
-                f"outdial {self.id} is deleted: none of its targets is dialable"
-            )
-        return plan
+            return (Blocked("OUTDIAL_DELETED", f"outdial {self.id} is deleted"),)
+        return ()
 
     def _check_not_deleted(self) -> None:
         if self.is_deleted:

@@ -18,6 +18,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.address import Address
+from domain.availability import Availability, Blocked
 from domain.errors import (
     DialAlreadyFinished,
     DialNotFound,
@@ -64,25 +65,6 @@ class Dial:
     @property
     def accepts_late_finish(self) -> bool:
         return self.timed_out and not self.late
-
-
-@dataclass(frozen=True)
-class Blocked:
-    """A rule that stops a target being dialed now."""
-
-    rule: str  # DELETED, OUTDIAL_DELETED, NOT_IDLE, NO_TRIES_LEFT, TRY_INTERVAL
-    message: str
-
-
-@dataclass(frozen=True)
-class Availability:
-    blocked_by: tuple[Blocked, ...]
-    next_destination: int | None  # the destination a dial would use, when any has tries
-    ready_at: datetime | None  # when the try_interval after the last dial ends
-
-    @property
-    def available(self) -> bool:
-        return not self.blocked_by
 
 
 def cut_reason(reason: str) -> str:
@@ -265,12 +247,14 @@ class Target(Aggregate):
         destination_index: int | None = None,
         reference_id: str = "",
         honour_try_interval: bool = True,
+        outdial_blocking: tuple[Blocked, ...] = (),
         actor: str = "",
     ) -> Dial:
         """Start one dial; the next destination in order unless one is named.
 
         ``honour_try_interval`` is False for an operator's manual redial, which
-        does not wait for the plan's try_interval.
+        does not wait for the plan's try_interval; ``outdial_blocking`` is what of the
+        outdial stops all its targets (``Outdial.blocking``).
         """
         if not isinstance(reference_id, str) or len(reference_id) > REFERENCE_ID_MAX:
             raise InvalidValue(
@@ -285,10 +269,14 @@ class Target(Aggregate):
             raise InvalidValue("dial_id", "a dial with this id was already started")
         # Judged at the time the dial will be recorded (never before the last event).
         at = self._event_time(at)
-        self._check_dialable(plan, at, honour_try_interval)
+        judged = self.availability(
+            plan, at, honour_try_interval=honour_try_interval, outdial_blocking=outdial_blocking
+        )
+        if judged.blocked_by:
+            raise TargetNotDialable(judged.blocked_by[0].message)
         if destination_index is None:
             destination_index = plan.next_destination(self.destinations, self.try_counts)
-            assert destination_index is not None  # _check_dialable found one
+            assert destination_index is not None  # availability found one
         elif self.destinations[destination_index] is None:
             raise TargetNotDialable(f"destination_{destination_index} is not set")
         elif not plan.is_eligible(destination_index, self.destinations, self.try_counts):
@@ -358,29 +346,20 @@ class Target(Aggregate):
     def next_destination(self, plan: Plan) -> int | None:
         return plan.next_destination(self.destinations, self.try_counts)
 
-    def is_available(self, plan: Plan, now: datetime) -> bool:
-        """May a campaign engine dial this target now under ``plan``?
-
-        The rule is in docs/design.md, Domain rules; the read model's available query
-        answers the same.
-        """
-        try:
-            self._check_dialable(plan, now, honour_try_interval=True)
-        except TargetNotDialable:
-            return False
-        return True
-
-    def in_flight_dial(self) -> Dial | None:
-        return None if self.dial_in_flight is None else self.dials[str(self.dial_in_flight)]
-
     # -- internals --------------------------------------------------------------
 
     def availability(
-        self, plan: Plan, now: datetime, *, honour_try_interval: bool = True
+        self,
+        plan: Plan,
+        now: datetime,
+        *,
+        honour_try_interval: bool = True,
+        outdial_blocking: tuple[Blocked, ...] = (),
     ) -> Availability:
-        """Whether it may be dialed now under ``plan``, and every rule that stops it: what
-        dispatch, an explicit start and the availability endpoint all judge by."""
-        blocked: list[Blocked] = []
+        """Whether it may be dialed now under ``plan``, and every rule that stops it, its
+        outdial's first: what dispatch, an explicit start and the availability endpoint
+        all judge by."""
+        blocked: list[Blocked] = list(outdial_blocking)
         if self.is_deleted:
             blocked.append(Blocked("DELETED", "the target is deleted"))
         if self.status != "idle":
@@ -398,11 +377,6 @@ class Target(Aggregate):
                     )
                 )
         return Availability(tuple(blocked), next_destination, ready_at)
-
-    def _check_dialable(self, plan: Plan, at: datetime, honour_try_interval: bool) -> None:
-        judged = self.availability(plan, at, honour_try_interval=honour_try_interval)
-        if judged.blocked_by:
-            raise TargetNotDialable(judged.blocked_by[0].message)
 
     def _dial(self, dial_id: UUID) -> Dial:
         try:

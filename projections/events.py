@@ -56,19 +56,3 @@ def events_until(log: EventLog, until: int, after: int = 0) -> Iterator[Notified
             return
         yield from page
         start = page[-1][0]
-
-
-def next_in_line(recorded: Sequence[Notified], after: int) -> Sequence[Notified]:
-    """Those of ``recorded`` (in id order) that come next after position ``after``: the
-    one right after it, and each following without a gap. Ids only grow, so ``after + 1``
-    is surely next; past a jump another writer's events may lie between (or PostgreSQL
-    left a gap), and the log must be read instead."""
-    start = 0
-    while start < len(recorded) and recorded[start][0] <= after:
-        start += 1  # applied already (by another projection, meanwhile)
-    if start == len(recorded) or recorded[start][0] != after + 1:
-        return ()
-    end = start + 1
-    while end < len(recorded) and recorded[end][0] == recorded[end - 1][0] + 1:
-        end += 1
-    return recorded[start:end]

@@ -8,12 +8,10 @@ from the rebuilt position, and an interrupted rebuild leaves the old read model 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable
 
-from eventsourcing.persistence import Tracking
-
-from projections.events import EventLog, Notified, events_until, next_in_line
+from projections.applier import Handover, apply_next
+from projections.events import EventLog, events_until
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection, apply_event
 from projections.store import ReadModelView
@@ -111,38 +109,22 @@ def _rebuild(
 def catch_up(
     events: EventLog,
     view: ReadModelView,
-    recorded: Sequence[Notified] = (),
     *,
     batch_size: int = BATCH,
+    handover: Handover | None = None,
 ) -> int:
-    """Project the events after the view's position, a batch per transaction.
-
-    ``recorded`` are events this process has just written, with their notification ids:
-    those next in line are applied as they are, in one transaction, rather than read back
-    and decoded again; whatever else waits is read from the log. The transaction names
-    the position it follows, so nothing another projection applied meanwhile is applied
-    twice (it is refused whole, IntegrityError). ``batch_size`` events at most are read
-    from the log per transaction.
-    """
+    """Project the events after the view's position, a batch per transaction, up to the
+    log's head; returns how many. Each transaction names the position it follows, so
+    nothing another projection applied meanwhile is applied twice (it is refused whole,
+    IntegrityError)."""
     projection = ReadModelProjection(view)
     done = 0
     after = view.max_tracking_id(events.name) or 0
-    ahead = next_in_line(recorded, after)
-    if ahead:
-        last = ahead[-1][0]
-        projection.process_events(
-            [event for _, event in ahead], Tracking(events.name, last), after=after
-        )
-        done, after = len(ahead), last
-    batch: list[Any] = []
-    position = after
-    for position, event in events_until(events, events.head(), after=after):
-        batch.append(event)
-        if len(batch) == batch_size:
-            projection.process_events(batch, Tracking(events.name, position), after=after)
-            done += len(batch)
-            batch, after = [], position
-    if batch:
-        projection.process_events(batch, Tracking(events.name, position), after=after)
-        done += len(batch)
+    head = events.head()
+    while after < head:
+        applied = apply_next(projection, events, after, limit=batch_size, handover=handover)
+        if applied is None:
+            break
+        done += applied.count
+        after = applied.position
     return done

@@ -6,12 +6,10 @@ that touches a row several times reads it once and writes it once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
 from projections.schema import COLUMNS, Row
-
-STREAM_BATCH = 2_000
 
 
 class Cursor(Protocol):
@@ -21,12 +19,19 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
 
+# Streams every row of a table in a transaction: (cursor, table, order by) -> rows.
+Streams = Callable[[Any, str, tuple[str, ...]], Iterator[Row]]
+
+
 class Rows:
     """Row access inside one read-model transaction (same SQL on both stores)."""
 
-    def __init__(self, cursor: Cursor, placeholders: PlaceholderStyle) -> None:
+    def __init__(
+        self, cursor: Cursor, placeholders: PlaceholderStyle, streams: Streams | None = None
+    ) -> None:
         self._cursor = cursor
         self._sql = placeholders
+        self._streams = streams
 
     def get(self, table: str, row_id: str) -> Row | None:
         rows = self.select(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
@@ -41,22 +46,11 @@ class Rows:
 
     def stream(self, table: str, order_by: tuple[str, ...]) -> Iterator[Row]:
         """Every row of ``table`` in the byte order of some text columns, a batch at a
-        time (a server-side cursor on PostgreSQL), in this transaction's snapshot."""
-        connection = getattr(self._cursor, "connection", None)
-        if connection is not None and hasattr(connection, "pgconn"):
-            order = ", ".join(f'{column} COLLATE "C"' for column in order_by)
-            named = connection.cursor(name=f"outdial_{table}")
-            named.itersize = STREAM_BATCH
-            named.execute(f"SELECT * FROM {table} ORDER BY {order}")  # type: ignore[arg-type]
-            yield from (dict(row) for row in named)
-            return
-        # A cursor of its own on the same connection (the same snapshot): several
-        # streams are read side by side.
-        raw: Any = getattr(self._cursor, "sqlite_cursor", self._cursor)
-        cursor = raw.connection.cursor()
-        cursor.execute(f"SELECT * FROM {table} ORDER BY {', '.join(order_by)}")
-        while batch := cursor.fetchmany(STREAM_BATCH):
-            yield from (dict(row) for row in batch)
+        time, in this transaction's snapshot (a store's ``reading()`` says how)."""
+        if self._streams is None:
+            msg = "rows stream only in a reading transaction"
+            raise TypeError(msg)
+        return self._streams(self._cursor, table, order_by)
 
 
 class ChangedRows(Rows):

@@ -21,8 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from eventsourcing.persistence import Tracking
-
+from projections.applier import Handover, apply_next
 from projections.events import EventLog, Notified
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection
@@ -182,6 +181,7 @@ class LiveProjection:
         self._applying = threading.Lock()
         self._position: int | None = None  # the view's position as this process left it
         self._projection = ReadModelProjection(read_model.view)
+        self.handover = Handover()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._beat_at = 0.0
@@ -215,26 +215,26 @@ class LiveProjection:
         """The last batch failed and none has gone through since (no query: cheap)."""
         return self._failed_at is not None
 
-    def apply_until(
-        self, position: int, recorded: Sequence[Notified] = (), timeout: float = 1.0
-    ) -> None:
+    def apply_until(self, position: int, timeout: float = 1.0) -> None:
         """Apply what is waiting, so that ``position`` is in the read model when this
         returns, unless this process is not the active projection, another applier holds
         the lock past ``timeout``, or applying fails (then the projection's own thread
-        carries on, and the caller's wait decides).
-
-        ``recorded`` are the caller's own events; when they are next in the log they are
-        applied as they are, without reading them back from the store.
-        """
+        carries on, and the caller's wait decides)."""
         if not self.active or not self._applying.acquire(timeout=timeout):
             return
         try:
-            while (self._position or 0) < position and self._apply_next_batch(recorded):
+            while (self._position or 0) < position and self._apply_next_batch():
                 pass
         except Exception as error:
             self._failed(error)
         finally:
             self._applying.release()
+
+    def hand_over(self, recorded: Sequence[Notified]) -> None:
+        """Events this process has just recorded: applied as they are when next in line,
+        rather than read back from the store (only while this projection is active)."""
+        if self.active:
+            self.handover.put(recorded)
 
     def _supervise(self) -> None:
         failures = 0
@@ -286,7 +286,7 @@ class LiveProjection:
             }
         )
 
-    def _apply_next_batch(self, recorded: Sequence[Notified] = ()) -> bool:
+    def _apply_next_batch(self) -> bool:
         """Apply the next batch of waiting events in one transaction; False when none
         waits. Called with the lock held.
 
@@ -295,7 +295,7 @@ class LiveProjection:
         everything before it and EventNotApplied names it.
         """
         try:
-            return self._apply_page(recorded, self.batch)
+            return self._apply(self.batch)
         except Exception as error:
             self._position = None  # rolled back
             if unreachable(error):
@@ -306,7 +306,7 @@ class LiveProjection:
         for _ in range(self.batch):
             after = self._position = self.read_model.position() or 0
             try:
-                if not self._apply_page((), 1):
+                if not self._apply(1):
                     return False
             except Exception as error:
                 self._position = None
@@ -315,28 +315,19 @@ class LiveProjection:
                 raise self._not_applied(after, error) from error
         return True
 
-    def _apply_page(self, recorded: Sequence[Notified], limit: int) -> bool:
+    def _apply(self, limit: int) -> bool:
         model = self.read_model
-        events = model.events
         if self._position is None:
             self._position = model.position() or 0
-        # Ids only grow: the one after ours is surely next, gaps in the log or not; and so
-        # is each id one more than the last. Past a jump (a command of several writes, with
-        # another writer's events between them) the log is read instead.
-        if recorded and recorded[0][0] == self._position + 1:
-            page: Sequence[Notified] = _contiguous(recorded)
-        else:
-            page = events.read(self._position, limit=limit)
-        if not page:
-            return False
-        last = page[-1][0]
-        self._projection.process_events(
-            [event for _, event in page], Tracking(events.name, last), after=self._position
+        applied = apply_next(
+            self._projection, model.events, self._position, limit=limit, handover=self.handover
         )
-        self._position = last
-        if self._failed_at is not None and last > self._failed_at:
+        if applied is None:
+            return False
+        self._position = applied.position
+        if self._failed_at is not None and applied.position > self._failed_at:
             self._failed_at = None  # moved past the failure
-        model.has_applied(last)
+        model.has_applied(applied.position)
         return True
 
     def _not_applied(self, after: int, error: Exception) -> EventNotApplied:
@@ -368,14 +359,6 @@ class LiveProjection:
         self.restarts += 1
         with contextlib.suppress(Exception):  # the store itself may be what failed
             self._beat(time.time())
-
-
-def _contiguous(recorded: Sequence[Notified]) -> Sequence[Notified]:
-    """The longest start of ``recorded`` whose ids follow one another without a gap."""
-    for n in range(1, len(recorded)):
-        if recorded[n][0] != recorded[n - 1][0] + 1:
-            return recorded[:n]
-    return recorded
 
 
 def why_not_following(

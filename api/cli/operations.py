@@ -1,5 +1,6 @@
 """What engineers run to keep the read model honest and to ask "why is this target in
-this state?" without the HTTP API: rebuild, verify, replay."""
+this state?" without the HTTP API: rebuild, verify, replay; and migrate, which brings the
+store's own tables to this release."""
 
 from __future__ import annotations
 
@@ -11,6 +12,9 @@ from contextlib import ExitStack
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
+from adapters.leases import creating_schema
+from adapters.migrations import migrate_store
+from adapters.stores import check_reachable
 from api import presenters
 from api.bootstrap import bootstrap
 from api.readable import changed, said_by
@@ -19,6 +23,21 @@ from application.history import replay_steps, stored_events
 from projections.failures import EventNotApplied
 from projections.rebuild import rebuild
 from projections.verify import verifying
+
+
+def migrate(settings: Settings, args: argparse.Namespace) -> int:
+    """Every schema of the store at this release's latest version, one line each with the
+    version before and after; then the library's tables, as `serve` makes them. Unlike
+    `serve`, no statement timeout: a migration of a large table may take long."""
+    storage = settings.storage()
+    check_reachable(storage)
+    with creating_schema(storage, connect_timeout=settings.connect_timeout_seconds):
+        migrated = migrate_store(storage)
+    for done in migrated:
+        print(f"{done.schema}: version {done.before} -> {done.after} ({done.where})", flush=True)
+    with bootstrap(settings):
+        pass
+    return 0
 
 
 def rebuild_read_model(settings: Settings, args: argparse.Namespace) -> int:

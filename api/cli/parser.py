@@ -117,6 +117,15 @@ def build_parser() -> argparse.ArgumentParser:
 
     command = _command(
         commands,
+        "migrate",
+        parents=[store],
+        help="bring the store's own tables to this release (each start does too) and print "
+        "each schema's version before and after",
+    )
+    command.set_defaults(func=operations.migrate, creates_store=True)
+
+    command = _command(
+        commands,
         "rebuild",
         parents=[store],
         help="project every event again into a fresh read model, replacing it in one transaction",
@@ -164,7 +173,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="N",
         help=f"targets written in one atomic write, 1..{BATCH_MAX} (default {BATCH_MAX})",
     )
-    command.set_defaults(func=importing.import_targets)
+    command.set_defaults(func=importing.import_file)
 
     exporting = _command(
         commands, "export", help="stream targets or dials out as CSV (imports again) or JSON Lines"

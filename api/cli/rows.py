@@ -18,7 +18,6 @@ Destination cells are never quoted so: ``+821100000001`` is the import's number 
 from __future__ import annotations
 
 import csv
-import hashlib
 import multiprocessing
 import re
 from collections.abc import Callable, Iterable, Iterator
@@ -26,8 +25,9 @@ from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
-from uuid import UUID, uuid5
+from uuid import UUID
 
+from application.importing import Identity
 from application.service import NewTarget
 from domain.address import IMPLIED_TYPE, Address, is_e164
 from domain.errors import InvalidValue
@@ -373,57 +373,6 @@ def _kept_id(row: Row) -> UUID:
         return UUID(row.get("id") or "")
     except ValueError:
         raise InvalidValue("id", "is not a UUID") from None
-
-
-Identity = Callable[[Row, int], UUID]
-
-
-def identity(header: list[str], outdial_id: UUID, exists: Callable[[UUID], bool]) -> Identity:
-    """A row's derived id: from the outdial, its line and the content of its known
-    columns (in name order; a column the row lacks counts as None).
-
-    The id is a UUIDv8 (RFC 9562) that sorts by outdial, then line: consecutive rows land
-    side by side in every index keyed by id, where random ids would dirty a page each
-    and cost a quarter of an import's time. An import begun before these ids existed
-    (its first row's id a UUIDv5 of the same inputs) goes on with those.
-    """
-    known = sorted({c for c in header if c in KNOWN})
-    tag = int.from_bytes(hashlib.sha256(b"outdial-import/" + outdial_id.bytes).digest()[:4])
-
-    def content(row: Row) -> bytes:
-        text = "\x1f".join(f"{k}={row.get(k)}" for k in known)  # None: the row lacks it
-        return text.encode("utf-8", "surrogatepass")
-
-    def ordered(row: Row, line: int) -> UUID:
-        digest = hashlib.sha256(outdial_id.bytes + content(row)).digest()
-        return UUID(int=sortable_id(tag, line, int.from_bytes(digest[:6]) >> 2))
-
-    def earlier(row: Row, line: int) -> UUID:
-        return uuid5(outdial_id, f"import/{line}/{hashlib.sha256(content(row)).hexdigest()}")
-
-    chosen: list[Identity] = []
-
-    def identify(row: Row, line: int) -> UUID:
-        if not chosen:  # the first row tells
-            chosen.append(earlier if exists(earlier(row, line)) else ordered)
-        return chosen[0](row, line)
-
-    return identify
-
-
-def sortable_id(tag: int, line: int, rest: int) -> int:
-    """A UUIDv8's 128 bits: a 32-bit tag, a 44-bit line number and 46 bits of the rest,
-    around the version (8) and variant (0b10) bits, so that ids sort by tag, then line."""
-    line &= (1 << 44) - 1
-    return (
-        (tag & 0xFFFF_FFFF) << 96
-        | (line >> 28) << 80
-        | 0x8 << 76
-        | ((line >> 16) & 0xFFF) << 64
-        | 0b10 << 62
-        | (line & 0xFFFF) << 46
-        | (rest & ((1 << 46) - 1))
-    )
 
 
 @dataclass(frozen=True)

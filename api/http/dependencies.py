@@ -106,7 +106,7 @@ class ReadModelWait:
         ``X-Read-Model: behind`` (added by the request guard), since a read may not show
         it yet."""
         if written.position is not None and self._projection is not None:
-            self._projection.apply_until(written.position, written.recorded, timeout=self._timeout)
+            self._projection.apply_until(written.position, timeout=self._timeout)
         if not self._read_model.wait_until_applied(written.position, timeout=self._timeout):
             log.warning("read model has not reached position %s; a read may lag", written.position)
             self._request.state.read_model_behind = True

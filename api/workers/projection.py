@@ -18,6 +18,7 @@ class ProjectionWorker:
 
     def __init__(self, services: Services) -> None:
         self.projection = LiveProjection(services.read_model, lease=services.projection_lease())
+        services.service.on_recorded(self.projection.hand_over)
         self.sweeper = DialTimeoutSweeper(
             services.service,
             services.read_model.queries,

@@ -11,12 +11,13 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from adapters.event_log import StoredEventLog
-from adapters.read_model_store import open_view, read_model_env
+from adapters.read_model_store import open_store
 from adapters.stores import Storage
 from application.service import OutdialService
 from projections import projection as projection_module
 from projections import targets as targets_module
-from projections.events import Notified, next_in_line
+from projections.applier import Handover
+from projections.events import Notified
 from projections.projection import ReadModelProjection, apply_events
 from projections.rebuild import catch_up
 from projections.store import ReadModelView
@@ -27,7 +28,7 @@ from tests.integration.conftest import all_rows, campaign_day
 
 @pytest.fixture
 def view(storage: Storage) -> Any:
-    opened = open_view(read_model_env(storage))
+    opened = open_store(storage)
     yield opened
     opened.close()
 
@@ -86,7 +87,7 @@ def test_a_batch_of_new_targets_that_crashed_or_is_replayed_applies_nothing_twic
 ) -> None:
     outdial = stored_app.create_outdial(customer).value
     batch = [new_target(f"+8211000{n:05d}") for n in range(50)]
-    written = stored_app.create_targets(customer, outdial.id, batch)
+    stored_app.create_targets(customer, outdial.id, batch)
     notified = _every_event(events)
     projection = ReadModelProjection(view)
     projection.process_events([notified[0][1]], Tracking(events.name, notified[0][0]), after=0)
@@ -111,24 +112,26 @@ def test_a_batch_of_new_targets_that_crashed_or_is_replayed_applies_nothing_twic
     with pytest.raises(IntegrityError):  # the same batch again, as after a crash
         projection.process_events(rest, last, after=notified[0][0])
     assert all_rows(view) == applied
-    assert catch_up(events, view, written.recorded) == 0  # already applied: nothing
+    assert catch_up(events, view) == 0  # already applied: nothing
     assert all_rows(view) == applied
     assert verify(events, view)[1] == []
 
 
-def test_catch_up_applies_recorded_events_next_in_line_and_reads_the_rest(
+def test_catch_up_applies_handed_over_events_next_in_line_and_reads_the_rest(
     stored_app: OutdialService,
     events: StoredEventLog,
     view: ReadModelView,
     customer: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    outdial = stored_app.create_outdial(customer).value  # not applied yet
-    first = stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
+    handover = Handover()
+    outdial = stored_app.create_outdial(customer).value  # not applied, not handed over
+    stored_app.on_recorded(handover.put)
+    stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
     # Not next in line (the outdial's event is before them): read from the log.
-    assert catch_up(events, view, first.recorded) == 4
-    second = stored_app.create_targets(customer, outdial.id, [new_target("+821100000002")] * 3)
-    third = stored_app.create_targets(customer, outdial.id, [new_target("+821100000003")] * 3)
+    assert catch_up(events, view, handover=handover) == 4
+    stored_app.create_targets(customer, outdial.id, [new_target("+821100000002")] * 3)
+    stored_app.create_targets(customer, outdial.id, [new_target("+821100000003")] * 3)
     reads: list[int] = []
     real_read = events.read
 
@@ -137,18 +140,24 @@ def test_catch_up_applies_recorded_events_next_in_line_and_reads_the_rest(
         return real_read(after, limit=limit, until=until)
 
     monkeypatch.setattr(events, "read", counted_read)
-    assert catch_up(events, view, [*second.recorded, *third.recorded]) == 6
+    assert catch_up(events, view, handover=handover) == 6
     assert reads == []  # applied as they were handed over
     assert len(all_rows(view)["targets"]) == 9
     assert verify(events, view)[1] == []
 
 
-def test_next_in_line_takes_what_follows_the_position_without_a_gap() -> None:
-    recorded: list[Notified] = [(n, f"event {n}") for n in (4, 5, 6, 8, 9)]
-    assert [n for n, _ in next_in_line(recorded, 3)] == [4, 5, 6]
-    assert [n for n, _ in next_in_line(recorded, 5)] == [6]  # 4 and 5 applied already
-    assert next_in_line(recorded, 2) == ()  # 3 is missing (or another writer's)
-    assert next_in_line(recorded, 6) == ()  # 7 may be another writer's: read the log
-    assert [n for n, _ in next_in_line(recorded, 7)] == [8, 9]
-    assert next_in_line(recorded, 9) == ()
-    assert next_in_line([], 0) == ()
+def test_a_handover_gives_what_follows_the_position_without_a_gap() -> None:
+    handover = Handover()
+    handover.put([(n, f"event {n}") for n in (4, 5, 6, 8, 9)])
+    assert [n for n, _ in handover.next_in_line(2, limit=10)] == []  # 3: another writer's
+    assert [n for n, _ in handover.next_in_line(3, limit=2)] == [4, 5]
+    assert [n for n, _ in handover.next_in_line(5, limit=10)] == [6]  # 4, 5 forgotten
+    assert handover.next_in_line(6, limit=10) == []  # 7 may be another writer's: read the log
+    assert [n for n, _ in handover.next_in_line(7, limit=10)] == [8, 9]
+    assert handover.next_in_line(9, limit=10) == []
+
+
+def test_a_handover_keeps_at_most_its_limit_dropping_the_oldest() -> None:
+    handover = Handover(limit=3)
+    handover.put([(n, n) for n in range(1, 6)])
+    assert [n for n, _ in handover.next_in_line(2, limit=10)] == [3, 4, 5]

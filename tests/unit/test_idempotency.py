@@ -20,7 +20,7 @@ from application.idempotency import (
 
 def test_a_key_runs_once_then_answers_and_is_forgotten_after_a_day() -> None:
     now = [1_000_000.0]
-    keys = IdempotencyKeys(SQLiteIdempotencyTable(":memory:"), clock=lambda: now[0])
+    keys = IdempotencyKeys(SQLiteIdempotencyTable.in_memory(), clock=lambda: now[0])
     customer, other = uuid4(), uuid4()
     first = keys.claim(customer, "k", "request-a")
     assert isinstance(first, Claimed)
@@ -43,7 +43,7 @@ def test_a_key_runs_once_then_answers_and_is_forgotten_after_a_day() -> None:
 
 
 def test_a_released_claim_runs_again_from_scratch() -> None:
-    keys = IdempotencyKeys(SQLiteIdempotencyTable(":memory:"))
+    keys = IdempotencyKeys(SQLiteIdempotencyTable.in_memory())
     customer = uuid4()
     first = keys.claim(customer, "k", "a")
     keys.release(customer, "k")

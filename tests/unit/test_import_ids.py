@@ -9,8 +9,8 @@ from uuid import UUID
 from hypothesis import given
 from hypothesis import strategies as st
 
-from api.cli.rows import sortable_id
 from application.ids import sorted_random_id
+from application.importing import sortable_id
 
 tags = st.integers(0, 2**32 - 1)
 lines = st.integers(1, 2**44 - 1)

@@ -102,7 +102,7 @@ class TargetLife(RuleBasedStateMachine):
     def time_out(self) -> None:
         assert self.target_id is not None
         target = self.target()
-        dial = target.in_flight_dial()
+        dial = None if target.dial_in_flight is None else target.dials[str(target.dial_in_flight)]
         if dial is not None:
             with suppress(*REFUSALS):
                 self.app.time_out_dial(self.target_id, dial.id)

@@ -180,8 +180,8 @@ def test_exhaustion_is_judged_under_the_plan_of_the_finished_dial() -> None:
     assert one_try.status == "done"
     assert two_tries.status == "idle"
     # A later, more generous plan does not reopen what the dial's own plan closed.
-    assert not one_try.is_available(plan(5), at(10))
-    assert two_tries.is_available(plan(5), at(10))
+    assert not one_try.availability(plan(5), at(10)).available
+    assert two_tries.availability(plan(5), at(10)).available
 
 
 def test_retry_walk_two_destinations_tries_two_and_one() -> None:
@@ -254,7 +254,7 @@ def test_a_deleted_target_is_never_dialed() -> None:
     target.delete(at=at(1))
     with pytest.raises(TargetNotDialable, match="deleted"):
         dial(target, seconds=2)
-    assert not target.is_available(DEFAULT_PLAN, at(3))
+    assert not target.availability(DEFAULT_PLAN, at(3)).available
 
 
 def test_a_dial_in_flight_when_deleted_may_still_finish() -> None:
@@ -269,11 +269,11 @@ def test_a_dial_in_flight_when_deleted_may_still_finish() -> None:
 def test_available_waits_for_try_interval_after_the_last_dial_ended() -> None:
     target = make_target("+821100000001")
     p = plan(3, try_interval=30_000)
-    assert target.is_available(p, at(0))  # never dialed: at once
+    assert target.availability(p, at(0)).available  # never dialed: at once
     started = dial(target, p)
     target.finish_dial(dial_id=started.id, result="fail", reason="busy", at=at(10))
-    assert not target.is_available(p, at(39))
-    assert target.is_available(p, at(40))
+    assert not target.availability(p, at(39)).available
+    assert target.availability(p, at(40)).available
     with pytest.raises(TargetNotDialable, match="try_interval"):
         dial(target, p, seconds=39)
 

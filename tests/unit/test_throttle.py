@@ -40,7 +40,7 @@ def test_a_bad_trusted_proxy_entry_is_named() -> None:
 
 def test_failures_leave_the_window_after_60_s() -> None:
     now = [1000.0]
-    failures = FailedAuthentications(ApiKeys(SQLiteKeyTable(":memory:")), clock=lambda: now[0])
+    failures = FailedAuthentications(ApiKeys(SQLiteKeyTable.in_memory()), clock=lambda: now[0])
     for _ in range(FAILURES_ALLOWED - 1):
         assert failures.refuse_or_count("a") is None
         now[0] += 1

@@ -1,0 +1,131 @@
+"""Keeps the read model along with an import (application/importing.py ``ReadModelAlong``).
+
+While a projection of the store is active, the import paces itself to it: it runs at most
+LEAD batches ahead, so a running `serve` sees the targets soon and stays ready. With none
+active, the import starts a projection process of its own for its length: the store's
+projection under the store's lease (a `serve` started meanwhile stands by, then takes
+over), on the import's other core. Should that process fail, the import applies its
+events itself. Either way every event goes through the one applier
+(projections/applier.py).
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import time
+from collections import deque
+from collections.abc import Sequence
+from multiprocessing.process import BaseProcess
+from typing import Any
+
+from api.bootstrap import Services, bootstrap
+from api.garbage_collection import seldom_collected
+from api.settings import Settings
+from projections.applier import Handover
+from projections.events import Notified
+from projections.rebuild import catch_up
+from projections.runner import LiveProjection
+
+# Events applied in one transaction by the import's own projection: a bigger transaction
+# writes each index page it dirties fewer times (benchmarks/findings.py).
+APPLY_EVERY = 5_000
+# Batches the import may write before the read model shows the first of them.
+LEAD = 3
+# How long the import waits for a projection to show a batch before applying it itself.
+WAIT_S = 60.0
+_SPAWN = multiprocessing.get_context("spawn")  # a fresh process: no inherited connections
+
+
+class ImportProjection:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+        self._ahead: deque[int] = deque()  # positions written, the read model may lack
+        self._beside: BaseProcess | None = None
+        self._finishing = _SPAWN.Event()
+        self._applying_here = False
+        self._handover = Handover()
+        services.service.on_recorded(self._hand_over)
+
+    def start(self) -> None:
+        """With no projection active, start the import's own (while the rows are checked)."""
+        if not self._projection_active():
+            self._beside = _SPAWN.Process(
+                target=run_import_projection,
+                args=(self._services.settings, self._finishing),
+                name="outdial-import-projection",
+                daemon=True,
+            )
+            self._beside.start()
+
+    def written(self, position: int) -> None:
+        self._ahead.append(position)
+        if len(self._ahead) > LEAD:
+            self._wait_for(self._ahead.popleft())
+
+    def finish(self) -> None:
+        self._stop_beside()
+        if self._ahead:
+            self._wait_for(self._ahead[-1])
+        self._ahead.clear()
+
+    def close(self) -> None:
+        self._stop_beside()
+
+    def _wait_for(self, position: int) -> None:
+        read_model = self._services.read_model
+        deadline = time.monotonic() + WAIT_S
+        while not read_model.wait_until_applied(position, timeout=0.5):
+            if self._applying_here or not (self._projection_active() or self._beside_running()):
+                self._apply_here()  # nobody applies it: apply it here
+                return
+            if time.monotonic() > deadline:
+                return
+
+    def _apply_here(self) -> None:
+        self._applying_here = True
+        catch_up(
+            self._services.events,
+            self._services.read_model.view,
+            batch_size=APPLY_EVERY,
+            handover=self._handover,
+        )
+
+    def _hand_over(self, recorded: Sequence[Notified]) -> None:
+        if self._applying_here:  # only then are they applied here, and not read back
+            self._handover.put(recorded)
+
+    def _projection_active(self) -> bool:
+        status = self._services.read_model.status()
+        return status is not None and status.active(time.time())
+
+    def _beside_running(self) -> bool:
+        return self._beside is not None and self._beside.is_alive()
+
+    def _stop_beside(self) -> None:
+        if self._beside is None:
+            return
+        self._finishing.set()
+        self._beside.join(timeout=120)
+        if self._beside.is_alive():
+            self._beside.terminate()
+            self._beside.join()
+        self._beside = None
+
+
+def run_import_projection(settings: Settings, finishing: Any) -> None:
+    """The import's own projection process: the store's projection, under its lease, until
+    the import is finishing and the read model holds everything recorded."""
+    with seldom_collected(), bootstrap(settings) as services:
+        projection = LiveProjection(
+            services.read_model, lease=services.projection_lease(), batch=APPLY_EVERY
+        )
+        projection.start()
+        try:
+            finishing.wait()
+            events, read_model = services.events, services.read_model
+            while projection.active and not projection.stuck:
+                if (read_model.position() or 0) >= events.head():
+                    return
+                read_model.wait_until_applied(events.head(), timeout=0.5)
+        finally:
+            projection.stop()
