@@ -136,7 +136,7 @@ class PostgresIdempotencyTable(_SQLTable):
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
         with self._pool.connection() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)  # type: ignore[arg-type]  # built from constants
+            cursor.execute(sql, params)
             return cursor.rowcount, cursor.fetchall() if cursor.description else []
 
     def close(self) -> None:

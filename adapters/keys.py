@@ -342,7 +342,7 @@ class PostgresKeyTable(KeyTable):
 
     def _rows(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         with self._pool.connection() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)  # type: ignore[arg-type]  # sql is built from constants
+            cursor.execute(sql, params)
             return cursor.fetchall() if cursor.description else []
 
     def insert(self, digest: str, customer_id: UUID, name: str, created_at: datetime) -> None:
@@ -402,9 +402,9 @@ class PostgresKeyTable(KeyTable):
                 "SELECT pg_advisory_xact_lock(hashtextextended(%s, %s))",
                 (address, _FAILURES_LOCK_SEED),
             )
-            cursor.execute(f"DELETE FROM {FAILURES} WHERE failed_at <= %s", (now - window,))  # type: ignore[arg-type]  # built from constants
+            cursor.execute(f"DELETE FROM {FAILURES} WHERE failed_at <= %s", (now - window,))
             cursor.execute(
-                f"SELECT COUNT(*), MIN(failed_at) FROM {FAILURES} WHERE address = %s",  # type: ignore[arg-type]
+                f"SELECT COUNT(*), MIN(failed_at) FROM {FAILURES} WHERE address = %s",
                 (address,),
             )
             row = cursor.fetchone()
@@ -413,7 +413,7 @@ class PostgresKeyTable(KeyTable):
             if count >= allowed:
                 return float(oldest)
             cursor.execute(
-                f"INSERT INTO {FAILURES} (address, failed_at) VALUES (%s, %s)",  # type: ignore[arg-type]
+                f"INSERT INTO {FAILURES} (address, failed_at) VALUES (%s, %s)",
                 (address, now),
             )
         return None

@@ -164,7 +164,7 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
 
     def _select(self, then: str, columns: str, originator_ids: list[UUID]) -> list[Any]:
         statement = SQL(
-            f"SELECT {columns} FROM {{0}}.{{1}} WHERE originator_id = ANY(%s) {then}"  # type: ignore[arg-type]
+            f"SELECT {columns} FROM {{0}}.{{1}} WHERE originator_id = ANY(%s) {then}"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         with self.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (originator_ids,), prepare=True)

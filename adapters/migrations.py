@@ -366,7 +366,7 @@ class _Postgres(_Database):
         self._connection = connection
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
-        cursor = self._connection.execute(sql, params)  # type: ignore[call-overload]  # constants
+        cursor = self._connection.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
 
     def has_versions(self) -> bool:

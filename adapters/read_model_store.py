@@ -139,7 +139,7 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
     def query(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         # The library's connections are in autocommit: one statement, no BEGIN/ROLLBACK.
         with library.postgres_connection(self) as connection, connection.cursor() as cursor:
-            cursor.execute(self.placeholders(statement), dict(params))  # type: ignore[arg-type]
+            cursor.execute(self.placeholders(statement), dict(params))
             return [dict(row) for row in cursor.fetchall()]
 
 
@@ -195,5 +195,5 @@ def open_view(env: Mapping[str, str]) -> ReadModelView:
     module = environment.get("PERSISTENCE_MODULE")
     kind = PostgresReadModelView if module == "eventsourcing.postgres" else SQLiteReadModelView
     factory: InfrastructureFactory[Any] = InfrastructureFactory.construct(environment)
-    view: ReadModelView = factory.tracking_recorder(kind)  # type: ignore[arg-type]
+    view: ReadModelView = factory.tracking_recorder(kind)
     return view

@@ -48,7 +48,7 @@ class _Stderr(logging.StreamHandler):  # type: ignore[type-arg]
     """Writes to whatever sys.stderr is when a line is written (as logging's last resort
     does), so a replaced stderr never leaves the handler writing to a closed stream."""
 
-    @property  # type: ignore[override]
+    @property
     def stream(self) -> Any:
         return sys.stderr
 

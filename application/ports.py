@@ -42,7 +42,7 @@ def bulk_reads_of(recorder: ApplicationRecorder) -> BulkEventReads:
     """The recorder itself when it reads in bulk (the adapters' recorders do), else one
     that reads an aggregate at a time."""
     if hasattr(recorder, "select_events_of") and hasattr(recorder, "existing_originators"):
-        bulk: BulkEventReads = recorder  # type: ignore[assignment]
+        bulk: BulkEventReads = recorder
         return bulk
     return ReadsOneAtATime(recorder)
 

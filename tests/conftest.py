@@ -88,7 +88,7 @@ def postgres_template() -> Iterator[str]:
     copied from it skips creating the schema (about a third of a second a test)."""
     name = f"outdial_template_{uuid4().hex[:8]}"
     with _postgres_admin() as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+        admin.execute(f'CREATE DATABASE "{name}"')
     url = f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}"
     from api.bootstrap import bootstrap  # imported late: only PostgreSQL tests need it
     from api.settings import Settings
@@ -97,7 +97,7 @@ def postgres_template() -> Iterator[str]:
         pass
     yield name
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture
@@ -115,7 +115,7 @@ def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
             return Storage(data_dir=tmp_path / f"var{len(databases)}-{uuid4().hex[:6]}")
         name = f"outdial_test_{uuid4().hex[:12]}"
         with _postgres_admin() as admin:
-            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')  # type: ignore[arg-type]
+            admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
         databases.append(name)
         return Storage(database_url=f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
 
@@ -123,7 +123,7 @@ def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
     if databases:
         with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
             for name in databases:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture

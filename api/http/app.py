@@ -31,7 +31,7 @@ def create_api(serving: Serving, metrics: Metrics) -> FastAPI:
     install_error_handlers(api)
     api.add_exception_handler(
         AnsweredBefore,
-        lambda _, replayed: replayed.response(),  # type: ignore[attr-defined]
+        lambda _, replayed: replayed.response(),
     )
     document_no_422(api)
     return api

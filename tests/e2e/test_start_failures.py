@@ -80,7 +80,7 @@ class LimitedDatabase:
 
     def limit(self, connections: int) -> None:
         with _postgres_admin() as admin:
-            admin.execute(f'ALTER ROLE "{self.role}" CONNECTION LIMIT {connections}')  # type: ignore[arg-type]
+            admin.execute(f'ALTER ROLE "{self.role}" CONNECTION LIMIT {connections}')
 
     def connections(self) -> int:
         with _postgres_admin() as admin:
@@ -95,13 +95,13 @@ class LimitedDatabase:
 def limited_database() -> Iterator[LimitedDatabase]:
     name = f"outdial_limited_{uuid4().hex[:10]}"
     with _postgres_admin() as admin:
-        admin.execute(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER')  # type: ignore[arg-type]
-        admin.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')  # type: ignore[arg-type]
+        admin.execute(f'CREATE ROLE "{name}" LOGIN NOSUPERUSER')
+        admin.execute(f'CREATE DATABASE "{name}" OWNER "{name}"')
     base = POSTGRES_ADMIN_URL.rsplit("/", 1)[0].split("://", 1)[1].split("@")[-1]
     yield LimitedDatabase(role=name, url=f"postgresql://{name}@{base}/{name}")
     with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-        admin.execute(f'DROP ROLE IF EXISTS "{name}"')  # type: ignore[arg-type]
+        admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        admin.execute(f'DROP ROLE IF EXISTS "{name}"')
 
 
 def _serve(database: LimitedDatabase, *extra: str) -> tuple[subprocess.Popen[str], str]:

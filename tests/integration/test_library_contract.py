@@ -517,7 +517,7 @@ def test_postgres_connection_is_autocommit_with_rows_by_name(postgres_storage: S
         with library.postgres_connection(view) as connection, connection.cursor() as cursor:
             assert connection.autocommit
             cursor.execute(
-                f"SELECT * FROM {table} WHERE application_name = %(name)s",  # type: ignore[arg-type]
+                f"SELECT * FROM {table} WHERE application_name = %(name)s",
                 {"name": APP},
             )
             rows = [dict(r) for r in cursor.fetchall()]

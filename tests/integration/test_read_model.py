@@ -438,7 +438,7 @@ def test_a_read_model_made_before_dials_had_actors_gains_the_columns(
             connection.execute("DROP TABLE IF EXISTS dials")
             # A store made before migrations: no versions recorded.
             connection.execute("DROP TABLE IF EXISTS outdial_schema_versions")
-            connection.execute(create)  # type: ignore[arg-type]
+            connection.execute(create)
     else:
         assert storage.data_dir is not None
         storage.data_dir.mkdir(parents=True, exist_ok=True)

@@ -17,7 +17,7 @@ PLAN = DEFAULT_PLAN.with_changes({"max_try_count_0": 3, "try_interval": 0, "dial
 
 
 def history(target: Target) -> list[EventRecord]:
-    return [event_record(e) for e in target.collect_events()]  # type: ignore[arg-type]
+    return [event_record(e) for e in target.collect_events()]
 
 
 def new_target() -> Target:
