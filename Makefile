@@ -14,12 +14,13 @@ $(BIN)/.installed: pyproject.toml
 run: $(BIN)/.installed
 	$(BIN)/outdial serve
 
-# Style, types and the layering contract (pyproject.toml, [tool.importlinter]).
+# Style, types, the layering contract (pyproject.toml, [tool.importlinter]) and dead code.
 lint: $(BIN)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy
 	$(BIN)/lint-imports
+	$(BIN)/vulture
 
 # What CI runs: everything, on SQLite and on PostgreSQL.
 test: lint

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
-from operator import itemgetter
 from typing import Any
 from uuid import UUID
 
@@ -51,22 +50,22 @@ def outdial(aggregate: Outdial) -> Wire:
     }
 
 
-def target(aggregate: Target, memo: Memo | None = None) -> Wire:
-    seen = memo if memo is not None else Memo()
+def target(aggregate: Target) -> Wire:
     wired: Wire = {
-        "id": seen.wire(aggregate.id),
-        "outdial_id": seen.wire(aggregate.outdial_id),
+        "id": str(aggregate.id),
+        "outdial_id": str(aggregate.outdial_id),
         "name": aggregate.name,
         "detail": aggregate.detail,
         "data": aggregate.data,
         "status": aggregate.status,
     }
     for n in range(DESTINATION_SLOTS):
-        wired[f"destination_{n}"] = seen.wire(aggregate.destinations[n])
+        address = aggregate.destinations[n]
+        wired[f"destination_{n}"] = None if address is None else address.as_dict()
     for n in range(DESTINATION_SLOTS):
         wired[f"try_count_{n}"] = aggregate.try_counts[n]
-    wired["tm_create"] = seen.wire(aggregate.created_on)
-    wired["tm_update"] = seen.wire(aggregate.modified_on)
+    wired["tm_create"] = format_timestamp(aggregate.created_on)
+    wired["tm_update"] = format_timestamp(aggregate.modified_on)
     wired["tm_delete"] = format_timestamp(aggregate.deleted_at)
     return wired
 
@@ -105,10 +104,6 @@ def availability(judged: Availability, plan: Plan) -> Wire:
     }
 
 
-def _address(address: Address | None) -> dict[str, str] | None:
-    return None if address is None else address.as_dict()
-
-
 # -- from read-model rows (what a read answers) ----------------------------------------
 
 
@@ -125,11 +120,7 @@ def dial_row(row: Row) -> Wire:
 
 
 def _pick(row: Row, fields: tuple[str, ...]) -> Wire:
-    return dict(zip(fields, _ITEMS[fields](row), strict=True))
-
-
-# One getter per field list, so a page of rows is picked at C speed.
-_ITEMS = {fields: itemgetter(*fields) for fields in (OUTDIAL_FIELDS, TARGET_FIELDS, DIAL_FIELDS)}
+    return {field: row[field] for field in fields}
 
 
 def page(found: Page, present: Callable[[Row], Wire]) -> Wire:
@@ -148,19 +139,17 @@ def results(items: Iterable[Wire]) -> Wire:
 # -- history ---------------------------------------------------------------------------
 
 
-def event(record: EventRecord, memo: Memo | None = None) -> Wire:
-    seen = memo if memo is not None else Memo()
+def event(record: EventRecord) -> Wire:
     return {
         "version": record.version,
         "type": record.type,
-        "timestamp": seen.wire(record.timestamp),
-        "data": seen.wire(record.data),
+        "timestamp": format_timestamp(record.timestamp),
+        "data": to_wire(record.data),
     }
 
 
 def events(records: Iterable[EventRecord]) -> list[Wire]:
-    seen = Memo()
-    return [event(record, seen) for record in records]
+    return [event(record) for record in records]
 
 
 def replay(steps: Iterable[tuple[EventRecord, Target]]) -> list[Wire]:
@@ -168,44 +157,28 @@ def replay(steps: Iterable[tuple[EventRecord, Target]]) -> list[Wire]:
 
     Before Created there was no target, so its old values are null, not defaults.
     """
-    seen = Memo()
     items: list[Wire] = []
     before: Wire | None = None
     for record, after in steps:
-        state = target(after, seen)
+        state = target(after)
         changes = {
             field: [None if before is None else before[field], value]
             for field, value in state.items()
             if before is None or before[field] != value
         }
-        items.append({"event": event(record, seen), "state": state, "changes": changes})
+        items.append({"event": event(record), "state": state, "changes": changes})
         before = state
     return items
 
 
-class Memo:
-    """Wire forms already made in one answer: a history meets the same address, plan,
-    id and time objects again and again, event after event. Remembered by identity,
-    holding on to each object so that its identity cannot be reused meanwhile."""
-
-    def __init__(self) -> None:
-        self._made: dict[int, tuple[Any, Any]] = {}
-
-    def wire(self, value: Any) -> Any:
-        """``value`` as JSON: ids as strings, times as wire timestamps, values as objects."""
-        if value is None or isinstance(value, str | int | float):
-            return value
-        if isinstance(value, dict):
-            return {str(k): self.wire(v) for k, v in value.items()}
-        if isinstance(value, list | tuple):
-            return [self.wire(v) for v in value]
-        made = self._made.get(id(value))
-        if made is None or made[0] is not value:
-            made = self._made[id(value)] = (value, _wire_value(value))
-        return made[1]
-
-
-def _wire_value(value: Any) -> Any:
+def to_wire(value: Any) -> Any:
+    """A stored value as JSON: ids as strings, times as wire timestamps, values as objects."""
+    if value is None or isinstance(value, str | int | float):
+        return value
+    if isinstance(value, dict):
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [to_wire(v) for v in value]
     if isinstance(value, UUID):
         return str(value)
     if isinstance(value, datetime):
@@ -213,8 +186,3 @@ def _wire_value(value: Any) -> Any:
     if isinstance(value, Address | Plan):
         return value.as_dict()
     return value
-
-
-def to_wire(value: Any) -> Any:
-    """A stored value as JSON: ids as strings, times as wire timestamps, values as objects."""
-    return Memo().wire(value)

@@ -18,13 +18,13 @@ from uuid import UUID, uuid4
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Transcoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
-from application.transcoding import EventTranscoder, register_domain_transcodings
+from application.transcoding import register_domain_transcodings
 from application.written import Written
 from domain.address import Address
 from domain.availability import Availability
@@ -80,11 +80,6 @@ class OutdialService(Application[UUID]):
         their notification ids, once they are committed (the live projection of this
         process applies them without reading them back)."""
         self._listeners.append(listener)
-
-    def construct_transcoder(self) -> Transcoder:
-        transcoder = EventTranscoder()
-        self.register_transcodings(transcoder)
-        return transcoder
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

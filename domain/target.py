@@ -288,7 +288,7 @@ class Target(Aggregate):
         assert destination is not None
         self.trigger_event(
             self.DialStarted,
-            timestamp=self._event_time(at),
+            timestamp=at,  # already the event's time (above)
             dial_id=dial_id,
             destination_index=destination_index,
             destination=destination,

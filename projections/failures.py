@@ -43,9 +43,4 @@ def unreachable(error: BaseException) -> bool:
 
 def describe(event: Any) -> tuple[str, str]:
     """(aggregate id, event type) of a decoded domain event."""
-    return str(getattr(event, "originator_id", "?")), _kind(type(event))
-
-
-def _kind(cls: type) -> str:
-    qualified = cls.__qualname__
-    return qualified if "." in qualified else cls.__name__
+    return str(getattr(event, "originator_id", "?")), type(event).__qualname__

@@ -6,7 +6,6 @@ from collections.abc import Iterable, Sequence
 from functools import singledispatch
 from typing import Any
 
-from eventsourcing.dispatch import singledispatchmethod
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
@@ -30,7 +29,6 @@ class ReadModelProjection(Projection[ReadModelView]):
     name = VIEW_NAME
     topics = ()  # every event: read-your-writes waits may name any notification id
 
-    @singledispatchmethod
     def process_event(self, domain_event: Any, tracking: Tracking) -> None:
         with self.view.tracked(tracking) as rows:
             apply_event(domain_event, rows)

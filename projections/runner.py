@@ -176,7 +176,6 @@ class LiveProjection:
         self.holder = f"{socket.gethostname()}:{os.getpid()}"
         self.active = False
         self.last_error: str | None = None
-        self.restarts = 0
         self._failed_at: int | None = None  # position when the last error happened
         self._applying = threading.Lock()
         self._position: int | None = None  # the view's position as this process left it
@@ -202,13 +201,6 @@ class LiveProjection:
         if self.lease is not None:
             self.lease.release()
         self.active = False
-
-    def failing(self) -> bool:
-        """The projection failed and has not moved past that point since."""
-        if self._failed_at is None:
-            return False
-        model = self.read_model
-        return (model.position() or 0) <= self._failed_at and model.lag() > 0
 
     @property
     def stuck(self) -> bool:
@@ -300,7 +292,6 @@ class LiveProjection:
             self._position = None  # rolled back
             if unreachable(error):
                 raise
-            self.restarts += 1
             self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
             log.warning("a batch failed (%s); applying it an event at a time", self.last_error)
         for _ in range(self.batch):
@@ -356,7 +347,6 @@ class LiveProjection:
         else:
             self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
             log.warning("read-model projection failed (%s); trying again", self.last_error)
-        self.restarts += 1
         with contextlib.suppress(Exception):  # the store itself may be what failed
             self._beat(time.time())
 

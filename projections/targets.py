@@ -6,10 +6,9 @@ holds it against the domain's replay, field by field.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from datetime import datetime, timedelta
+from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
-from uuid import UUID
 
 from domain.address import Address
 from domain.plan import Plan
@@ -26,25 +25,16 @@ def target_created(rows: ChangedRows, event: Target.Created) -> None:
 def targets_created(rows: ChangedRows, events: Sequence[Target.Created]) -> None:
     """A run of new targets (an import's batch) as one statement: the same rows as
     ``target_created`` makes of each, without holding them in the transaction."""
-    ids = _TextIds()
-    stamps: dict[datetime, str] = {}  # a batch's targets are mostly created at one time
-    made: list[Row] = []
-    for event in events:
-        stamp = stamps.get(event.timestamp)
-        if stamp is None:
-            stamp = stamps[event.timestamp] = format_timestamp(event.timestamp)
-        made.append(created_row(event, ids=ids, stamp=stamp))
-    rows.insert_many(TARGETS, made)
+    rows.insert_many(TARGETS, [created_row(event) for event in events])
 
 
-def created_row(event: Target.Created, *, ids: _TextIds | None = None, stamp: str = "") -> Row:
+def created_row(event: Target.Created) -> Row:
     """The row of a new target: every column of ``targets``."""
-    text: Callable[[UUID], str] = ids if ids is not None else str
-    stamp = stamp or format_timestamp(event.timestamp)
+    stamp = format_timestamp(event.timestamp)
     destinations = event.destinations
     return {
         "id": str(event.originator_id),
-        "outdial_id": text(event.outdial_id),
+        "outdial_id": str(event.outdial_id),
         "name": event.name,
         "detail": event.detail,
         "data": event.data,
@@ -62,25 +52,12 @@ def created_row(event: Target.Created, *, ids: _TextIds | None = None, stamp: st
         "tm_create": stamp,
         "tm_update": stamp,
         "tm_delete": NOT_DELETED,
-        "customer_id": text(event.customer_id),
+        "customer_id": str(event.customer_id),
         "version": event.originator_version,
         "dial_in_flight": None,
         "last_dial_end": None,
         "succeeded": 0,
     }
-
-
-class _TextIds:
-    """The text of ids that repeat across a run (its outdial and customer), made once."""
-
-    def __init__(self) -> None:
-        self._known: dict[UUID, str] = {}
-
-    def __call__(self, value: UUID) -> str:
-        text = self._known.get(value)
-        if text is None:
-            text = self._known[value] = str(value)
-        return text
 
 
 def dial_started(rows: ChangedRows, event: Target.DialStarted) -> None:

@@ -1,22 +1,31 @@
-"""Fixtures shared by every test layer."""
+"""Fixtures shared by every test layer.
+
+Names mean one thing across the suite: ``service`` is an OutdialService on the in-memory
+store, ``stored_service`` one on a real store (tests/integration), ``app`` the FastAPI app
+(tests/e2e); ``store`` is the kind of store ("sqlite" or "postgres") and ``storage`` a
+fresh store of that kind.
+"""
 
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID, uuid4
 
 import psycopg
 import pytest
+from hypothesis import settings
 
 from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
 from domain.address import Address
 
 START = datetime(2026, 1, 1, 9, 0, tzinfo=UTC)
+T = TypeVar("T")
 
 
 class FakeClock:
@@ -43,16 +52,70 @@ def new_target(*numbers: str | None, name: str = "") -> NewTarget:
     return NewTarget(destinations=slots, name=name)
 
 
+# -- waiting -----------------------------------------------------------------------------
+
+
+def eventually(
+    condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05, what: str = ""
+) -> T:
+    """Poll ``condition`` until it returns something true, and return that; the test fails
+    if it has not within ``timeout`` seconds. Waiting for something is this, never a
+    fixed sleep."""
+    deadline = time.monotonic() + timeout
+    while True:
+        result = condition()
+        if result:
+            return result
+        if time.monotonic() >= deadline:
+            pytest.fail(f"still not {what or getattr(condition, '__name__', 'so')} after {timeout} s")
+        time.sleep(interval)
+
+
+def throughout(condition: Callable[[], object], *, seconds: float, interval: float = 0.02) -> None:
+    """Fail unless ``condition`` holds every time it is looked at for ``seconds``: for
+    what must stay as it is (a halted projection, a waiting lock), where the wait is the
+    behaviour under test."""
+    deadline = time.monotonic() + seconds
+    while True:
+        assert condition(), "it changed"
+        if time.monotonic() >= deadline:
+            return
+        time.sleep(interval)
+
+
+# -- property tests ----------------------------------------------------------------------
+
+# `make test-fast` (slow tests deselected) is the inner loop: property tests run fewer
+# examples there; the whole suite runs them all.
+settings.register_profile("inner-loop", max_examples=20)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    inner_loop = "not slow" in (config.getoption("markexpr") or "")
+    if inner_loop and config.getoption("--hypothesis-profile", None) is None:
+        settings.load_profile("inner-loop")
+
+
+def examples(full: int) -> int:
+    """The examples of a property test that asks for ``full`` of them in the whole suite."""
+    inner_loop = settings.get_current_profile_name() == "inner-loop"
+    return max(10, full // 5) if inner_loop else full
+
+
+# -- the application -----------------------------------------------------------------------
+
+
 @pytest.fixture
 def clock() -> FakeClock:
     return FakeClock()
 
 
 @pytest.fixture
-def app(clock: FakeClock) -> Iterator[OutdialService]:
-    service = OutdialService(clock=clock)
-    yield service
-    service.close()
+def service(clock: FakeClock) -> Iterator[OutdialService]:
+    """The application on the in-memory store."""
+    in_memory = OutdialService(clock=clock)
+    yield in_memory
+    in_memory.close()
 
 
 @pytest.fixture
@@ -66,10 +129,11 @@ POSTGRES_ADMIN_URL = os.environ.get(
     "OUTDIAL_TEST_DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
 
-
-@pytest.fixture
-def sqlite_storage(tmp_path: Path) -> Storage:
-    return Storage(data_dir=tmp_path / "var")
+# Both stores, for tests that expect the same behaviour of each.
+BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+# For a test whose subject (a rule of the domain or of a request's fields, a header, a
+# presenter) is the same whatever the store: on SQLite alone, as PostgreSQL would repeat it.
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"])
 
 
 def _postgres_admin() -> psycopg.Connection[Any]:
@@ -85,7 +149,7 @@ def _postgres_admin() -> psycopg.Connection[Any]:
 @pytest.fixture(scope="session")
 def postgres_template() -> Iterator[str]:
     """A database holding every table of the service and no rows: a new test database
-    copied from it skips creating the schema (about a third of a second a test)."""
+    copied from it skips creating the schema."""
     name = f"outdial_template_{uuid4().hex[:8]}"
     with _postgres_admin() as admin:
         admin.execute(f'CREATE DATABASE "{name}"')
@@ -100,30 +164,46 @@ def postgres_template() -> Iterator[str]:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
-@pytest.fixture
-def new_store(tmp_path: Path) -> Iterator[Callable[[str], Storage]]:
-    """Makes fresh, empty stores of a kind ("sqlite" or "postgres"), each a directory or
-    a database of its own, dropped afterwards.
+class Stores:
+    """Makes fresh, empty stores of a kind ("sqlite" or "postgres"), each a directory under
+    ``directory`` or a database of its own; ``drop`` drops the databases.
 
     Without a PostgreSQL server a test asking for one is skipped, except under CI=true,
     where a missing PostgreSQL fails the run instead of hiding half the suite.
     """
-    databases: list[str] = []
 
-    def make(kind: str, template: str = "template1") -> Storage:
+    def __init__(self, directory: Path) -> None:
+        self.directory = directory
+        self.databases: list[str] = []
+
+    def make(self, kind: str, template: str = "template1") -> Storage:
         if kind == "sqlite":
-            return Storage(data_dir=tmp_path / f"var{len(databases)}-{uuid4().hex[:6]}")
+            return Storage(data_dir=self.directory / f"var-{uuid4().hex[:6]}")
         name = f"outdial_test_{uuid4().hex[:12]}"
         with _postgres_admin() as admin:
             admin.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
-        databases.append(name)
+        self.databases.append(name)
         return Storage(database_url=f"{POSTGRES_ADMIN_URL.rsplit('/', 1)[0]}/{name}")
 
-    yield make
-    if databases:
-        with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
-            for name in databases:
-                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    def drop(self) -> None:
+        if self.databases:
+            with psycopg.connect(POSTGRES_ADMIN_URL, autocommit=True) as admin:
+                for name in self.databases:
+                    admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            self.databases.clear()
+
+
+@pytest.fixture
+def new_store(tmp_path: Path) -> Iterator[Callable[..., Storage]]:
+    """Makes fresh, empty stores of a kind for the test, dropped afterwards."""
+    stores = Stores(tmp_path)
+    yield stores.make
+    stores.drop()
+
+
+@pytest.fixture
+def sqlite_storage(tmp_path: Path) -> Storage:
+    return Storage(data_dir=tmp_path / "var")
 
 
 @pytest.fixture
@@ -132,5 +212,16 @@ def postgres_storage(new_store: Callable[..., Storage], postgres_template: str) 
     return new_store("postgres", postgres_template)
 
 
-# Both stores, for tests that expect the same behaviour of each.
-BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+@pytest.fixture(params=BOTH_STORES)
+def store(request: pytest.FixtureRequest) -> str:
+    """SQLite, then PostgreSQL: the same behaviour is expected of both (SQLITE_ONLY
+    narrows a test to the first)."""
+    kind: str = request.param
+    return kind
+
+
+@pytest.fixture
+def storage(store: str, request: pytest.FixtureRequest) -> Storage:
+    """A fresh store of the test's kind."""
+    fresh: Storage = request.getfixturevalue(f"{store}_storage")
+    return fresh

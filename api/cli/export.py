@@ -24,16 +24,15 @@ from typing import Any, TextIO
 from uuid import UUID
 
 import orjson
-from eventsourcing.application import AggregateNotFoundError
 
 from api import presenters
 from api.bootstrap import bootstrap
 from api.cli.rows import ADDRESS_EXTRAS, EXTRA_COLUMNS, spreadsheet_cell
 from api.settings import Settings
+from application.errors import NotFound
+from application.service import OutdialService
 from domain.address import is_e164
-from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS
-from domain.target import Target
 from domain.timeline import parse_timestamp
 from projections.paging import PAGE_SIZE_MAX, Page
 from projections.queries import ReadModelQueries
@@ -81,10 +80,10 @@ def export(settings: Settings, args: argparse.Namespace) -> int:
         service, read_model = services.service, services.read_model
         try:
             if args.what == "targets":
-                customer = _customer_of(service.repository.get, args.outdial_id, Outdial)
+                customer = _customer(service.customer_of_outdial, args.outdial_id, "outdial")
                 rows, columns, cells = _targets(read_model.queries, customer, args.outdial_id)
             else:
-                rows, columns, cells = _dials(read_model.queries, service.repository.get, args)
+                rows, columns, cells = _dials(read_model.queries, service, args)
         except ExportRefused as error:
             print(f"outdial export: {error}", file=sys.stderr)
             return 2
@@ -132,17 +131,12 @@ def _pages(next_page: Callable[[str], Page]) -> Iterator[dict[str, Any]]:
             return
 
 
-def _customer_of(
-    get: Callable[[UUID], Any], aggregate_id: UUID, kind: type[Outdial] | type[Target]
-) -> UUID:
-    """The customer of an outdial or a target, read from its events."""
+def _customer(customer_of: Callable[[UUID], UUID], aggregate_id: UUID, what: str) -> UUID:
+    """The customer an outdial or a target belongs to (the console acts for all)."""
     try:
-        aggregate = get(aggregate_id)
-    except AggregateNotFoundError:
-        aggregate = None
-    if not isinstance(aggregate, kind):
-        raise ExportRefused(f"no {kind.__name__.lower()} {aggregate_id}")
-    return aggregate.customer_id
+        return customer_of(aggregate_id)
+    except NotFound:
+        raise ExportRefused(f"no {what} {aggregate_id}") from None
 
 
 def _targets(
@@ -157,14 +151,14 @@ def _targets(
 
 
 def _dials(
-    queries: ReadModelQueries, get: Callable[[UUID], Any], args: argparse.Namespace
+    queries: ReadModelQueries, service: OutdialService, args: argparse.Namespace
 ) -> tuple[Iterator[dict[str, Any]], list[str], Callable[[dict[str, Any]], dict[str, Any]]]:
     if args.customer_id is not None:
         customer = args.customer_id
     elif args.outdial_id is not None:
-        customer = _customer_of(get, args.outdial_id, Outdial)
+        customer = _customer(service.customer_of_outdial, args.outdial_id, "outdial")
     elif args.target_id is not None:
-        customer = _customer_of(get, args.target_id, Target)
+        customer = _customer(service.customer_of_target, args.target_id, "target")
     else:
         msg = "export dials needs --customer-id, --outdial-id or --target-id"
         raise ExportRefused(msg)

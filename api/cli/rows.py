@@ -18,13 +18,11 @@ Destination cells are never quoted so: ``+821100000001`` is the import's number 
 from __future__ import annotations
 
 import csv
-import multiprocessing
 import re
-from collections.abc import Callable, Iterable, Iterator
-from concurrent.futures import Future, ProcessPoolExecutor
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, BinaryIO, TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 from uuid import UUID
 
 from application.importing import Identity
@@ -120,12 +118,6 @@ def targets_of(
             continue
 
 
-# A file this big has its second half checked by a second process meanwhile: below it,
-# starting that process costs more than it saves.
-SPLIT_FROM = 8 * 2**20
-_SPAWN = multiprocessing.get_context("spawn")
-
-
 class Unreadable(Exception):
     """The file cannot be read on from this line: the rest of it cannot be told into rows,
     so nothing is imported, --skip-invalid or not."""
@@ -171,55 +163,12 @@ def check(
     path: Path, header: list[str], *, keep_ids: bool, slots: Slots
 ) -> tuple[list[Problem], int]:
     """Every row of the file checked: the bad ones by line, field and reason, and how many
-    are good; Unreadable (NotUTF8, Malformed) when a line cannot be read.
-
-    A big file's second half is checked by a second process meanwhile, from the first line
-    break past half-way. Should that break fall inside a quoted cell (the rows read from
-    the start do not end there), this process checks on to the end alone.
-    """
-    size, lone_returns = _scan(path)
-    if lone_returns:  # lines that end in a carriage return alone: text mode reads them
-        with path.open(newline="", encoding="utf-8-sig") as file:
-            try:
-                return _checked(lines_of(file), keep_ids, slots)
-            except UnicodeDecodeError:
-                raise NotUTF8(_first_line_not_utf8(path)) from None
-    with path.open("rb") as file:
-        half_way = _line_break_after(file, size // 2) if size >= SPLIT_FROM else 0
-        file.seek(0)
-        lines = _Lines(file, "utf-8-sig")
-        reader = _reader(lines)
-        _first_row(reader)
-        if size < SPLIT_FROM:
-            return _checked(_rows_of(reader, header), keep_ids, slots)
-        with ProcessPoolExecutor(1, mp_context=_SPAWN) as pool:
-            second: Future[tuple[list[Problem], int]] = pool.submit(
-                _check_from, path, half_way, header, keep_ids, slots, csv.field_size_limit()
-            )
-            problems, valid = _checked(
-                _rows_of(reader, header, lambda: lines.offset >= half_way), keep_ids, slots
-            )
-            if lines.offset != half_way:  # the break was inside a quoted cell
-                second.cancel()
-                more, more_valid = _checked(_rows_of(reader, header), keep_ids, slots)
-            else:
-                try:
-                    more, more_valid = second.result()
-                except Unreadable as error:
-                    raise type(error)(error.line + lines.count, error.reason) from None
-                more = [Problem(p.line + lines.count, p.field, p.reason) for p in more]
-    return problems + more, valid + more_valid
-
-
-def _check_from(
-    path: Path, offset: int, header: list[str], keep_ids: bool, slots: Slots, cell_limit: int
-) -> tuple[list[Problem], int]:
-    """The check of the rows from a line break on, numbered from the line after it (with
-    the first process's cell limit: a process of its own starts with csv's)."""
-    with path.open("rb") as file:
-        file.seek(offset)
-        reader = _reader(_Lines(file, "utf-8"), cell_limit)
-        return _checked(_rows_of(reader, header), keep_ids, slots)
+    are good; Unreadable (NotUTF8, Malformed) when a line cannot be read."""
+    with path.open(newline="", encoding="utf-8-sig") as file:
+        try:
+            return _checked(lines_of(file), keep_ids, slots)
+        except UnicodeDecodeError:
+            raise NotUTF8(_first_line_not_utf8(path)) from None
 
 
 def _checked(
@@ -240,37 +189,9 @@ def _checked(
     return problems, valid
 
 
-class _Lines:
-    """A binary file's lines from where it stands, decoded one at a time, and the offset
-    read up to: csv takes a line only when a row needs one, so after a row the offset is
-    where the row ends."""
-
-    def __init__(self, file: BinaryIO, encoding: str) -> None:
-        self._file = file
-        self._encoding = encoding  # utf-8-sig drops a byte order mark, at the start only
-        self.offset = file.tell()
-        self.count = 0
-
-    def __iter__(self) -> _Lines:
-        return self
-
-    def __next__(self) -> str:
-        raw = self._file.readline()
-        if not raw:
-            raise StopIteration
-        self.offset += len(raw)
-        self.count += 1
-        try:
-            text = raw.decode(self._encoding)
-        except UnicodeDecodeError:
-            raise NotUTF8(self.count) from None
-        self._encoding = "utf-8"
-        return text
-
-
-def _reader(lines: Iterable[str], cell_limit: int | None = None) -> Reader:
+def _reader(lines: Iterable[str]) -> Reader:
     """Strict CSV: malformed quoting is an error, not a cell read on to the end of the file."""
-    csv.field_size_limit(CELL_LIMIT if cell_limit is None else cell_limit)
+    csv.field_size_limit(CELL_LIMIT)
     return csv.reader(lines, strict=True)
 
 
@@ -281,11 +202,9 @@ def _first_row(reader: Reader) -> list[str]:
         raise _malformed(error, 1, reader.line_num) from None
 
 
-def _rows_of(
-    reader: Reader, header: list[str], ended: Callable[[], bool] | None = None
-) -> Iterator[tuple[int, Row]]:
-    """The rows with a value, by column, and the line each ends on, up to the first row
-    after which ``ended()`` is true; Malformed where a row cannot be read."""
+def _rows_of(reader: Reader, header: list[str]) -> Iterator[tuple[int, Row]]:
+    """The rows with a value, by column, and the line each ends on; Malformed where a row
+    cannot be read."""
     width = len(header)
     start = reader.line_num + 1
     try:
@@ -296,25 +215,9 @@ def _rows_of(
                     used = width + max(n for n, c in enumerate(cells[width:], 1) if c)
                     row[None] = (used, width)
                 yield reader.line_num, row
-            if ended is not None and ended():
-                return
             start = reader.line_num + 1
     except csv.Error as error:
         raise _malformed(error, start, reader.line_num) from None
-
-
-def _scan(path: Path) -> tuple[int, bool]:
-    """The file's size, and whether a line of it ends in a carriage return alone."""
-    size = 0
-    returns = pairs = 0
-    ended_in_return = False
-    with path.open("rb") as file:
-        while chunk := file.read(2**20):
-            size += len(chunk)
-            returns += chunk.count(b"\r")
-            pairs += chunk.count(b"\r\n") + (ended_in_return and chunk.startswith(b"\n"))
-            ended_in_return = chunk.endswith(b"\r")
-    return size, returns != pairs
 
 
 # What decoding with surrogateescape makes of bytes that are not UTF-8.
@@ -329,13 +232,6 @@ def _first_line_not_utf8(path: Path) -> int:
             if _ESCAPED.search(line):
                 return number
     return 1
-
-
-def _line_break_after(file: BinaryIO, offset: int) -> int:
-    """The offset just past the first line break at or after ``offset``."""
-    file.seek(offset)
-    file.readline()
-    return file.tell()
 
 
 def lines_of(file: Iterable[str]) -> Iterator[tuple[int, Row]]:

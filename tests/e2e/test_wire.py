@@ -226,7 +226,7 @@ def test_readyz_is_503_while_the_projection_keeps_failing(
     with TestClient(app) as client:
         client.post("/v1.0/outdials", json={"name": "x"}, headers=bearer(new_key(app)))
         deadline = time.monotonic() + 10
-        while not projection_of(app).failing() and time.monotonic() < deadline:
+        while not projection_of(app).stuck and time.monotonic() < deadline:
             time.sleep(0.05)
         error = error_of(client.get("/readyz"), 503)
         assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_FAILING")

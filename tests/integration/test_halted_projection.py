@@ -67,7 +67,7 @@ def test_the_live_projection_halts_just_before_the_event_and_names_it(
         )
         model = projection.read_model
         _until(lambda: model.position() == position - 1)  # everything before it, nothing after
-        assert projection.failing()
+        assert projection.stuck
         time.sleep(0.5)  # it keeps trying, and stays there
         assert model.position() == position - 1
         assert model.status() is not None

@@ -1,6 +1,5 @@
-"""The check of a campaign list before an import: the same problems, numbered by the same
-lines, whether one process reads the file or two read a half each, wherever the half-way
-line break falls (inside a quoted cell too), and one clear line for a file not UTF-8."""
+"""The check of a campaign list before an import: every bad row by its line, field and
+reason, whatever its line ends are, and one clear line for a file that cannot be read."""
 
 from __future__ import annotations
 
@@ -35,64 +34,27 @@ def _list(count: int, *, bad_every: int = 7, quoted_every: int = 5) -> str:
     return out.getvalue()
 
 
-def _half_way_is_inside_a_cell(path: Path) -> bool:
-    """Whether the line break the check splits at has an odd number of quotes before it."""
-    with path.open("rb") as file:
-        at = rows._line_break_after(file, path.stat().st_size // 2)
-    return path.read_bytes()[:at].count(b'"') % 2 == 1
-
-
 def _checked(path: Path) -> tuple[list[Problem], int]:
     return check(path, HEADER, keep_ids=False, slots=slots_of(HEADER))
 
 
 @pytest.mark.parametrize("newline", ["\n", "\r\n"])
-def test_two_halves_find_what_one_pass_finds(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, newline: str
-) -> None:
+def test_every_bad_row_is_named_by_the_line_it_ends_on(tmp_path: Path, newline: str) -> None:
     path = _file(tmp_path, _list(400, quoted_every=100), newline=newline, bom=True)
-    assert not _half_way_is_inside_a_cell(path)
-    alone = _checked(path)
-    assert alone[1] == 400 - len(alone[0])
-    assert len(alone[0]) == 57
-    assert alone[0][0].line == 6  # row 3, after the header, row 0 (two lines), rows 1 and 2
-    monkeypatch.setattr(rows, "SPLIT_FROM", 0)
-    assert _checked(path) == alone
+    problems, valid = _checked(path)
+    assert valid == 400 - len(problems)
+    assert len(problems) == 57
+    assert problems[0].line == 6  # row 3, after the header, row 0 (two lines), rows 1 and 2
 
 
-def test_a_half_way_break_inside_a_quoted_cell_is_read_on_from_the_start(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Every row's name spans many lines: the break past half-way is inside a cell."""
-    names = "\n".join(["x"] * 40)
-    body = "name,destination_0\n" + "".join(f'"{names}",+8211{n:08d}\n' for n in range(5))
-    body += "bad,123\n"
-    path = _file(tmp_path, body)
-    assert _half_way_is_inside_a_cell(path)
-    alone = check(path, ["name", "destination_0"], keep_ids=False, slots=slots_of(HEADER))
-    monkeypatch.setattr(rows, "SPLIT_FROM", 0)
-    halves = check(path, ["name", "destination_0"], keep_ids=False, slots=slots_of(HEADER))
-    assert halves == alone
-    assert [p.line for p in halves[0]] == [2 + 5 * 40]
-    assert halves[1] == 5
-
-
-def test_lines_ending_in_a_carriage_return_alone_are_read_as_lines(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(rows, "SPLIT_FROM", 0)
+def test_lines_ending_in_a_carriage_return_alone_are_read_as_lines(tmp_path: Path) -> None:
     path = _file(tmp_path, "name,destination_0\na,+821100000001\nb,123\n", newline="\r")
     problems, valid = check(path, ["name", "destination_0"], keep_ids=False, slots=slots_of(HEADER))
     assert valid == 1
     assert [(p.line, p.field) for p in problems] == [(3, "destination_0.type")]
 
 
-@pytest.mark.parametrize("split", [False, True])
-def test_a_file_not_utf8_names_the_line(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, split: bool
-) -> None:
-    if split:
-        monkeypatch.setattr(rows, "SPLIT_FROM", 0)
+def test_a_file_not_utf8_names_the_line(tmp_path: Path) -> None:
     lines = [",".join(HEADER)] + [f"r{n},+8211{n:08d}," for n in range(300)]
     lines[250] = b"Kim Min-jun".decode() + ",+821100000001,"
     data = "\n".join(lines).encode().replace(b"Kim Min-jun", "김민준".encode("euc-kr"))
@@ -104,9 +66,8 @@ def test_a_file_not_utf8_names_the_line(
     assert str(raised.value) == ("line 251: the file is not UTF-8 text (save it as 'CSV UTF-8')")
 
 
-# How a file may be read: by one process, by two (a half each), or in text mode (lines
-# that end in a carriage return alone). Every rule below holds on each.
-READINGS = ["one process", "two processes", "carriage returns"]
+# Line ends a file may have: every rule below holds with each.
+READINGS = ["line feeds", "carriage returns"]
 PAD = 300  # the good rows _read puts in a file besides the lines it is given
 
 
@@ -127,7 +88,7 @@ def _read(
     padded: str = "before",
 ) -> tuple[list[Problem], int]:
     """The check of a file of these lines, with PAD good rows before the lines after the
-    header (with two processes the second reads them) or after them."""
+    header or after them."""
     padding = [f"pad{n},+8211{n:08d}" for n in range(PAD)]
     body = [*padding, *lines[1:]] if padded == "before" else [*lines[1:], *padding]
     path = _file(
@@ -135,8 +96,6 @@ def _read(
         "\n".join([lines[0], *body]) + "\n",
         newline="\r" if reading == "carriage returns" else "\n",
     )
-    if reading == "two processes":
-        monkeypatch.setattr(rows, "SPLIT_FROM", 0)
     header = lines[0].split(",")
     return check(path, header, keep_ids=False, slots=slots_of(header))
 
@@ -161,7 +120,7 @@ def test_a_cell_of_megabytes_is_a_bad_row_like_any_other(
 def test_a_cell_beyond_the_cell_limit_stops_the_check_at_its_line(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str
 ) -> None:
-    monkeypatch.setattr(rows, "CELL_LIMIT", 1000)  # so that the second process reads it
+    monkeypatch.setattr(rows, "CELL_LIMIT", 1000)  # a small file can be past it
     lines = ["name,destination_0,data", "a,+821100000001,x", f'b,+821100000002,"{"y" * 1001}"']
     with pytest.raises(Malformed) as raised:
         _read(tmp_path, monkeypatch, reading, lines)
@@ -193,8 +152,7 @@ def _checked_with(path: Path, header_line: str) -> tuple[list[Problem], int]:
 def test_a_quote_not_closed_stops_the_check_at_the_line_it_opens(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, reading: str, padded: str
 ) -> None:
-    """csv would read on to the end of the file as one cell. With two processes, the
-    first reads that cell on past half-way (padded after) or the second reads it."""
+    """csv would read on to the end of the file as one cell."""
     lines = ["name,destination_0", "a,+821100000001", '"Kim, Min-jun,+821100000001', "c,+8211"]
     with pytest.raises(Malformed) as raised:
         _read(tmp_path, monkeypatch, reading, lines, padded=padded)
