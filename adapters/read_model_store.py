@@ -49,9 +49,8 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
             cursor = connection.cursor()
             # Durable enough for a view that can always be rebuilt; much faster commits.
             cursor.execute("PRAGMA synchronous=NORMAL")
-            # A writer's page cache of 64 MB instead of 2: the rows' ids are random, so a
-            # large read model's inserts touch index pages all over (1,000,000 imported
-            # targets: 9,779-9,978 -> 10,159-10,790 a second).
+            # A writer's page cache larger than SQLite's default: a large read model's
+            # inserts touch index pages all over (benchmarks/findings.py).
             cursor.execute("PRAGMA cache_size=-65536")
             # IMMEDIATE: these transactions read then write; take the write lock up front
             # so another process's writer makes them wait instead of failing.
@@ -73,8 +72,8 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
 
     def query(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         # One query at a time: sqlite3 lets go of the GIL at every row it steps over, and
-        # threads reading at once then spend more time taking it back than reading (a
-        # page of 100 rows, 8 readers: 2.3 times the throughput this way).
+        # threads reading at once then spend more time taking it back than reading
+        # (benchmarks/findings.py).
         with _ONE_READER:
             cursor = self._reader().execute(statement, params)
             names = [column[0] for column in cursor.description]

@@ -3,7 +3,7 @@
 CPython's collector runs after every 700 allocations and walks the young objects, and now
 and then everything the process holds. An import's rows, targets and events are freed by
 reference counting as each batch goes, and none of them form cycles, so those passes find
-nothing: they cost an import 15 % of its time. Here the objects of start-up are set aside
+nothing, at a cost benchmarks/findings.py gives. Here the objects of start-up are set aside
 (``gc.freeze``) and the young are collected after 100,000 allocations instead; memory
 stays flat because reference counting, not the collector, frees what a batch made.
 """

@@ -18,7 +18,7 @@ from application.errors import REFUSALS
 from application.service import OutdialService
 from projections.rebuild import catch_up
 from projections.verify import verify
-from tests.conftest import FakeClock, new_target
+from tests.conftest import FakeClock, examples, new_target
 
 command = st.one_of(
     st.tuples(st.just("create"), st.integers(1, 3)),
@@ -34,24 +34,26 @@ command = st.one_of(
 )
 
 
-@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(
+    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
+)
 @given(commands=st.lists(command, min_size=4, max_size=30))
 def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:
         storage = Storage(data_dir=Path(directory))
         clock = FakeClock()
-        app = OutdialService(storage.event_store_env(), clock=clock)
-        events = StoredEventLog(app, storage)
+        service = OutdialService(storage.event_store_env(), clock=clock)
+        events = StoredEventLog(service, storage)
         view = open_read_model(storage, events).view
         try:
             customer = uuid4()
-            outdial = app.create_outdial(customer).value.id
+            outdial = service.create_outdial(customer).value.id
             targets: list[UUID] = []
             dials: dict[UUID, UUID] = {}
-            run(app, clock, customer, outdial, targets, dials, ("create", 2))
+            run(service, clock, customer, outdial, targets, dials, ("create", 2))
             for step in commands:
                 with suppress(*REFUSALS):
-                    run(app, clock, customer, outdial, targets, dials, step)
+                    run(service, clock, customer, outdial, targets, dials, step)
                 if step[0] == "project":
                     catch_up(events, view)
                     assert verify(events, view)[1] == []
@@ -61,11 +63,11 @@ def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
             assert position == events.head()
         finally:
             events.close()
-            app.close()
+            service.close()
 
 
 def run(
-    app: OutdialService,
+    service: OutdialService,
     clock: FakeClock,
     customer: UUID,
     outdial: UUID,
@@ -80,24 +82,24 @@ def run(
     if kind == "create":
         count = int(args[0])  # type: ignore[call-overload]
         batch = [new_target("+821100000001", "+821100000002")] * count
-        targets += [t.id for t in app.create_targets(customer, outdial, batch).value]
+        targets += [t.id for t in service.create_targets(customer, outdial, batch).value]
     elif kind == "dial" and pick:
-        started = app.start_dial(customer, outdial, pick, destination_index=args[1])  # type: ignore[arg-type]
+        started = service.start_dial(customer, outdial, pick, destination_index=args[1])  # type: ignore[arg-type]
         dials[pick] = started.value.id
     elif kind == "finish" and pick in dials:
-        app.finish_dial(customer, outdial, pick, dials[pick], result=str(args[1]))
+        service.finish_dial(customer, outdial, pick, dials[pick], result=str(args[1]))
     elif kind == "time_out" and pick in dials:
         clock.advance(minutes=2)
-        app.time_out_dial(pick, dials[pick])
+        service.time_out_dial(pick, dials[pick])
     elif kind == "delete" and pick:
-        app.delete_target(customer, outdial, pick)
+        service.delete_target(customer, outdial, pick)
     elif kind == "plan":
         changes = {"max_try_count_0": args[0], "max_try_count_1": 1, "try_interval": args[1]}
-        app.change_outdial_plan(customer, outdial, changes)
+        service.change_outdial_plan(customer, outdial, changes)
     elif kind == "walk" and pick:
         for _ in range(int(args[1])):  # type: ignore[call-overload]
-            dial = app.start_dial(customer, outdial, pick).value
+            dial = service.start_dial(customer, outdial, pick).value
             dials[pick] = dial.id
-            app.finish_dial(customer, outdial, pick, dial.id, result="fail", reason="busy")
+            service.finish_dial(customer, outdial, pick, dial.id, result="fail", reason="busy")
     elif kind == "wait":
         clock.advance(milliseconds=int(args[0]))  # type: ignore[call-overload]

@@ -24,18 +24,18 @@ from tests.conftest import FakeClock, new_target, tel
 
 
 def test_new_outdial_has_no_campaign_and_the_default_plan(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer, name="Q1").value
+    outdial = service.create_outdial(customer, name="Q1").value
     assert outdial.campaign_id == NO_CAMPAIGN
     assert outdial.plan.max_try_count_0 == 1
     assert (outdial.name, outdial.detail, outdial.data) == ("Q1", "", "")
 
 
-def test_outdial_plan_changes_keep_fields_left_out(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
-    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 3, "try_interval": 1000})
-    changed = app.change_outdial_plan(customer, outdial.id, {"dial_timeout": 30_000}).value
+def test_outdial_plan_changes_keep_fields_left_out(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
+    service.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 3, "try_interval": 1000})
+    changed = service.change_outdial_plan(customer, outdial.id, {"dial_timeout": 30_000}).value
     assert (changed.plan.max_try_count_0, changed.plan.try_interval, changed.plan.dial_timeout) == (
         3,
         1000,
@@ -43,126 +43,126 @@ def test_outdial_plan_changes_keep_fields_left_out(app: OutdialService, customer
     )
 
 
-def test_another_customers_outdial_is_not_found(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
+def test_another_customers_outdial_is_not_found(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
     with pytest.raises(OutdialNotFound):
-        app.get_outdial(uuid4(), outdial.id)
+        service.get_outdial(uuid4(), outdial.id)
     with pytest.raises(OutdialNotFound):
-        app.create_target(uuid4(), outdial.id, new_target("+821100000001"))
+        service.create_target(uuid4(), outdial.id, new_target("+821100000001"))
 
 
-def test_a_target_under_another_outdial_is_not_found(app: OutdialService, customer: UUID) -> None:
-    first, second = app.create_outdial(customer).value, app.create_outdial(customer).value
-    target = app.create_target(customer, first.id, new_target("+821100000001")).value
+def test_a_target_under_another_outdial_is_not_found(service: OutdialService, customer: UUID) -> None:
+    first, second = service.create_outdial(customer).value, service.create_outdial(customer).value
+    target = service.create_target(customer, first.id, new_target("+821100000001")).value
     with pytest.raises(TargetNotFound):
-        app.get_target(customer, second.id, target.id)
+        service.get_target(customer, second.id, target.id)
 
 
 def test_a_deleted_outdial_takes_no_targets_no_updates_and_deletes_once(
-    app: OutdialService, customer: UUID, clock: FakeClock
+    service: OutdialService, customer: UUID, clock: FakeClock
 ) -> None:
-    outdial = app.create_outdial(customer).value
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
-    deleted = app.delete_outdial(customer, outdial.id).value
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    deleted = service.delete_outdial(customer, outdial.id).value
     clock.advance(seconds=5)
-    again = app.delete_outdial(customer, outdial.id).value
+    again = service.delete_outdial(customer, outdial.id).value
     assert again.deleted_at == deleted.deleted_at
     assert again.version == deleted.version
     with pytest.raises(OutdialDeleted):
-        app.create_target(customer, outdial.id, new_target("+821100000001"))
+        service.create_target(customer, outdial.id, new_target("+821100000001"))
     with pytest.raises(OutdialDeleted):
-        app.update_outdial(customer, outdial.id, name="x", detail="y")
+        service.update_outdial(customer, outdial.id, name="x", detail="y")
     with pytest.raises(TargetNotDialable, match="outdial"):
-        app.start_dial(customer, outdial.id, target.id)
-    assert app.get_target(customer, outdial.id, target.id).status == "idle"  # still readable
+        service.start_dial(customer, outdial.id, target.id)
+    assert service.get_target(customer, outdial.id, target.id).status == "idle"  # still readable
 
 
-def test_batch_is_all_or_nothing(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
+def test_batch_is_all_or_nothing(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
     good = new_target("+821100000001")
     bad = NewTarget(destinations=[None] * 5)
     with pytest.raises(InvalidValue) as error:
-        app.create_targets(customer, outdial.id, [good, good, bad])
+        service.create_targets(customer, outdial.id, [good, good, bad])
     assert error.value.field == "targets[2].destination_0"
-    assert app.recorder.max_notification_id() == 1  # only the outdial's Created
+    assert service.recorder.max_notification_id() == 1  # only the outdial's Created
 
 
-def test_batch_limit(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
+def test_batch_limit(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
     with pytest.raises(InvalidValue, match="1000"):
-        app.create_targets(customer, outdial.id, [new_target("+821100000001")] * (BATCH_MAX + 1))
-    created = app.create_targets(
+        service.create_targets(customer, outdial.id, [new_target("+821100000001")] * (BATCH_MAX + 1))
+    created = service.create_targets(
         customer, outdial.id, [new_target("+821100000001")] * BATCH_MAX
     ).value
     assert len({t.id for t in created}) == BATCH_MAX
 
 
 def test_dial_plan_comes_from_the_outdial_unless_the_request_overrides_it(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer).value
-    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 4})
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
-    dial = app.start_dial(
+    outdial = service.create_outdial(customer).value
+    service.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 4})
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    dial = service.start_dial(
         customer, outdial.id, target.id, plan_changes={"dial_timeout": 5_000}
     ).value
     assert (dial.plan.max_try_count_0, dial.plan.dial_timeout) == (4, 5_000)
 
 
-def test_finish_is_idempotent_and_records_once(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
-    dial = app.start_dial(customer, outdial.id, target.id).value
-    first = app.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
-    second = app.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
+def test_finish_is_idempotent_and_records_once(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    dial = service.start_dial(customer, outdial.id, target.id).value
+    first = service.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
+    second = service.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
     assert first.value.version == second.value.version == 3
     assert first.position == 4  # the outdial, the target, the start, the finish
     assert second.position is None  # nothing recorded, nothing to wait for
 
 
-def test_a_lost_race_is_a_retryable_concurrent_change(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
+def test_a_lost_race_is_a_retryable_concurrent_change(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
     plan = outdial.plan.with_changes({"max_try_count_0": 3})
-    mine = app.get_target(customer, outdial.id, target.id)
-    theirs = app.get_target(customer, outdial.id, target.id)
-    theirs.start_dial(dial_id=uuid4(), plan=plan, at=app.clock())
-    app.save(theirs)
-    mine.start_dial(dial_id=uuid4(), plan=plan, at=app.clock())
+    mine = service.get_target(customer, outdial.id, target.id)
+    theirs = service.get_target(customer, outdial.id, target.id)
+    theirs.start_dial(dial_id=uuid4(), plan=plan, at=service.clock())
+    service.save(theirs)
+    mine.start_dial(dial_id=uuid4(), plan=plan, at=service.clock())
     with pytest.raises(ConcurrentChange):
-        app._save(mine, answer=mine)
+        service._save(mine, answer=mine)
 
 
 def test_state_at_version_and_at_time(
-    app: OutdialService, customer: UUID, clock: FakeClock
+    service: OutdialService, customer: UUID, clock: FakeClock
 ) -> None:
-    outdial = app.create_outdial(customer).value
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
     created_at = clock.now
     clock.advance(seconds=10)
-    dial = app.start_dial(customer, outdial.id, target.id).value
+    dial = service.start_dial(customer, outdial.id, target.id).value
     clock.advance(seconds=10)
-    app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
-    assert target_at_version(app, customer, outdial.id, target.id, 2).status == "progressing"
-    assert target_at_time(app, customer, outdial.id, target.id, created_at).status == "idle"
+    service.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
+    assert target_at_version(service, customer, outdial.id, target.id, 2).status == "progressing"
+    assert target_at_time(service, customer, outdial.id, target.id, created_at).status == "idle"
     with pytest.raises(VersionNotFound):
-        target_at_version(app, customer, outdial.id, target.id, 4)
+        target_at_version(service, customer, outdial.id, target.id, 4)
     with pytest.raises(VersionNotFound):
-        target_at_version(app, customer, outdial.id, target.id, 0)
+        target_at_version(service, customer, outdial.id, target.id, 0)
     with pytest.raises(VersionNotFound):
-        target_at_time(app, customer, outdial.id, target.id, created_at.replace(year=2020))
+        target_at_time(service, customer, outdial.id, target.id, created_at.replace(year=2020))
 
 
 def test_replay_steps_give_each_event_and_the_target_after_it(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer).value
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value
-    dial = app.start_dial(customer, outdial.id, target.id).value
-    app.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    dial = service.start_dial(customer, outdial.id, target.id).value
+    service.finish_dial(customer, outdial.id, target.id, dial.id, result="success")
     seen = [
         (record.type, record.version, after.status, after.try_counts[0])
-        for record, after in replay_steps(target_events(app, customer, outdial.id, target.id))
+        for record, after in replay_steps(target_events(service, customer, outdial.id, target.id))
     ]
     assert seen == [
         ("Created", 1, "idle", 0),
@@ -174,29 +174,29 @@ def test_replay_steps_give_each_event_and_the_target_after_it(
 def test_long_histories_are_snapshotted_and_rebuild_the_same(
     customer: UUID, clock: FakeClock
 ) -> None:
-    app = OutdialService(clock=clock)
-    outdial = app.create_outdial(customer).value
-    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 100})
-    target = app.create_target(
+    service = OutdialService(clock=clock)
+    outdial = service.create_outdial(customer).value
+    service.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 100})
+    target = service.create_target(
         customer, outdial.id, NewTarget([tel(), None, None, None, None])
     ).value
     for _ in range(40):
-        dial = app.start_dial(customer, outdial.id, target.id).value
-        app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
-    assert app.snapshots is not None
-    assert list(app.snapshots.get(target.id))
-    live = app.get_target(customer, outdial.id, target.id)
-    replayed = replay(stored_events(app, target.id))
+        dial = service.start_dial(customer, outdial.id, target.id).value
+        service.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
+    assert service.snapshots is not None
+    assert list(service.snapshots.get(target.id))
+    live = service.get_target(customer, outdial.id, target.id)
+    replayed = replay(stored_events(service, target.id))
     assert vars(replayed) == vars(live)
     assert live.try_counts[0] == 40
 
 
 def test_a_batch_of_one_still_names_its_fields_by_position(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer).value
+    outdial = service.create_outdial(customer).value
     with pytest.raises(InvalidValue) as error:
-        app.create_targets(customer, outdial.id, [NewTarget(destinations=[None] * 5)])
+        service.create_targets(customer, outdial.id, [NewTarget(destinations=[None] * 5)])
     assert error.value.field == "targets[0].destination_0"
 
 
@@ -220,49 +220,49 @@ class Proposed:
 
 
 def test_dispatch_skips_targets_it_cannot_take_and_answers_which_target_each_dial_is_on(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer).value
+    outdial = service.create_outdial(customer).value
     busy, free, gone = (
-        app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+        service.create_target(customer, outdial.id, new_target("+821100000001")).value.id
         for _ in range(3)
     )
-    app.start_dial(customer, outdial.id, busy)
-    app.delete_target(customer, outdial.id, gone)
+    service.start_dial(customer, outdial.id, busy)
+    service.delete_target(customer, outdial.id, gone)
     candidates = Proposed(busy, gone, uuid4(), free)
-    started = app.dispatch(customer, outdial.id, limit=5, candidates=candidates)
+    started = service.dispatch(customer, outdial.id, limit=5, candidates=candidates)
     assert [target_id for target_id, _ in started.value] == [free]
     assert started.value[0][1].try_count == 1
-    assert started.position == app.recorder.max_notification_id()
+    assert started.position == service.recorder.max_notification_id()
     assert candidates.asked == [20, 16]  # looked again, found only what it had tried
 
 
 def test_dispatch_when_every_candidate_was_lost_is_a_retryable_conflict(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer).value
-    taken = app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
-    app.start_dial(customer, outdial.id, taken)
+    outdial = service.create_outdial(customer).value
+    taken = service.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+    service.start_dial(customer, outdial.id, taken)
     with pytest.raises(ConcurrentChange):
-        app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(taken))
-    assert app.dispatch(customer, outdial.id, limit=1, candidates=Proposed()).value == []
+        service.dispatch(customer, outdial.id, limit=1, candidates=Proposed(taken))
+    assert service.dispatch(customer, outdial.id, limit=1, candidates=Proposed()).value == []
 
 
-def test_dispatch_on_a_deleted_outdial_starts_nothing(app: OutdialService, customer: UUID) -> None:
-    outdial = app.create_outdial(customer).value
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
-    app.delete_outdial(customer, outdial.id)
-    dispatched = app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target))
+def test_dispatch_on_a_deleted_outdial_starts_nothing(service: OutdialService, customer: UUID) -> None:
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+    service.delete_outdial(customer, outdial.id)
+    dispatched = service.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target))
     assert (dispatched.value, dispatched.position) == ([], None)
 
 
 def test_dispatch_redials_a_target_as_soon_as_its_plan_allows(
-    app: OutdialService, customer: UUID
+    service: OutdialService, customer: UUID
 ) -> None:
-    outdial = app.create_outdial(customer).value
-    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2})
-    target = app.create_target(customer, outdial.id, new_target("+821100000001")).value.id
-    [(_, dial)] = app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
-    app.finish_dial(customer, outdial.id, target, dial.id, result="fail", reason="busy")
-    [(_, again)] = app.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
+    outdial = service.create_outdial(customer).value
+    service.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2})
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value.id
+    [(_, dial)] = service.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
+    service.finish_dial(customer, outdial.id, target, dial.id, result="fail", reason="busy")
+    [(_, again)] = service.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
     assert again.try_count == 2

@@ -27,7 +27,7 @@ from application.service import NewTarget, OutdialService
 from domain.address import Address
 from domain.plan import Plan
 from domain.target import Target
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, examples
 
 plans = st.builds(
     Plan,
@@ -48,9 +48,9 @@ class TargetLife(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = FakeClock()
-        self.app = OutdialService(clock=self.clock)
+        self.service = OutdialService(clock=self.clock)
         self.customer = uuid4()
-        self.outdial_id = self.app.create_outdial(self.customer).value.id
+        self.outdial_id = self.service.create_outdial(self.customer).value.id
         self.target_id: UUID | None = None
         self.dial_ids: list[UUID] = []
 
@@ -60,7 +60,7 @@ class TargetLife(RuleBasedStateMachine):
             Address(type="tel", target=f"+82110000000{n}") if here else None
             for n, here in enumerate(present)
         ]
-        target = self.app.create_target(
+        target = self.service.create_target(
             self.customer, self.outdial_id, NewTarget(destinations)
         ).value
         self.target_id = target.id
@@ -70,7 +70,7 @@ class TargetLife(RuleBasedStateMachine):
     def start_dial(self, plan: Plan, index: int | None, manual: bool) -> None:
         assert self.target_id is not None
         try:
-            dial = self.app.start_dial(
+            dial = self.service.start_dial(
                 self.customer,
                 self.outdial_id,
                 self.target_id,
@@ -88,7 +88,7 @@ class TargetLife(RuleBasedStateMachine):
         assert self.target_id is not None
         dial_id = data.draw(st.sampled_from(self.dial_ids))
         with suppress(*REFUSALS):
-            self.app.finish_dial(
+            self.service.finish_dial(
                 self.customer,
                 self.outdial_id,
                 self.target_id,
@@ -105,13 +105,13 @@ class TargetLife(RuleBasedStateMachine):
         dial = None if target.dial_in_flight is None else target.dials[str(target.dial_in_flight)]
         if dial is not None:
             with suppress(*REFUSALS):
-                self.app.time_out_dial(self.target_id, dial.id)
+                self.service.time_out_dial(self.target_id, dial.id)
 
     @rule()
     @precondition(lambda self: self.target_id is not None)
     def delete(self) -> None:
         assert self.target_id is not None
-        self.app.delete_target(self.customer, self.outdial_id, self.target_id)
+        self.service.delete_target(self.customer, self.outdial_id, self.target_id)
 
     @rule(ms=st.sampled_from([1, 999, 1_000, 30_000, 61_000]))
     def wait(self, ms: int) -> None:
@@ -119,12 +119,12 @@ class TargetLife(RuleBasedStateMachine):
 
     def target(self) -> Target:
         assert self.target_id is not None
-        return self.app.get_target(self.customer, self.outdial_id, self.target_id)
+        return self.service.get_target(self.customer, self.outdial_id, self.target_id)
 
     def events(self) -> list[CanMutateAggregate[UUID]]:
         if self.target_id is None:
             return []
-        return stored_events(self.app, self.target_id)
+        return stored_events(self.service, self.target_id)
 
     @invariant()
     def try_counts_stay_within_the_plans_used(self) -> None:
@@ -185,8 +185,10 @@ class TargetLife(RuleBasedStateMachine):
         assert rebuilt.version == live.version
 
     def teardown(self) -> None:
-        self.app.close()
+        self.service.close()
 
 
-TargetLife.TestCase.settings = settings(max_examples=150, stateful_step_count=30, deadline=None)
+TargetLife.TestCase.settings = settings(
+    max_examples=examples(150), stateful_step_count=30, deadline=None
+)
 test_target_life = TargetLife.TestCase
