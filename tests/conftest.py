@@ -55,20 +55,33 @@ def new_target(*numbers: str | None, name: str = "") -> NewTarget:
 # -- waiting -----------------------------------------------------------------------------
 
 
-def eventually(
-    condition: Callable[[], T], *, timeout: float = 10.0, interval: float = 0.05, what: str = ""
-) -> T:
-    """Poll ``condition`` until it returns something true, and return that; the test fails
-    if it has not within ``timeout`` seconds. Waiting for something is this, never a
-    fixed sleep."""
+def wait_for(
+    condition: Callable[[], T | None], *, timeout: float, interval: float = 0.05
+) -> T | None:
+    """Poll ``condition`` until it returns something true, and return that; None if it has
+    not within ``timeout`` seconds. Waiting for something is this, never a fixed sleep."""
     deadline = time.monotonic() + timeout
     while True:
         result = condition()
         if result:
             return result
         if time.monotonic() >= deadline:
-            pytest.fail(f"still not {what or getattr(condition, '__name__', 'so')} after {timeout} s")
+            return None
         time.sleep(interval)
+
+
+def eventually(
+    condition: Callable[[], T | None],
+    *,
+    timeout: float = 10.0,
+    interval: float = 0.05,
+    what: str = "",
+) -> T:
+    """``wait_for``, failing the test if ``condition`` has not held within ``timeout``."""
+    result = wait_for(condition, timeout=timeout, interval=interval)
+    if not result:
+        pytest.fail(f"still not {what or 'so'} after {timeout} s")
+    return result
 
 
 def throughout(condition: Callable[[], object], *, seconds: float, interval: float = 0.02) -> None:
@@ -90,10 +103,17 @@ def throughout(condition: Callable[[], object], *, seconds: float, interval: flo
 settings.register_profile("inner-loop", max_examples=20)
 
 
+# Paths pytest leaves out of the collection, from this directory.
+collect_ignore: list[str] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
     inner_loop = "not slow" in (config.getoption("markexpr") or "")
     if inner_loop and config.getoption("--hypothesis-profile", None) is None:
         settings.load_profile("inner-loop")
+    if inner_loop:
+        # Every test of the fuzzer is slow, and collecting them builds its app and schema.
+        collect_ignore.append("e2e/test_fuzz.py")
 
 
 def examples(full: int) -> int:
@@ -134,6 +154,12 @@ BOTH_STORES = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
 # For a test whose subject (a rule of the domain or of a request's fields, a header, a
 # presenter) is the same whatever the store: on SQLite alone, as PostgreSQL would repeat it.
 SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"])
+
+
+def on_postgres(*values: object) -> Any:
+    """A parameter set, store first, of a test parametrized by ``store`` and more: these
+    values on PostgreSQL too, where the others run on SQLite alone."""
+    return pytest.param("postgres", *values, marks=pytest.mark.postgres)
 
 
 def _postgres_admin() -> psycopg.Connection[Any]:

@@ -11,7 +11,6 @@ import signal
 import struct
 import subprocess
 import tempfile
-import time
 import zlib
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -23,6 +22,8 @@ from typing import Any
 import httpx
 import pytest
 from websockets.sync.client import ClientConnection, connect
+
+from tests.conftest import eventually, wait_for
 
 WINDOW = (1280, 1000)
 
@@ -105,17 +106,19 @@ class Tab:
 
     def wait(self, until: Callable[[str, str], bool], timeout: float = 30) -> str:
         """Wait until a page has loaded whole and ``until(address, document)`` holds."""
-        deadline = time.monotonic() + timeout
-        address = document = ""
-        while time.monotonic() < deadline:
+        seen = ["", ""]
+
+        def there() -> str | None:
             try:  # a page that goes away while it is read is read again
-                loaded, address, document = self._state()
+                loaded, seen[0], seen[1] = self._state()
             except BrowserRefused:
-                loaded = False
-            if loaded and until(address, document):
-                return document
-            time.sleep(0.1)
-        pytest.fail(f"gave up waiting at {address}: {document}")
+                return None
+            return seen[1] if loaded and until(*seen) else None
+
+        document = wait_for(there, timeout=timeout, interval=0.1)
+        if document is None:
+            pytest.fail(f"gave up waiting at {seen[0]}: {seen[1]}")
+        return document
 
     def address(self) -> str:
         return self._state()[1]
@@ -168,11 +171,12 @@ def browsing() -> Iterator[Tab]:
             )
         try:
             port_file = Path(profile) / "DevToolsActivePort"
-            deadline = time.monotonic() + 60
-            while not (port_file.exists() and port_file.read_text().strip()):
+
+            def started() -> bool:
                 assert process.poll() is None, log.read_text()
-                assert time.monotonic() < deadline, "the browser did not start"
-                time.sleep(0.1)
+                return port_file.exists() and bool(port_file.read_text().strip())
+
+            eventually(started, timeout=60, interval=0.1, what="the browser started")
             port = port_file.read_text().split()[0]
             targets = httpx.get(f"http://127.0.0.1:{port}/json/list", timeout=10).json()
             page = next(t for t in targets if t["type"] == "page")
@@ -188,14 +192,16 @@ def _end_group(process: subprocess.Popen[bytes]) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGTERM)
     process.wait(timeout=30)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
+
+    def gone() -> bool:
         try:
             os.killpg(process.pid, 0)
         except ProcessLookupError:
-            return
-        time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
+            return True
+        return False
+
+    if not wait_for(gone, timeout=30, interval=0.1):
+        os.killpg(process.pid, signal.SIGKILL)
 
 
 def _browser(profile: str) -> list[str]:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Iterator
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 from uuid import uuid4
@@ -21,7 +22,7 @@ from api.server import create_app
 from api.serving import Serving
 from api.settings import Settings
 from application.service import Clock, utc_now
-from tests.conftest import BOTH_STORES
+from tests.conftest import Stores
 
 with warnings.catch_warnings():
     # Starlette asks for its httpx fork; the plain httpx it still supports is what we have.
@@ -80,20 +81,20 @@ def make_app(data_dir: Path, *, clock: Clock = utc_now, **settings: Any) -> Fast
     )
 
 
-def app_on(storage: Storage, **settings: Any) -> FastAPI:
+def app_on(storage: Storage, *, clock: Clock = utc_now, **settings: Any) -> FastAPI:
     """The service on a store of the store fixtures (SQLite or PostgreSQL)."""
     where: dict[str, Any] = (
         {"database_url": storage.database_url}
         if storage.database_url
         else {"data_dir": storage.data_dir}
     )
-    return create_app(Settings(**where, sweep_interval_seconds=0.2, **settings))
+    return create_app(Settings(**where, sweep_interval_seconds=0.2, **settings), clock=clock)
 
 
 def serving_of(app: FastAPI) -> Serving:
     """What the app serves with: its store's services and its projection worker."""
-    host: Serving = app.state.serving
-    return host
+    serving: Serving = app.state.serving
+    return serving
 
 
 def new_key(app: FastAPI) -> str:
@@ -101,15 +102,55 @@ def new_key(app: FastAPI) -> str:
     return serving_of(app).services.keys.create(uuid4())
 
 
-@pytest.fixture(params=BOTH_STORES)
-def app(request: pytest.FixtureRequest) -> FastAPI:
-    """The service on SQLite, then on PostgreSQL: the same answers are expected of both."""
-    storage: Storage = request.getfixturevalue(f"{request.param}_storage")
-    return app_on(storage)
+@pytest.fixture
+def app(store: str, request: pytest.FixtureRequest) -> FastAPI:
+    """The service on a store of the test's kind (``store``: SQLite, then PostgreSQL), of
+    its own; in a module marked ``shared_app``, the one running app of that kind its
+    tests share, unless the test is marked ``own_app``."""
+    shared = request.node.get_closest_marker("shared_app") is not None
+    if not shared or request.node.get_closest_marker("own_app") is not None:
+        return app_on(request.getfixturevalue("storage"))
+    template = request.getfixturevalue("postgres_template") if store == "postgres" else ""
+    apps: SharedApps = request.getfixturevalue("shared_apps")
+    return apps.running(store, template)
+
+
+class SharedApps:
+    """One running app per kind of store, made when a test first asks for it."""
+
+    def __init__(self, directory: Path) -> None:
+        self._stores = Stores(directory)
+        self._apps: dict[str, FastAPI] = {}
+        self._lifespans = ExitStack()
+
+    def running(self, kind: str, template: str) -> FastAPI:
+        if kind not in self._apps:
+            # Never throttled: one test's wrong keys must not turn another's 401 into 429.
+            app = app_on(self._stores.make(kind, template or "template1"), auth_failures_allowed=0)
+            # Entered once for the module: the tests' clients find it running.
+            self._lifespans.enter_context(TestClient(app))
+            self._apps[kind] = app
+        return self._apps[kind]
+
+    def close(self) -> None:
+        self._lifespans.close()
+        self._stores.drop()
+
+
+@pytest.fixture(scope="module")
+def shared_apps(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SharedApps]:
+    """The apps of a module marked ``shared_app``: each of its tests acts as a customer of
+    its own and looks at nothing beyond that customer's data, so one app (its store, read
+    model and workers set up once) serves them all. A test that looks at what the whole
+    store holds (metrics, probes, key lists, throttling) is marked ``own_app``."""
+    apps = SharedApps(tmp_path_factory.mktemp("shared"))
+    yield apps
+    apps.close()
 
 
 @pytest.fixture
 def key(app: FastAPI) -> str:
+    """The API key of the test's first customer, a new one."""
     return new_key(app)
 
 

@@ -16,6 +16,7 @@ from adapters.stores import Storage
 from api import cli
 from api.cli.parser import build_parser
 from api.settings import Settings
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     TEL_0,
     bearer,
@@ -28,7 +29,10 @@ from tests.e2e.conftest import (
     targets_path,
 )
 
+pytestmark = pytest.mark.shared_app
 
+
+@SQLITE_ONLY
 def test_a_key_is_accepted_as_bearer_token_or_accesskey(
     app: FastAPI, client: TestClient, key: str
 ) -> None:
@@ -43,6 +47,7 @@ def test_a_key_is_accepted_as_bearer_token_or_accesskey(
         assert ok(response)["id"] == outdial["id"]
 
 
+@SQLITE_ONLY
 def test_without_a_valid_key_every_v1_call_is_401(app: FastAPI, client: TestClient) -> None:
     outdial = create_outdial(client)
     anonymous = TestClient(app)  # no lifespan: the client fixture already runs it

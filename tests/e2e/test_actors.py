@@ -4,31 +4,37 @@ and events stored before actors existed replay with actor ""."""
 
 from __future__ import annotations
 
-import time
 from typing import Any
 from uuid import UUID
 
 import orjson
+import pytest
 from eventsourcing.persistence import StoredEvent
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.keys import key_hash, key_id
+from adapters.stores import Storage
 from application.history import stored_events
 from domain.address import Address
 from domain.plan import DEFAULT_PLAN
 from domain.target import SWEEPER, Target
+from tests.conftest import SQLITE_ONLY, FakeClock, eventually
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
+    app_on,
     bearer,
     create_outdial,
     create_target,
     dispatch,
+    new_key,
     ok,
     serving_of,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 
 def _actors_of(app: FastAPI, aggregate_id: str) -> list[str]:
@@ -90,16 +96,16 @@ def test_a_dial_says_who_started_it_and_whether_by_hand(
         assert ok(other.get("/v1.0/dials", params={"actor": me}))["result"] == []
 
 
-def test_the_sweeper_is_the_actor_of_a_timed_out_dial(app: FastAPI, client: TestClient) -> None:
-    outdial = create_outdial(client)["id"]
-    target = create_target(client, outdial, TEL_0)["id"]
-    path = targets_path(outdial, target)
-    ok(client.post(path + "/dials", json={"plan": {"dial_timeout": 1000}}))
-    deadline = time.monotonic() + 10
-    while ok(client.get(path))["status"] == "progressing":
-        assert time.monotonic() < deadline, "never timed out"
-        time.sleep(0.1)
-    finished = ok(client.get(path + "/events"))["result"][-1]
+def test_the_sweeper_is_the_actor_of_a_timed_out_dial(storage: Storage, clock: FakeClock) -> None:
+    app = app_on(storage, clock=clock)
+    with TestClient(app, headers=bearer(new_key(app))) as client:
+        outdial = create_outdial(client)["id"]
+        target = create_target(client, outdial, TEL_0)["id"]
+        path = targets_path(outdial, target)
+        ok(client.post(path + "/dials", json={"plan": {"dial_timeout": 1000}}))
+        clock.advance(seconds=2)  # past its dial_timeout
+        eventually(lambda: ok(client.get(path))["status"] != "progressing", what="timed out")
+        finished = ok(client.get(path + "/events"))["result"][-1]
     assert finished["type"] == "DialFinished"
     assert finished["data"]["actor"] == SWEEPER
     assert finished["data"]["timed_out"] is True
@@ -114,6 +120,7 @@ def _without_actor(stored: StoredEvent) -> StoredEvent:
     )
 
 
+@SQLITE_ONLY
 def test_events_stored_before_actors_replay_with_an_empty_actor(
     app: FastAPI, client: TestClient
 ) -> None:
@@ -131,10 +138,7 @@ def test_events_stored_before_actors_replay_with_an_empty_actor(
     stored = [_without_actor(service.mapper.to_stored_event(e)) for e in old.collect_events()]
     service.recorder.insert_events(stored)
     path = targets_path(outdial, str(old.id))
-    deadline = time.monotonic() + 10
-    while client.get(path).status_code != 200:
-        assert time.monotonic() < deadline
-        time.sleep(0.05)
+    eventually(lambda: client.get(path).status_code == 200, what="projected")
     events = ok(client.get(path + "/events"))["result"]
     assert [e["data"]["actor"] for e in events] == ["", ""]
     assert events[1]["data"]["manual"] is False

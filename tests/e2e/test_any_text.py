@@ -20,6 +20,8 @@ ANY_TEXT = st.text(
     alphabet=st.characters(min_codepoint=0, max_codepoint=0x10FFFF, exclude_categories=()),
     max_size=40,
 )
+pytestmark = pytest.mark.shared_app
+
 RUNS = settings(
     max_examples=25,
     deadline=None,

@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -17,6 +19,8 @@ from tests.e2e.conftest import (
     set_plan,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 
 def availability(client: TestClient, outdial: str, target: str, **plan: int) -> Any:
@@ -76,6 +80,7 @@ def test_each_rule_that_blocks_a_target_is_named(client: TestClient) -> None:
     assert rules(availability(client, outdial, other)) == ["OUTDIAL_DELETED"]
 
 
+@SQLITE_ONLY
 def test_availability_of_a_target_that_is_not_there_is_404(client: TestClient) -> None:
     outdial = create_outdial(client)["id"]
     answer = client.get(

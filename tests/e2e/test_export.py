@@ -15,6 +15,7 @@ from fastapi.testclient import TestClient
 
 from api import cli
 from api.cli.export import DIAL_COLUMNS, TARGET_COLUMNS
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -25,6 +26,8 @@ from tests.e2e.conftest import (
     serving_of,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 
 def _where(app: FastAPI) -> list[str]:
@@ -103,6 +106,7 @@ def test_dials_with_the_audit_filters(
     assert {row["destination"] for row in rows} == {"sip:alice@example.com"}
 
 
+@SQLITE_ONLY
 def test_exporting_dials_of_nobody_is_one_line_and_exit_2(
     app: FastAPI, client: TestClient, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -145,6 +149,7 @@ FORMULAS = {
 QUOTED_EXTRAS = {"name": "-Alice", "target_name": "\tshop", "detail": "'quoted"}
 
 
+@SQLITE_ONLY
 def test_formula_like_cells_are_quoted_on_export_and_import_back_exactly(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     NOT_DELETED,
     SEED_ORDER,
@@ -14,6 +16,8 @@ from tests.e2e.conftest import (
     ok,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 
 def test_events_are_the_four_kinds_oldest_first_with_their_data(client: TestClient) -> None:
@@ -45,6 +49,7 @@ def test_events_are_the_four_kinds_oldest_first_with_their_data(client: TestClie
     assert (finished["result"], finished["reason"]) == ("fail", "busy")
 
 
+@SQLITE_ONLY
 def test_replay_shows_each_state_and_the_fields_each_event_changed(client: TestClient) -> None:
     outdial = create_outdial(client)
     target = create_target(client, outdial["id"], TEL_0)

@@ -18,6 +18,7 @@ from api.cli import rows
 from application.history import stored_events
 from application.service import NewTarget, OutdialService
 from domain.address import Address
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -28,6 +29,8 @@ from tests.e2e.conftest import (
     serving_of,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 GOOD = f"""name,destination_0,destination_1,destination_1_name,status,try_count_0
 Alice,{TEL_0},sip:alice@example.com,Alice at work,idle,0
@@ -78,6 +81,7 @@ def test_a_file_imports_with_its_extra_columns_and_a_rerun_creates_nothing(
     assert len(_listed(client, outdial)) == 3
 
 
+@SQLITE_ONLY
 def test_bad_rows_are_named_and_nothing_is_imported_unless_skipped(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -120,6 +124,7 @@ def test_an_exported_targets_file_imports_again(
     assert [shape(t) for t in _listed(client, copy)] == [shape(t) for t in _listed(client, source)]
 
 
+@SQLITE_ONLY
 def test_an_outdial_that_is_not_there_or_a_missing_file_is_one_line_and_exit_2(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -223,6 +228,7 @@ def test_an_id_another_resource_holds_stops_the_import(
     assert _listed(client, outdial) == []
 
 
+@SQLITE_ONLY
 def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_nothing_is_imported(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -237,6 +243,7 @@ def test_a_file_that_is_not_utf8_is_one_line_naming_it_and_nothing_is_imported(
     assert _listed(client, outdial) == []
 
 
+@SQLITE_ONLY
 def test_a_file_whose_lines_end_in_a_carriage_return_alone_imports(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -251,6 +258,7 @@ def test_a_file_whose_lines_end_in_a_carriage_return_alone_imports(
     assert _lines(capsys.readouterr().err)[-1].startswith("outdial import: line 3: the file is not")
 
 
+@SQLITE_ONLY
 def test_a_cell_of_megabytes_is_a_bad_row_and_one_beyond_any_limit_stops_the_import(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -279,6 +287,7 @@ def test_a_cell_of_megabytes_is_a_bad_row_and_one_beyond_any_limit_stops_the_imp
     assert _listed(client, other) == []
 
 
+@SQLITE_ONLY
 def test_a_quote_not_closed_is_one_line_naming_it_and_nothing_is_imported(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -294,6 +303,7 @@ def test_a_quote_not_closed_is_one_line_naming_it_and_nothing_is_imported(
     assert _listed(client, outdial) == []
 
 
+@SQLITE_ONLY
 def test_a_header_naming_a_column_twice_is_refused(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -307,6 +317,7 @@ def test_a_header_naming_a_column_twice_is_refused(
     assert _listed(client, outdial) == []
 
 
+@SQLITE_ONLY
 def test_cells_beyond_the_header_are_a_bad_row_and_trailing_empty_ones_are_not(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -324,6 +335,7 @@ def test_cells_beyond_the_header_are_a_bad_row_and_trailing_empty_ones_are_not(
     assert [t["name"] for t in _listed(client, outdial)] == ["Alice"]
 
 
+@SQLITE_ONLY
 def test_cells_an_export_quoted_against_formulas_import_as_they_were(
     app: FastAPI, client: TestClient, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -13,10 +13,12 @@ from fastapi.testclient import TestClient
 
 from adapters.stores import Storage
 from api.logs import JSONLines, RedactSecrets, Text
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import create_outdial
 from tests.e2e.test_processes import _key, _start, _until_up, running
 
 
+@SQLITE_ONLY
 def test_each_request_is_one_line_with_its_route_template_and_no_key(
     client: TestClient, key: str, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -44,7 +46,7 @@ def test_each_request_is_one_line_with_its_route_template_and_no_key(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store", ["sqlite"])
+@SQLITE_ONLY
 def test_serve_writes_json_lines_when_asked(
     store: str, new_store: Callable[[str], Storage]
 ) -> None:

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     DEFAULT_PLAN,
     NO_CAMPAIGN,
@@ -15,6 +17,8 @@ from tests.e2e.conftest import (
     ok,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 
 def test_a_new_outdial_has_the_wire_fields_in_order_and_defaults(client: TestClient) -> None:
@@ -47,6 +51,7 @@ def test_what_a_write_answers_is_what_the_next_read_answers(client: TestClient) 
     assert changed["tm_update"] > changed["tm_create"]
 
 
+@SQLITE_ONLY
 def test_campaign_data_and_plan_change_and_plan_fields_left_out_keep_their_value(
     client: TestClient,
 ) -> None:
@@ -68,6 +73,7 @@ def test_campaign_data_and_plan_change_and_plan_fields_left_out_keep_their_value
     assert ok(client.get(path))["plan"] == plan
 
 
+@SQLITE_ONLY
 def test_plan_values_out_of_range_are_400_naming_the_field(client: TestClient) -> None:
     outdial = create_outdial(client)
     path = f"/v1.0/outdials/{outdial['id']}/plan"
@@ -91,11 +97,13 @@ def test_outdial_text_limits_are_400_naming_the_field(client: TestClient) -> Non
         assert error["message"].startswith(f"{field}:")
 
 
+@SQLITE_ONLY
 def test_a_campaign_id_that_is_not_a_uuid_is_400(client: TestClient) -> None:
     error = error_of(client.post("/v1.0/outdials", json={"campaign_id": "nope"}), 400)
     assert error["message"].startswith("campaign_id:")
 
 
+@SQLITE_ONLY
 def test_an_update_changes_the_fields_given_and_keeps_those_left_out(client: TestClient) -> None:
     outdial = create_outdial(client, name="spring", detail="list")
     path = f"/v1.0/outdials/{outdial['id']}"
@@ -107,6 +115,7 @@ def test_an_update_changes_the_fields_given_and_keeps_those_left_out(client: Tes
     assert error["message"].startswith("name:")
 
 
+@SQLITE_ONLY
 def test_a_deleted_outdial_stays_readable_takes_nothing_new_and_deletes_once(
     client: TestClient,
 ) -> None:
@@ -153,6 +162,7 @@ def test_outdials_page_without_skipping_or_repeating(client: TestClient) -> None
     assert seen == made[::-1]
 
 
+@SQLITE_ONLY
 def test_an_unknown_outdial_is_404(client: TestClient) -> None:
     missing = "5e0d7d8b-8f5c-4b53-a1b7-0d3c4f8e9a10"
     for response in [

@@ -14,7 +14,10 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.stores import Storage
+from tests.conftest import on_postgres
 from tests.e2e.conftest import app_on, bearer, create_outdial, error_of, new_key, ok
+
+pytestmark = pytest.mark.shared_app
 
 
 def _unkeyed(scope: str, moment: str, row_id: str) -> str:
@@ -49,9 +52,12 @@ def test_a_minted_token_is_refused_whatever_it_holds(
     assert client.get("/readyz").status_code == 200
 
 
+GARBAGE = ["", "x", "AAAA", "%%%", "\x00", "a" * 5000, "2026-13-01 00:00:00", "+821100000001"]
+
+
+# Each on SQLite; NUL, which PostgreSQL text cannot hold, on both.
 @pytest.mark.parametrize(
-    "token",
-    ["", "x", "AAAA", "%%%", "\x00", "a" * 5000, "2026-13-01 00:00:00", "+821100000001"],
+    ("store", "token"), [*(("sqlite", t) for t in GARBAGE), on_postgres("\x00")]
 )
 def test_garbage_tokens_are_400_or_read_as_none(client: TestClient, token: str) -> None:
     response = client.get("/v1.0/outdials", params={"page_token": token})

@@ -1,4 +1,5 @@
-"""The pages under /ui, as a browser without JavaScript gets them, on both stores."""
+"""The pages under /ui, as a browser without JavaScript gets them: on both stores what the
+read model shows, on SQLite alone the sign-in, the headers and the error pages."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.keys import key_hash, key_id
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
@@ -25,14 +27,16 @@ from tests.e2e.conftest import (
     set_plan,
 )
 
+pytestmark = pytest.mark.shared_app
+
 
 @pytest.fixture
-def browser(app: FastAPI, client: TestClient, key: str) -> Iterator[TestClient]:
+def signed_in(app: FastAPI, client: TestClient, key: str) -> Iterator[TestClient]:
     """A browser signed in as the first customer: the session cookie, no header."""
-    with TestClient(app, follow_redirects=False) as signed_in:
-        signed_in.get(f"/ui/outdials?token={key}")
-        assert "outdial_session" in signed_in.cookies
-        yield signed_in
+    with TestClient(app, follow_redirects=False) as session:
+        session.get(f"/ui/outdials?token={key}")
+        assert "outdial_session" in session.cookies
+        yield session
 
 
 def text_of(page: Any) -> str:
@@ -54,6 +58,7 @@ def campaign(client: TestClient) -> dict[str, Any]:
     return {"outdial": outdial, "alice": alice, "bob": bob, "dials": [first, second]}
 
 
+@SQLITE_ONLY
 def test_a_page_without_a_key_answers_the_sign_in_form(app: FastAPI) -> None:
     with TestClient(app) as anonymous:
         page = anonymous.get("/ui/outdials")
@@ -64,6 +69,7 @@ def test_a_page_without_a_key_answers_the_sign_in_form(app: FastAPI) -> None:
     assert '<form class="sign-in" method="get" action="/ui/outdials">' in page.text
 
 
+@SQLITE_ONLY
 def test_a_token_sets_a_strict_http_only_cookie_and_leaves_the_address(
     app: FastAPI, client: TestClient, key: str
 ) -> None:
@@ -82,6 +88,8 @@ def test_a_token_sets_a_strict_http_only_cookie_and_leaves_the_address(
     assert "spring list" in text_of(followed)
 
 
+@pytest.mark.own_app  # guesses from its address are counted store-wide
+@SQLITE_ONLY
 def test_a_wrong_key_is_refused_and_guessing_is_throttled(app: FastAPI) -> None:
     with TestClient(app) as guesser:
         wrong = guesser.get("/ui/outdials?token=odk_wrong")
@@ -94,40 +102,43 @@ def test_a_wrong_key_is_refused_and_guessing_is_throttled(app: FastAPI) -> None:
     assert "too many requests without a valid API key" in text_of(last)
 
 
-def test_a_revoked_key_ends_the_session(app: FastAPI, browser: TestClient, key: str) -> None:
-    assert browser.get("/ui/outdials").status_code == 200
+@SQLITE_ONLY
+def test_a_revoked_key_ends_the_session(app: FastAPI, signed_in: TestClient, key: str) -> None:
+    assert signed_in.get("/ui/outdials").status_code == 200
     keys = serving_of(app).services.keys
     keys.revoke(key)
-    page = browser.get("/ui/outdials")
+    page = signed_in.get("/ui/outdials")
     assert page.status_code == 401
     assert "no longer valid" in text_of(page)
     assert 'outdial_session=""' in page.headers["set-cookie"]
 
 
-def test_another_site_cannot_sign_a_person_out(browser: TestClient) -> None:
+@SQLITE_ONLY
+def test_another_site_cannot_sign_a_person_out(signed_in: TestClient) -> None:
     for site in ("cross-site", "same-site"):
-        out = browser.post("/ui/sign-out", headers={"Sec-Fetch-Site": site})
+        out = signed_in.post("/ui/sign-out", headers={"Sec-Fetch-Site": site})
         assert out.status_code == 303
         assert "set-cookie" not in out.headers
-    assert browser.get("/ui/outdials").status_code == 200
+    assert signed_in.get("/ui/outdials").status_code == 200
 
 
-def test_signing_out_forgets_the_cookie(browser: TestClient) -> None:
-    out = browser.post("/ui/sign-out", headers={"Sec-Fetch-Site": "same-origin"})
+@SQLITE_ONLY
+def test_signing_out_forgets_the_cookie(signed_in: TestClient) -> None:
+    out = signed_in.post("/ui/sign-out", headers={"Sec-Fetch-Site": "same-origin"})
     assert out.status_code == 303
     assert out.headers["location"] == "/ui/outdials"
-    assert browser.get("/ui/outdials").status_code == 401
+    assert signed_in.get("/ui/outdials").status_code == 401
 
 
 def test_the_outdials_page_counts_each_outdials_targets_by_status(
-    client: TestClient, browser: TestClient, other_key: str
+    client: TestClient, signed_in: TestClient, other_key: str
 ) -> None:
     made = campaign(client)
     create_outdial(client, name="autumn list")
     with TestClient(client.app, headers={"Authorization": f"Bearer {other_key}"}) as other:
         create_outdial(other, name="someone else's")
 
-    page = browser.get("/ui/outdials")
+    page = signed_in.get("/ui/outdials")
 
     assert page.status_code == 200
     seen = text_of(page)
@@ -141,14 +152,14 @@ def test_the_outdials_page_counts_each_outdials_targets_by_status(
 
 
 def test_the_outdial_page_shows_its_plan_and_its_targets_filtered_by_status(
-    client: TestClient, browser: TestClient
+    client: TestClient, signed_in: TestClient
 ) -> None:
     made = campaign(client)
     path = f"/ui/outdials/{made['outdial']['id']}"
 
-    every = text_of(browser.get(path))
-    done = browser.get(path + "?status=done")
-    unfiltered = browser.get(path + "?status=")
+    every = text_of(signed_in.get(path))
+    done = signed_in.get(path + "?status=done")
+    unfiltered = signed_in.get(path + "?status=")
 
     assert "Alice" in every
     assert "Bob" in every
@@ -159,19 +170,19 @@ def test_the_outdial_page_shows_its_plan_and_its_targets_filtered_by_status(
     assert '<option value="done" selected>' in done.text
     # Deleted targets only when asked for, marked as such.
     ok(client.delete(f"/v1.0/outdials/{made['outdial']['id']}/targets/{made['bob']['id']}"))
-    assert "Bob" not in text_of(browser.get(path))
-    with_deleted = browser.get(path + "?include_deleted=true")
+    assert "Bob" not in text_of(signed_in.get(path))
+    with_deleted = signed_in.get(path + "?include_deleted=true")
     assert "Bob" in text_of(with_deleted)
     assert '<span class="badge deleted">deleted</span>' in with_deleted.text
 
 
 def test_the_target_page_draws_every_event_and_dial_and_the_replay(
-    client: TestClient, browser: TestClient
+    client: TestClient, signed_in: TestClient
 ) -> None:
     made = campaign(client)
     alice = made["alice"]
 
-    page = browser.get(f"/ui/outdials/{made['outdial']['id']}/targets/{alice['id']}")
+    page = signed_in.get(f"/ui/outdials/{made['outdial']['id']}/targets/{alice['id']}")
 
     assert page.status_code == 200
     seen = text_of(page)
@@ -194,6 +205,7 @@ def test_the_target_page_draws_every_event_and_dial_and_the_replay(
     assert "Dialable now no: the target is done" in seen
 
 
+@SQLITE_ONLY
 def test_another_customers_target_is_not_found(
     app: FastAPI, client: TestClient, other_key: str
 ) -> None:
@@ -208,14 +220,14 @@ def test_another_customers_target_is_not_found(
 
 
 def test_the_dial_search_filters_as_the_api_does_and_refuses_what_it_would(
-    client: TestClient, browser: TestClient
+    client: TestClient, signed_in: TestClient
 ) -> None:
     made = campaign(client)
 
-    busy = browser.get("/ui/dials?destination=%2B821100000001&result=fail&actor=&since=")
-    everything = browser.get("/ui/dials")
-    wrong_time = browser.get("/ui/dials?since=yesterday")
-    wrong_id = browser.get("/ui/dials?target_id=42")
+    busy = signed_in.get("/ui/dials?destination=%2B821100000001&result=fail&actor=&since=")
+    everything = signed_in.get("/ui/dials")
+    wrong_time = signed_in.get("/ui/dials?since=yesterday")
+    wrong_id = signed_in.get("/ui/dials?target_id=42")
 
     assert busy.status_code == 200
     assert busy.text.count("<tr>") == 1 + 1  # the header and the busy dial
@@ -230,8 +242,9 @@ def test_the_dial_search_filters_as_the_api_does_and_refuses_what_it_would(
     assert "<tr>" not in wrong_id.text
 
 
+@SQLITE_ONLY
 def test_every_page_forbids_other_origins_scripts_and_caching(
-    client: TestClient, browser: TestClient
+    client: TestClient, signed_in: TestClient
 ) -> None:
     made = campaign(client)
     paths = [
@@ -242,7 +255,7 @@ def test_every_page_forbids_other_origins_scripts_and_caching(
         "/ui/no-such-page",
     ]
     for path in paths:
-        page = browser.get(path)
+        page = signed_in.get(path)
         policy = page.headers["content-security-policy"]
         assert "default-src 'none'" in policy, path
         assert "http" not in policy, path  # no origin but the page's own
@@ -251,12 +264,12 @@ def test_every_page_forbids_other_origins_scripts_and_caching(
         assert page.headers["referrer-policy"] == "no-referrer", path
         assert "<script" not in page.text, path
         assert 'style="' not in page.text, path  # the policy allows no inline style
-    style = browser.get("/ui/static/pages.css")
+    style = signed_in.get("/ui/static/pages.css")
     assert style.status_code == 200
     assert style.headers["content-type"].startswith("text/css")
 
 
-def test_long_lists_page_by_a_link(client: TestClient, browser: TestClient) -> None:
+def test_long_lists_page_by_a_link(client: TestClient, signed_in: TestClient) -> None:
     outdial = create_outdial(client, name="big list")
     targets = [
         {"name": f"T{n:02d}", "destination_0": {"type": "tel", "target": f"+8211000{n:05d}"}}
@@ -264,10 +277,10 @@ def test_long_lists_page_by_a_link(client: TestClient, browser: TestClient) -> N
     ]
     ok(client.post(f"/v1.0/outdials/{outdial['id']}/targets/batch", json={"targets": targets}))
 
-    first = browser.get(f"/ui/outdials/{outdial['id']}?status=idle")
+    first = signed_in.get(f"/ui/outdials/{outdial['id']}?status=idle")
     link = re.search(r'<p class="pager"><a href="\?([^"]+)">Older targets', first.text)
     assert link is not None
-    second = browser.get(f"/ui/outdials/{outdial['id']}?" + html.unescape(link.group(1)))
+    second = signed_in.get(f"/ui/outdials/{outdial['id']}?" + html.unescape(link.group(1)))
 
     assert first.text.count('<span class="badge idle">') == 50
     assert second.text.count('<span class="badge idle">') == 5
@@ -295,6 +308,7 @@ def hidden_fields(page: Any) -> dict[str, str]:
     }
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("fetch_site", ["cross-site", "same-site"])
 def test_a_token_from_another_site_asks_before_signing_in(
     app: FastAPI, client: TestClient, key: str, fetch_site: str
@@ -322,21 +336,23 @@ def test_a_token_from_another_site_asks_before_signing_in(
     assert "That key is not valid" in text_of(wrong)
 
 
+@SQLITE_ONLY
 def test_a_link_from_another_site_leaves_a_session_as_it_was(
-    browser: TestClient, other_key: str
+    signed_in: TestClient, other_key: str
 ) -> None:
     same_site = {"Sec-Fetch-Site": "same-site"}  # its Strict cookie comes along
-    asked = browser.get(f"/ui/outdials?token={other_key}", headers=same_site)
-    wrong = browser.get("/ui/outdials?token=odk_wrong", headers=same_site)
+    asked = signed_in.get(f"/ui/outdials?token={other_key}", headers=same_site)
+    wrong = signed_in.get("/ui/outdials?token=odk_wrong", headers=same_site)
 
     assert asked.status_code == 200
     assert SIGN_OUT in asked.text  # still signed in, with the own key
     assert "set-cookie" not in asked.headers
     assert wrong.status_code == 401
     assert "set-cookie" not in wrong.headers  # a wrong key in a link ends no session
-    assert browser.get("/ui/outdials").status_code == 200
+    assert signed_in.get("/ui/outdials").status_code == 200
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("fetch_site", [None, "none", "same-origin"])
 def test_a_token_typed_or_sent_from_this_site_signs_in_at_once(
     app: FastAPI, client: TestClient, key: str, fetch_site: str | None
@@ -349,6 +365,7 @@ def test_a_token_typed_or_sent_from_this_site_signs_in_at_once(
     assert opened.headers["set-cookie"].startswith(f"outdial_session={key};")
 
 
+@SQLITE_ONLY
 def test_the_confirmed_sign_in_is_refused_from_another_origin(app: FastAPI, key: str) -> None:
     refusing = [
         {"Origin": "http://evil.example"},
@@ -357,19 +374,20 @@ def test_the_confirmed_sign_in_is_refused_from_another_origin(app: FastAPI, key:
         {"Origin": "http://testserver", "Sec-Fetch-Site": "cross-site"},
         {"Sec-Fetch-Site": "same-site"},
     ]
-    with TestClient(app, follow_redirects=False) as browser:
+    with TestClient(app, follow_redirects=False) as visitor:
         for headers in refusing:
-            refused = browser.post(
+            refused = visitor.post(
                 "/ui/sign-in", data={"token": key, "next": "/ui/outdials"}, headers=headers
             )
             assert refused.status_code == 403, headers
             assert "set-cookie" not in refused.headers, headers
             assert "Sign in refused" in text_of(refused), headers
             assert SIGN_OUT not in refused.text
-        assert not browser.cookies
-        assert browser.get("/ui/outdials").status_code == 401
+        assert not visitor.cookies
+        assert visitor.get("/ui/outdials").status_code == 401
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "headers", [{"Origin": "http://testserver", "Sec-Fetch-Site": "same-origin"}, {}]
 )
@@ -378,8 +396,8 @@ def test_the_confirmed_sign_in_from_this_server_lands_on_the_page(
 ) -> None:
     outdial = create_outdial(client, name="spring list")
     page_path = f"/ui/outdials/{outdial['id']}?status=idle"
-    with TestClient(app, follow_redirects=False) as browser:
-        signed = browser.post(
+    with TestClient(app, follow_redirects=False) as visitor:
+        signed = visitor.post(
             "/ui/sign-in", data={"token": key, "next": page_path}, headers=headers
         )
         assert signed.status_code == 303
@@ -388,11 +406,12 @@ def test_the_confirmed_sign_in_from_this_server_lands_on_the_page(
         assert cookie.startswith(f"outdial_session={key};")
         assert "HttpOnly" in cookie
         assert "SameSite=strict" in cookie
-        landed = browser.get(signed.headers["location"])
+        landed = visitor.get(signed.headers["location"])
     assert landed.status_code == 200
     assert "spring list" in text_of(landed)
 
 
+@SQLITE_ONLY
 def test_the_confirmed_sign_in_goes_to_no_page_but_this_services(app: FastAPI, key: str) -> None:
     elsewhere = [
         "//evil.example/ui/outdials",
@@ -406,21 +425,22 @@ def test_the_confirmed_sign_in_goes_to_no_page_but_this_services(app: FastAPI, k
         "/ui/outdials\r\nSet-Cookie: x=1",
         "",
     ]
-    with TestClient(app, follow_redirects=False) as browser:
+    with TestClient(app, follow_redirects=False) as visitor:
         for asked in elsewhere:
-            signed = browser.post("/ui/sign-in", data={"token": key, "next": asked})
+            signed = visitor.post("/ui/sign-in", data={"token": key, "next": asked})
             assert signed.status_code == 303, asked
             assert signed.headers["location"] == "/ui/outdials", asked
         # A key in the page to go to stays out of the address.
-        kept = browser.post(
+        kept = visitor.post(
             "/ui/sign-in", data={"token": key, "next": f"/ui/dials?token={key}&result=fail"}
         )
         assert kept.headers["location"] == "/ui/dials?result=fail"
 
 
+@SQLITE_ONLY
 def test_a_confirmed_sign_in_with_a_wrong_key_answers_the_sign_in_form(app: FastAPI) -> None:
-    with TestClient(app, follow_redirects=False) as browser:
-        refused = browser.post(
+    with TestClient(app, follow_redirects=False) as visitor:
+        refused = visitor.post(
             "/ui/sign-in", data={"token": "odk_wrong", "next": "/ui/dials?result=fail"}
         )
     assert refused.status_code == 401
@@ -432,16 +452,17 @@ def test_a_confirmed_sign_in_with_a_wrong_key_answers_the_sign_in_form(app: Fast
 # -- error pages -------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_an_error_page_offers_sign_out_only_with_a_valid_session(
-    app: FastAPI, client: TestClient, browser: TestClient, key: str
+    app: FastAPI, client: TestClient, signed_in: TestClient, key: str
 ) -> None:
     with TestClient(app) as anonymous:
         missing = anonymous.get("/ui/no-such-page")
         not_allowed = anonymous.get("/ui/sign-out")
         stale = anonymous.get("/ui/no-such-page", headers={"Cookie": "outdial_session=odk_wrong"})
-    signed_in_missing = browser.get("/ui/no-such-page")
-    signed_in_not_found = browser.get(f"/ui/outdials/{uuid4()}")
-    signed_in_wrong_id = browser.get("/ui/outdials/42")
+    signed_in_missing = signed_in.get("/ui/no-such-page")
+    signed_in_not_found = signed_in.get(f"/ui/outdials/{uuid4()}")
+    signed_in_wrong_id = signed_in.get("/ui/outdials/42")
 
     assert (missing.status_code, not_allowed.status_code, stale.status_code) == (404, 405, 404)
     for page in (missing, not_allowed, stale):
@@ -463,7 +484,7 @@ def target_cells(page: Any) -> list[str]:
 
 
 def test_the_dial_search_names_each_dials_target_and_outdial(
-    app: FastAPI, client: TestClient, browser: TestClient
+    app: FastAPI, client: TestClient, signed_in: TestClient
 ) -> None:
     made = campaign(client)
     outdial_id = made["outdial"]["id"]
@@ -473,7 +494,7 @@ def test_the_dial_search_names_each_dials_target_and_outdial(
     carol = create_target(client, autumn["id"], "+821100000008", name="Carol")
     ok(dispatch(client, autumn["id"]))
 
-    page = browser.get("/ui/dials")
+    page = signed_in.get("/ui/dials")
 
     assert page.status_code == 200
     cells = target_cells(page)
@@ -503,7 +524,7 @@ def target_names(page: Any) -> list[str]:
 
 
 def test_the_outdial_page_counts_its_targets_and_finds_them_by_name_or_number(
-    client: TestClient, browser: TestClient
+    client: TestClient, signed_in: TestClient
 ) -> None:
     made = campaign(client)  # Alice done on TEL_0 and TEL_1, Bob idle
     outdial_id = made["outdial"]["id"]
@@ -519,11 +540,11 @@ def test_the_outdial_page_counts_its_targets_and_finds_them_by_name_or_number(
     path = f"/ui/outdials/{outdial_id}"
 
     def found(q: str, **more: str) -> list[str]:
-        page = browser.get(path, params={"q": q, **more})
+        page = signed_in.get(path, params={"q": q, **more})
         assert page.status_code == 200, page.text
         return target_names(page)
 
-    page = browser.get(path)
+    page = signed_in.get(path)
     counts = re.search(r'<table class="counts" id="counts">.*?</table>', page.text, re.S)
     assert counts is not None
     assert re.findall(r">(\d+)<", counts.group(0)) == ["3", "0", "1", "4"]  # live ones only
@@ -543,11 +564,11 @@ def test_the_outdial_page_counts_its_targets_and_finds_them_by_name_or_number(
     for literal in ("%", "_", '"', '","target":"', "\\"):
         assert found(literal) == [], literal
     assert found("") == ["Dana", "ÉLODIE Martin", "Bob", "Alice"]  # an empty field: all
-    shown = browser.get(path, params={"q": "ali"})
+    shown = signed_in.get(path, params={"q": "ali"})
     assert 'name="q" value="ali"' in shown.text  # the form keeps what was asked
 
-    refused = browser.get(path, params={"q": "a\x01"})
-    too_long = browser.get(path, params={"q": "a" * 256})
+    refused = signed_in.get(path, params={"q": "a\x01"})
+    too_long = signed_in.get(path, params={"q": "a" * 256})
     assert refused.status_code == 400
     assert "q: Value error, must not hold control character U+0001" in text_of(refused)
     assert 'name="q"' in refused.text  # the form again, to change it
@@ -556,7 +577,7 @@ def test_the_outdial_page_counts_its_targets_and_finds_them_by_name_or_number(
 
 
 def test_a_search_pages_by_a_link_that_keeps_it_and_no_other_search_takes_its_token(
-    client: TestClient, browser: TestClient
+    client: TestClient, signed_in: TestClient
 ) -> None:
     outdial = create_outdial(client, name="big list")
     targets = [
@@ -567,15 +588,15 @@ def test_a_search_pages_by_a_link_that_keeps_it_and_no_other_search_takes_its_to
     ok(client.post(f"/v1.0/outdials/{outdial['id']}/targets/batch", json={"targets": targets}))
     path = f"/ui/outdials/{outdial['id']}"
 
-    first = browser.get(path, params={"q": "t", "status": "idle"})
+    first = signed_in.get(path, params={"q": "t", "status": "idle"})
     link = re.search(r'<p class="pager"><a href="\?([^"]+)">Older targets', first.text)
     assert link is not None
     query = html.unescape(link.group(1))
-    second = browser.get(f"{path}?{query}")
+    second = signed_in.get(f"{path}?{query}")
     token = re.search(r"page_token=([^&]+)", query)
     assert token is not None
-    other_search = browser.get(f"{path}?q=t0&status=idle&page_token={token.group(1)}")
-    no_search = browser.get(f"{path}?status=idle&page_token={token.group(1)}")
+    other_search = signed_in.get(f"{path}?q=t0&status=idle&page_token={token.group(1)}")
+    no_search = signed_in.get(f"{path}?status=idle&page_token={token.group(1)}")
 
     assert "q=t" in query
     assert len(target_names(first)) == 50

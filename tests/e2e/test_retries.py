@@ -13,6 +13,7 @@ from fastapi.testclient import TestClient
 
 import application.idempotency as idempotency_module
 from application.idempotency import IdempotencyKeys
+from tests.conftest import SQLITE_ONLY, on_postgres
 from tests.e2e.conftest import (
     TEL_0,
     app_on,
@@ -24,6 +25,8 @@ from tests.e2e.conftest import (
     serving_of,
     targets_path,
 )
+
+pytestmark = pytest.mark.shared_app
 
 Request = tuple[str, dict[str, Any]]  # (path, body)
 
@@ -59,7 +62,12 @@ def _state(client: TestClient) -> Any:
 KINDS = ["outdial", "target", "batch", "dial", "dispatch"]
 
 
-@pytest.mark.parametrize("kind", KINDS)
+def every_kind_and_on_postgres(*kinds: str) -> list[Any]:
+    """Every kind on SQLite; ``kinds`` on PostgreSQL too, whose table of keys is another."""
+    return [*(("sqlite", kind) for kind in KINDS), *(on_postgres(kind) for kind in kinds)]
+
+
+@pytest.mark.parametrize(("store", "kind"), every_kind_and_on_postgres("batch", "dispatch"))
 def test_a_repeat_answers_the_first_answer_and_records_nothing(
     client: TestClient, kind: str
 ) -> None:
@@ -79,7 +87,7 @@ def test_a_repeat_answers_the_first_answer_and_records_nothing(
         assert client.post(path, json=body).json() != first.json()
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("store", "kind"), every_kind_and_on_postgres("target"))
 def test_the_same_key_for_another_request_is_409(client: TestClient, kind: str) -> None:
     path, body = _requests(client)[kind]()
     headers = {"Idempotency-Key": "one-key"}
@@ -105,6 +113,7 @@ def test_keys_are_the_customers_own(app: FastAPI, client: TestClient, other_key:
     assert theirs["customer_id"] != mine["customer_id"]
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("bad", [b"", b"x" * 256, "caf\u00e9".encode(), b"a b", b"\x01"])
 def test_a_malformed_key_is_400_naming_it(client: TestClient, bad: bytes) -> None:
     answer = client.post("/v1.0/outdials", json={}, headers=[(b"Idempotency-Key", bad)])
@@ -113,6 +122,7 @@ def test_a_malformed_key_is_400_naming_it(client: TestClient, bad: bytes) -> Non
     assert ok(client.get("/v1.0/outdials"))["result"] == []
 
 
+@pytest.mark.own_app  # it stops the app and starts another on its store
 def test_a_repeat_after_a_restart_gets_the_same_answer(app: FastAPI, key: str) -> None:
     headers = {**bearer(key), "Idempotency-Key": "across-restarts"}
     with TestClient(app, headers=headers) as client:
@@ -124,7 +134,7 @@ def test_a_repeat_after_a_restart_gets_the_same_answer(app: FastAPI, key: str) -
         assert len(ok(client.get("/v1.0/outdials"))["result"]) == 1
 
 
-@pytest.mark.parametrize("kind", KINDS)
+@pytest.mark.parametrize(("store", "kind"), every_kind_and_on_postgres("batch", "dispatch"))
 def test_an_answer_lost_after_the_commit_is_given_by_the_repeat_without_a_second_write(
     client: TestClient, kind: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -163,6 +173,7 @@ def test_an_answer_lost_after_the_commit_is_given_by_the_repeat_without_a_second
         assert sorted(d["id"] for d in progressing) == sorted(d["id"] for d in repeat["result"])
 
 
+@SQLITE_ONLY
 def test_a_refused_request_releases_its_key_for_a_corrected_one(client: TestClient) -> None:
     outdial = create_outdial(client)["id"]
     headers = {"Idempotency-Key": "fix-and-retry"}

@@ -6,17 +6,17 @@ from __future__ import annotations
 import io
 import logging
 
-import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from adapters.stores import Storage
 from api.access import FAILURES_ALLOWED, WINDOW_S
 from api.logs import RedactSecrets, redact
-from tests.conftest import BOTH_STORES
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import app_on, bearer, error_of, ok
 
 
+@SQLITE_ONLY  # the count is the store's: shared on each kind of store below
 def test_failed_authentication_is_throttled_per_address_but_never_a_valid_key(
     app: FastAPI, client: TestClient, key: str
 ) -> None:
@@ -36,13 +36,9 @@ def test_failed_authentication_is_throttled_per_address_but_never_a_valid_key(
     assert guesser.get("/v1.0/outdials", params={"token": "odk_x"}).status_code == 429
 
 
-@pytest.mark.parametrize("kind", BOTH_STORES)
-def test_every_api_process_of_a_store_shares_one_failure_count(
-    kind: str, request: pytest.FixtureRequest
-) -> None:
+def test_every_api_process_of_a_store_shares_one_failure_count(storage: Storage) -> None:
     """Two processes on one store allow 20 failures from an address between them, not 40:
     the count lives in the store, not in a process."""
-    storage: Storage = request.getfixturevalue(f"{kind}_storage")
     first, second = app_on(storage), app_on(storage)
     with TestClient(first) as one, TestClient(second) as other:
         answers = [
@@ -53,6 +49,7 @@ def test_every_api_process_of_a_store_shares_one_failure_count(
     assert statuses == [401] * FAILURES_ALLOWED + [429] * 5
 
 
+@SQLITE_ONLY
 def test_every_answer_says_nosniff_and_api_answers_are_not_cached(
     app: FastAPI, client: TestClient
 ) -> None:

@@ -17,7 +17,7 @@ import psycopg
 import pytest
 
 from adapters.stores import Storage, StoreUnreachable, check_reachable
-from tests.conftest import POSTGRES_ADMIN_URL, _postgres_admin
+from tests.conftest import POSTGRES_ADMIN_URL, _postgres_admin, eventually, wait_for
 
 TRACEBACK = "Traceback (most recent call last)"
 # The smallest pools, so a few connections tell one process from several.
@@ -118,17 +118,15 @@ def _serve(database: LimitedDatabase, *extra: str) -> tuple[subprocess.Popen[str
 
 
 def _until_ready(popen: subprocess.Popen[str], url: str, timeout: float = 60) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
+    def ready() -> bool:
         if popen.poll() is not None:
             pytest.fail(f"exited with {popen.returncode}: {popen.communicate()[1]}")
         try:
-            if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                return
+            return httpx.get(url + "/readyz", timeout=1).status_code == 200
         except httpx.HTTPError:
-            pass
-        time.sleep(0.1)
-    pytest.fail(f"{url} was not ready in {timeout} s")
+            return False
+
+    eventually(ready, timeout=timeout, interval=0.1, what=f"{url} ready")
 
 
 def _stop(popen: subprocess.Popen[str]) -> str:
@@ -142,17 +140,18 @@ def _stop(popen: subprocess.Popen[str]) -> str:
 
 
 def _settled_connections(database: LimitedDatabase, timeout: float = 15) -> int:
-    """The role's connections once their number has not moved for a second."""
-    deadline = time.monotonic() + timeout
-    seen, since = database.connections(), time.monotonic()
-    while time.monotonic() < deadline:
+    """The role's connections once their number has not moved for a second (the wait is
+    what tells settled from still opening)."""
+    seen = [database.connections(), time.monotonic()]
+
+    def settled() -> bool:
         now = database.connections()
-        if now != seen:
-            seen, since = now, time.monotonic()
-        elif time.monotonic() - since >= 1.0:
-            return seen
-        time.sleep(0.1)
-    return seen
+        if now != seen[0]:
+            seen[:] = [now, time.monotonic()]
+        return time.monotonic() - seen[1] >= 1.0
+
+    wait_for(settled, timeout=timeout, interval=0.1)
+    return int(seen[0])
 
 
 @pytest.mark.slow

@@ -5,8 +5,10 @@ from __future__ import annotations
 import time
 from typing import Any
 
+import pytest
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     NOT_DELETED,
     SEED_ORDER,
@@ -22,6 +24,8 @@ from tests.e2e.conftest import (
     targets_path,
     tel,
 )
+
+pytestmark = pytest.mark.shared_app
 
 
 def batch(client: TestClient, outdial_id: str, targets: list[dict[str, Any]]) -> Any:
@@ -63,6 +67,7 @@ def test_a_new_target_has_the_seed_fields_in_order_with_null_destinations(
     assert ok(client.get(targets_path(outdial["id"], target["id"]))) == target
 
 
+@SQLITE_ONLY
 def test_every_address_type_is_accepted_with_its_own_rule(client: TestClient) -> None:
     outdial = create_outdial(client)
     uuid = "5e0d7d8b-8f5c-4b53-a1b7-0d3c4f8e9a10"
@@ -82,6 +87,7 @@ def test_every_address_type_is_accepted_with_its_own_rule(client: TestClient) ->
         assert target["destination_3"]["target"] == address["target"]
 
 
+@SQLITE_ONLY
 def test_null_address_labels_are_read_as_empty(client: TestClient) -> None:
     outdial = create_outdial(client)
     address = {"type": "tel", "target": TEL_0, "target_name": None, "name": None, "detail": None}
@@ -95,6 +101,7 @@ def test_null_address_labels_are_read_as_empty(client: TestClient) -> None:
     }
 
 
+@SQLITE_ONLY
 def test_a_bad_address_is_400_naming_the_field(client: TestClient) -> None:
     outdial = create_outdial(client)
     path = targets_path(outdial["id"])
@@ -114,6 +121,7 @@ def test_a_bad_address_is_400_naming_the_field(client: TestClient) -> None:
         assert error["message"].startswith(f"{field}:"), error
 
 
+@SQLITE_ONLY
 def test_a_target_needs_a_destination_and_text_within_limits(client: TestClient) -> None:
     outdial = create_outdial(client)
     path = targets_path(outdial["id"])
@@ -134,6 +142,7 @@ def test_a_batch_is_created_whole_in_its_order(client: TestClient) -> None:
     assert len({t["tm_create"] for t in made["result"]}) == 1  # one atomic write
 
 
+@SQLITE_ONLY
 def test_a_batch_with_one_bad_target_creates_nothing_and_names_it(client: TestClient) -> None:
     outdial = create_outdial(client)
     targets: list[dict[str, Any]] = [{"destination_0": tel()} for _ in range(5)]
@@ -167,6 +176,7 @@ def test_paging_through_a_bulk_import_never_skips_or_repeats(client: TestClient)
     assert {t["id"] for t in seen} == {t["id"] for t in made}
 
 
+@SQLITE_ONLY
 def test_page_size_is_clamped_to_100_and_must_be_an_integer(client: TestClient) -> None:
     outdial = create_outdial(client)
     ok(batch(client, outdial["id"], [{"destination_0": tel()}] * 120))
@@ -182,6 +192,7 @@ def test_page_size_is_clamped_to_100_and_must_be_an_integer(client: TestClient) 
         assert error["message"].startswith("page_size:")
 
 
+@SQLITE_ONLY
 def test_a_page_token_the_service_did_not_issue_is_400(client: TestClient) -> None:
     outdial = create_outdial(client)
     for path in [targets_path(outdial["id"]), "/v1.0/outdials", "/v1.0/dials"]:
@@ -210,6 +221,7 @@ def test_the_list_filters_by_status_and_leaves_out_deleted_unless_asked(
     assert error["message"].startswith("status:")
 
 
+@SQLITE_ONLY
 def test_a_deleted_target_stays_readable_and_deleting_again_records_nothing(
     client: TestClient,
 ) -> None:
@@ -244,6 +256,7 @@ def test_the_state_at_a_version_or_a_time_is_replayed_from_the_events(
     assert ok(client.get(path, params={"at": iso})) == now
 
 
+@SQLITE_ONLY
 def test_a_version_past_the_last_or_a_time_before_creation_is_404(client: TestClient) -> None:
     outdial = create_outdial(client)
     target = create_target(client, outdial["id"], TEL_0)
@@ -262,6 +275,7 @@ def test_a_version_past_the_last_or_a_time_before_creation_is_404(client: TestCl
         assert error["message"].startswith(f"{field}:"), error
 
 
+@SQLITE_ONLY
 def test_a_target_of_another_outdial_or_none_at_all_is_404(client: TestClient) -> None:
     first, second = create_outdial(client), create_outdial(client)
     target = create_target(client, first["id"], TEL_0)
@@ -280,6 +294,7 @@ def test_a_target_of_another_outdial_or_none_at_all_is_404(client: TestClient) -
     assert ok(client.get(targets_path(first["id"], target["id"])))["id"] == target["id"]
 
 
+@SQLITE_ONLY
 def test_ids_in_the_path_that_are_not_uuids_are_400_invalid_id(client: TestClient) -> None:
     outdial = create_outdial(client)
     for method, path, field in [
@@ -299,5 +314,5 @@ def test_creation_times_order_the_list_newest_first(client: TestClient) -> None:
     made = []
     for _ in range(3):
         made.append(create_target(client, outdial["id"], TEL_0)["id"])
-        time.sleep(0.001)
+        time.sleep(0.001)  # the behaviour: a later creation time lists first
     assert [t["id"] for t in ok(client.get(targets_path(outdial["id"])))["result"]] == made[::-1]

@@ -15,7 +15,6 @@ import socket
 import subprocess
 import sys
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -28,7 +27,7 @@ import pytest
 
 from adapters.keys import key_hash, key_id
 from adapters.stores import Storage
-from tests.conftest import BOTH_STORES
+from tests.conftest import eventually
 from tests.e2e.browser import browsing, colours, open_page, screenshot
 
 README = Path(__file__).parents[2] / "README.md"
@@ -56,8 +55,8 @@ class Server:
     env: dict[str, str]  # what every command of the tour runs with
 
 
-@pytest.fixture(params=BOTH_STORES)
-def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
+@pytest.fixture
+def server(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
     """`make run` in a fresh checkout: `outdial serve` on an empty ./var, which prints the
     first key; or on an empty PostgreSQL database named by OUTDIAL_DATABASE_URL, which every
     command of the tour then reads too. The checkout's .venv is the one these tests run in."""
@@ -67,7 +66,7 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         port = probe.getsockname()[1]
     out, err = tmp_path / "serve.out", tmp_path / "serve.err"
     env = {k: v for k, v in os.environ.items() if not k.startswith("OUTDIAL_")}
-    if request.param == "postgres":
+    if store == "postgres":
         storage: Storage = request.getfixturevalue("postgres_storage")
         assert storage.database_url is not None
         env["OUTDIAL_DATABASE_URL"] = storage.database_url
@@ -81,16 +80,15 @@ def server(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
         )
     try:
         url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 60
-        while True:
+
+        def ready() -> bool:
             assert process.poll() is None, err.read_text()
             try:
-                if httpx.get(url + "/readyz", timeout=1).status_code == 200:
-                    break
+                return httpx.get(url + "/readyz", timeout=1).status_code == 200
             except httpx.HTTPError:
-                pass
-            assert time.monotonic() < deadline, f"the server did not come up: {err.read_text()}"
-            time.sleep(0.1)
+                return False
+
+        eventually(ready, timeout=60, interval=0.1, what="the server up")
         key = next(line for line in out.read_text().splitlines() if line.startswith("odk_"))
         yield Server(url=url, key=key, workdir=tmp_path, env=env)
     finally:

@@ -1,4 +1,5 @@
-"""VoIPbin's own clients against this service, on each store, with the bodies they send.
+"""VoIPbin's own clients against this service with the bodies they send: what they write
+and list on each store, what is refused on SQLite.
 
 The bodies are byte for byte what VoIPbin's Go SDK (`voipbin-go`) marshals from its request
 structs (every field always present, keys in alphabetical order, an unset destination as
@@ -18,8 +19,11 @@ import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
+from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import error_of, new_key, ok
 from tests.e2e.voipbin_sdk import LIST_ITEMS, decode_problems, missing_fields
+
+pytestmark = pytest.mark.shared_app
 
 NO_CAMPAIGN = "00000000-0000-0000-0000-000000000000"
 CAMPAIGN = "00000000-0000-0000-0000-000000000001"
@@ -113,6 +117,7 @@ def test_sdk_create_without_a_campaign_sends_an_empty_campaign_id(vn: VoipbinCli
     assert (filled["detail"], filled["data"]) == ("outdial for test use.", "test data")
 
 
+@SQLITE_ONLY
 def test_sdk_updates_of_an_outdial(vn: VoipbinClient) -> None:
     made = outdial(vn, SDK_OUTDIAL_FILLED)
     path = f"/outdials/{made['id']}"
@@ -164,6 +169,7 @@ def test_cli_create_sends_data_as_null_or_json_and_update_only_the_flags_given(
     assert decoded(moved, "OutdialManagerOutdial")["campaign_id"] == NO_CAMPAIGN
 
 
+@SQLITE_ONLY
 def test_a_campaign_id_that_is_neither_empty_nor_a_uuid_is_400_naming_it(
     vn: VoipbinClient,
 ) -> None:
@@ -177,6 +183,7 @@ def test_a_campaign_id_that_is_neither_empty_nor_a_uuid_is_400_naming_it(
 # -- targets ----------------------------------------------------------------------------
 
 
+@SQLITE_ONLY
 def test_sdk_create_target_sends_unset_destinations_as_empty_objects(vn: VoipbinClient) -> None:
     made = outdial(vn)
     with_type = target(vn, made["id"], SDK_TARGET_TEL)
@@ -199,6 +206,7 @@ def test_sdk_create_target_sends_unset_destinations_as_empty_objects(vn: Voipbin
     )
 
 
+@SQLITE_ONLY
 def test_an_sdk_target_with_every_destination_unset_is_400_naming_destination_0(
     vn: VoipbinClient,
 ) -> None:
@@ -212,6 +220,7 @@ def test_an_sdk_target_with_every_destination_unset_is_400_naming_destination_0(
     assert error["message"].startswith("destination_0:")
 
 
+@SQLITE_ONLY
 def test_cli_create_target_sends_the_number_alone_and_data_null(vn: VoipbinClient) -> None:
     made = outdial(vn)
     created = target(vn, made["id"], CLI_TARGET)
@@ -219,6 +228,7 @@ def test_cli_create_target_sends_the_number_alone_and_data_null(vn: VoipbinClien
     assert (created["name"], created["data"]) == ("t1", "")
 
 
+@SQLITE_ONLY
 def test_a_destination_without_type_that_is_not_e164_is_400_naming_its_type(
     vn: VoipbinClient,
 ) -> None:
@@ -230,6 +240,7 @@ def test_a_destination_without_type_that_is_not_e164_is_400_naming_its_type(
         assert error["message"].startswith("destination_3.type:"), error
 
 
+@SQLITE_ONLY
 def test_the_oldest_cli_key_destination0_is_400_naming_it(vn: VoipbinClient) -> None:
     """VoIPbin itself ignores `destination0` and refuses the target for having none."""
     made = outdial(vn)
@@ -307,12 +318,14 @@ def test_a_timestamp_page_token_skips_items_sharing_that_time_as_voipbin_does(
     assert [t["id"] for t in page["result"]] == [single["id"]]
 
 
+@SQLITE_ONLY
 def test_a_malformed_time_token_is_still_400_invalid_page_token(vn: VoipbinClient) -> None:
     for token in ["2022-13-01 00:00:00.000000", "2022-04-30 17:52", "yesterday"]:
         error = error_of(vn.send("GET", "/outdials", page_token=token), 400)
         assert error["reason"] == "INVALID_PAGE_TOKEN", token
 
 
+@SQLITE_ONLY
 def test_the_openapi_description_shows_what_voipbins_clients_may_send(vn: VoipbinClient) -> None:
     schemas = ok(vn.client.get("/openapi.json"))["components"]["schemas"]
     address = schemas["AddressIn"]

@@ -18,6 +18,7 @@ from api.server import create_app
 from projections import projection as projection_module
 from projections import runner as runner_module
 from projections.runner import LiveProjection
+from tests.conftest import SQLITE_ONLY, eventually
 from tests.e2e.conftest import (
     TEL_0,
     bearer,
@@ -31,7 +32,10 @@ from tests.e2e.conftest import (
 
 MIB = 1024 * 1024
 
+pytestmark = pytest.mark.shared_app
 
+
+@SQLITE_ONLY
 def test_every_response_echoes_the_callers_request_id(app: FastAPI, client: TestClient) -> None:
     anonymous = TestClient(app)
     for response in [
@@ -46,18 +50,21 @@ def test_every_response_echoes_the_callers_request_id(app: FastAPI, client: Test
             assert response.json()["error"]["request_id"] == "abc-123"
 
 
+@SQLITE_ONLY
 def test_without_a_request_id_each_response_gets_its_own(client: TestClient) -> None:
     first, second = client.get("/v1.0/outdials"), client.get("/nowhere")
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
     assert second.json()["error"]["request_id"] == second.headers["x-request-id"]
 
 
+@SQLITE_ONLY
 def test_an_unknown_route_is_404_route_not_found(client: TestClient) -> None:
     for path in ["/nowhere", "/v1.0/outdial", "/v2.0/outdials"]:
         error = error_of(client.get(path), 404)
         assert (error["status"], error["reason"]) == ("NOT_FOUND", "ROUTE_NOT_FOUND")
 
 
+@SQLITE_ONLY
 def test_a_wrong_method_is_405_invalid_argument(client: TestClient) -> None:
     outdial = create_outdial(client)
     for method, path, allow in [
@@ -74,6 +81,7 @@ def test_a_wrong_method_is_405_invalid_argument(client: TestClient) -> None:
         assert response.headers["allow"] == allow, (method, path)
 
 
+@SQLITE_ONLY
 def test_a_body_that_is_not_json_is_400_invalid_json_body(client: TestClient) -> None:
     json_type = {"content-type": "application/json"}
     for content in [b"{bad", b'{"name": "x",}', b"\xff\xfe", b"[1, 2"]:
@@ -81,6 +89,7 @@ def test_a_body_that_is_not_json_is_400_invalid_json_body(client: TestClient) ->
         assert (error["status"], error["reason"]) == ("INVALID_ARGUMENT", "INVALID_JSON_BODY")
 
 
+@SQLITE_ONLY
 def test_a_body_of_the_wrong_shape_is_400_never_422(client: TestClient) -> None:
     for body in [[], "text", 5, None, {"name": 5}, {"name": []}, {"detail": {}}]:
         response = client.post("/v1.0/outdials", json=body)
@@ -89,6 +98,7 @@ def test_a_body_of_the_wrong_shape_is_400_never_422(client: TestClient) -> None:
     assert error["status"] == "INVALID_ARGUMENT"
 
 
+@SQLITE_ONLY
 def test_a_body_over_one_mib_is_413_whether_declared_or_streamed(client: TestClient) -> None:
     too_big = b'{"data": "' + b"x" * MIB + b'"}'
     error = error_of(
@@ -120,6 +130,8 @@ def test_a_body_over_one_mib_is_413_whether_declared_or_streamed(client: TestCli
     error_of(client.post(f"/v1.0/outdials/{outdial['id']}/targets/batch", json=big_batch), 413)
 
 
+@pytest.mark.own_app  # its monkeypatch reaches into the app's services
+@SQLITE_ONLY
 def test_an_unexpected_failure_is_500_without_a_stack_trace(
     app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -135,6 +147,8 @@ def test_an_unexpected_failure_is_500_without_a_stack_trace(
     assert "Traceback" not in response.text
 
 
+@pytest.mark.own_app  # its monkeypatch reaches into the app's services
+@SQLITE_ONLY
 def test_a_store_that_does_not_answer_is_503_not_500(
     app: FastAPI, client: TestClient, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -146,6 +160,7 @@ def test_a_store_that_does_not_answer_is_503_not_500(
     assert (error["status"], error["reason"]) == ("UNAVAILABLE", "STORE_UNAVAILABLE")
 
 
+@pytest.mark.own_app  # the store's position
 def test_probes_answer_without_a_key(app: FastAPI, client: TestClient) -> None:
     create_outdial(client)
     anonymous = TestClient(app)
@@ -165,13 +180,10 @@ def test_readyz_is_503_while_an_event_waits_too_long_for_the_read_model(tmp_path
         assert "waited" in error["message"]
 
 
-def test_writes_are_refused_before_storing_while_no_projection_is_active(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    monkeypatch.setattr(runner_module, "INACTIVE_AFTER_S", 0.3)
+def test_writes_are_refused_before_storing_while_no_projection_is_active(tmp_path: Path) -> None:
     app = make_app(tmp_path / "var", run_projections=False)
     with TestClient(app, headers=bearer(new_key(app))) as client:
-        time.sleep(0.4)  # past the grace a process gets as it starts
+        serving_of(app).started_at -= runner_module.INACTIVE_AFTER_S  # past its grace
         events = serving_of(app).services.read_model
         head = events.head()
         response = client.post("/v1.0/outdials", json={"name": "x"})
@@ -182,16 +194,13 @@ def test_writes_are_refused_before_storing_while_no_projection_is_active(
         assert ok(client.get("/v1.0/outdials"))["result"] == []  # reads still answer
 
 
-def test_readiness_and_writes_give_one_reason_for_one_state(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_readiness_and_writes_give_one_reason_for_one_state(tmp_path: Path) -> None:
     """No projection active: writes and /readyz both say PROJECTION_INACTIVE, whether or
     not an event waits."""
-    monkeypatch.setattr(runner_module, "INACTIVE_AFTER_S", 0.3)
     app = make_app(tmp_path / "var", run_projections=False)
     with TestClient(app, headers=bearer(new_key(app))) as client:
         serving_of(app).services.service.create_outdial(uuid4())  # an event waits
-        time.sleep(0.4)  # past the grace a process gets as it starts
+        serving_of(app).started_at -= runner_module.INACTIVE_AFTER_S  # past its grace
         write = error_of(client.post("/v1.0/outdials", json={"name": "x"}), 503)
         ready = error_of(client.get("/readyz"), 503)
         assert write["reason"] == ready["reason"] == "PROJECTION_INACTIVE"
@@ -225,14 +234,13 @@ def test_readyz_is_503_while_the_projection_keeps_failing(
     app = make_app(tmp_path / "var", read_wait_seconds=0.1)
     with TestClient(app) as client:
         client.post("/v1.0/outdials", json={"name": "x"}, headers=bearer(new_key(app)))
-        deadline = time.monotonic() + 10
-        while not projection_of(app).stuck and time.monotonic() < deadline:
-            time.sleep(0.05)
+        eventually(lambda: projection_of(app).stuck, what="stuck")
         error = error_of(client.get("/readyz"), 503)
         assert (error["status"], error["reason"]) == ("UNAVAILABLE", "PROJECTION_FAILING")
         assert "bad row" in error["message"]
 
 
+@pytest.mark.own_app  # the process's counters
 def test_metrics_count_requests_by_route_template_and_show_the_store(
     app: FastAPI, client: TestClient
 ) -> None:
@@ -249,6 +257,7 @@ def test_metrics_count_requests_by_route_template_and_show_the_store(
     assert "outdial_projection_lag 0.0" in text
 
 
+@SQLITE_ONLY
 def test_openapi_documents_every_operation_with_its_key_and_its_errors(
     client: TestClient,
 ) -> None:
@@ -282,6 +291,7 @@ def test_openapi_documents_every_operation_with_its_key_and_its_errors(
     assert client.get("/docs").status_code == 200
 
 
+@pytest.mark.own_app  # a second process opens its store
 def test_a_customer_made_by_another_key_store_process_is_seen_without_restart(
     app: FastAPI, client: TestClient
 ) -> None:
@@ -301,6 +311,7 @@ def projection_of(app: FastAPI) -> LiveProjection:
     return worker.projection
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "query",
     [
@@ -345,6 +356,7 @@ def test_a_write_blocked_by_another_processs_sqlite_lock_is_503_within_the_timeo
         assert ok(client.post("/v1.0/outdials", json={"name": "free"}))["name"] == "free"
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     "content_type",
     [None, "application/x-www-form-urlencoded", "text/plain; charset=utf-8"],
@@ -357,6 +369,7 @@ def test_a_json_body_sent_as_curl_d_sends_it_is_read_as_json(
     assert ok(made)["name"] == "from curl"
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("query", ["destination=a&destination=b", "page_size=1&page_size=2"])
 def test_a_parameter_given_twice_is_400_naming_it(client: TestClient, query: str) -> None:
     error = error_of(client.get(f"/v1.0/dials?{query}"), 400)

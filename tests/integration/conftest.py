@@ -1,4 +1,5 @@
-"""Integration tests run on both stores: a SQLite data directory and PostgreSQL."""
+"""Integration tests run on both stores (the ``storage`` fixture): a SQLite data directory
+and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -10,36 +11,38 @@ from uuid import UUID
 import pytest
 
 from adapters.event_log import StoredEventLog
-from adapters.read_model_store import open_read_model
+from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage
 from application.service import OutdialService
 from projections.runner import LiveProjection, ReadModel
 from projections.schema import COLUMNS
 from projections.store import ReadModelView
-from tests.conftest import BOTH_STORES, FakeClock, new_target
+from tests.conftest import FakeClock, new_target
 
 WAIT = 10.0
 
 
-@pytest.fixture(params=BOTH_STORES)
-def storage(request: pytest.FixtureRequest) -> Storage:
-    """Both stores: the same behaviour is expected of each."""
-    fixture: Storage = request.getfixturevalue(f"{request.param}_storage")
-    return fixture
-
-
 @pytest.fixture
-def stored_app(storage: Storage, clock: FakeClock) -> Iterator[OutdialService]:
+def stored_service(storage: Storage, clock: FakeClock) -> Iterator[OutdialService]:
+    """The application on the test's store (``storage``: SQLite, then PostgreSQL)."""
     service = OutdialService(storage.event_store_env(), clock=clock)
     yield service
     service.close()
 
 
 @pytest.fixture
-def events(stored_app: OutdialService, storage: Storage) -> Iterator[StoredEventLog]:
-    log = StoredEventLog(stored_app, storage)
+def events(stored_service: OutdialService, storage: Storage) -> Iterator[StoredEventLog]:
+    log = StoredEventLog(stored_service, storage)
     yield log
     log.close()
+
+
+@pytest.fixture
+def view(storage: Storage) -> Iterator[ReadModelView]:
+    """The store's read-model tables, with no projection running."""
+    opened = open_store(storage)
+    yield opened
+    opened.close()
 
 
 @contextmanager
@@ -75,12 +78,12 @@ def all_rows(view: ReadModelView) -> dict[str, list[dict[str, Any]]]:
         return {t: rows.select(f"SELECT * FROM {t} ORDER BY id", {}) for t in COLUMNS}
 
 
-def campaign_day(app: OutdialService, clock: FakeClock, customer: UUID) -> dict[str, UUID]:
+def campaign_day(service: OutdialService, clock: FakeClock, customer: UUID) -> dict[str, UUID]:
     """A representative mix of every command, returning ids worth looking at."""
-    outdial = app.create_outdial(customer, name="Q1", detail="spring list").value
-    app.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2, "try_interval": 1_000})
-    app.change_outdial_data(customer, outdial.id, "vip")
-    targets = app.create_targets(
+    outdial = service.create_outdial(customer, name="Q1", detail="spring list").value
+    service.change_outdial_plan(customer, outdial.id, {"max_try_count_0": 2, "try_interval": 1_000})
+    service.change_outdial_data(customer, outdial.id, "vip")
+    targets = service.create_targets(
         customer,
         outdial.id,
         [
@@ -90,24 +93,24 @@ def campaign_day(app: OutdialService, clock: FakeClock, customer: UUID) -> dict[
         ],
     ).value
     first, second, third = (t.id for t in targets)
-    dial = app.start_dial(customer, outdial.id, first).value
+    dial = service.start_dial(customer, outdial.id, first).value
     clock.advance(seconds=3)
-    app.finish_dial(customer, outdial.id, first, dial.id, result="fail", reason="busy")
+    service.finish_dial(customer, outdial.id, first, dial.id, result="fail", reason="busy")
     clock.advance(seconds=2)
-    dial = app.start_dial(
+    dial = service.start_dial(
         customer, outdial.id, first, destination_index=1, reference_id="call-7"
     ).value
-    app.finish_dial(customer, outdial.id, first, dial.id, result="success", reason="normal")
-    timed_out = app.start_dial(
+    service.finish_dial(customer, outdial.id, first, dial.id, result="success", reason="normal")
+    timed_out = service.start_dial(
         customer, outdial.id, second, plan_changes={"dial_timeout": 1_000}
     ).value
     clock.advance(seconds=2)
-    app.time_out_dial(second, timed_out.id)
-    app.finish_dial(
+    service.time_out_dial(second, timed_out.id)
+    service.finish_dial(
         customer, outdial.id, second, timed_out.id, result="success", reason="late answer"
     )
-    app.start_dial(customer, outdial.id, third)
-    app.delete_target(customer, outdial.id, third)
-    other = app.create_outdial(customer, name="gone").value
-    app.delete_outdial(customer, other.id)
+    service.start_dial(customer, outdial.id, third)
+    service.delete_target(customer, outdial.id, third)
+    other = service.create_outdial(customer, name="gone").value
+    service.delete_outdial(customer, other.id)
     return {"outdial": outdial.id, "first": first, "second": second, "third": third}

@@ -11,8 +11,6 @@ import pytest
 from eventsourcing.persistence import IntegrityError, Tracking
 
 from adapters.event_log import StoredEventLog
-from adapters.read_model_store import open_store
-from adapters.stores import Storage
 from application.service import OutdialService
 from projections import projection as projection_module
 from projections import targets as targets_module
@@ -26,13 +24,6 @@ from tests.conftest import FakeClock, new_target
 from tests.integration.conftest import all_rows, campaign_day
 
 
-@pytest.fixture
-def view(storage: Storage) -> Any:
-    opened = open_store(storage)
-    yield opened
-    opened.close()
-
-
 def _every_event(events: StoredEventLog) -> list[Notified]:
     return list(events.read(0, limit=10_000))
 
@@ -43,22 +34,22 @@ def _emptied(view: ReadModelView, events: StoredEventLog) -> None:
 
 
 def test_runs_of_new_targets_among_other_events_give_the_rows_of_one_event_at_a_time(
-    stored_app: OutdialService,
+    stored_service: OutdialService,
     events: StoredEventLog,
     view: ReadModelView,
     clock: FakeClock,
     customer: UUID,
 ) -> None:
-    ids = campaign_day(stored_app, clock, customer)
+    ids = campaign_day(stored_service, clock, customer)
     # More runs: new targets right after other events, and events on them in the same batch.
-    more = stored_app.create_targets(
+    more = stored_service.create_targets(
         customer,
         ids["outdial"],
         [new_target("+821100000011", name="x"), new_target(None, "+82110000012")],
     ).value
-    stored_app.start_dial(customer, ids["outdial"], more[0].id)
-    stored_app.create_target(customer, ids["outdial"], new_target("+821100000013"))
-    stored_app.delete_target(customer, ids["outdial"], more[1].id)
+    stored_service.start_dial(customer, ids["outdial"], more[0].id)
+    stored_service.create_target(customer, ids["outdial"], new_target("+821100000013"))
+    stored_service.delete_target(customer, ids["outdial"], more[1].id)
     notified = _every_event(events)
     assert sum(type(e).__name__ == "Created" for _, e in notified) >= 7
     projection = ReadModelProjection(view)
@@ -79,15 +70,15 @@ def test_runs_of_new_targets_among_other_events_give_the_rows_of_one_event_at_a_
 
 
 def test_a_batch_of_new_targets_that_crashed_or_is_replayed_applies_nothing_twice(
-    stored_app: OutdialService,
+    stored_service: OutdialService,
     events: StoredEventLog,
     view: ReadModelView,
     customer: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    outdial = stored_app.create_outdial(customer).value
+    outdial = stored_service.create_outdial(customer).value
     batch = [new_target(f"+8211000{n:05d}") for n in range(50)]
-    stored_app.create_targets(customer, outdial.id, batch)
+    stored_service.create_targets(customer, outdial.id, batch)
     notified = _every_event(events)
     projection = ReadModelProjection(view)
     projection.process_events([notified[0][1]], Tracking(events.name, notified[0][0]), after=0)
@@ -118,20 +109,20 @@ def test_a_batch_of_new_targets_that_crashed_or_is_replayed_applies_nothing_twic
 
 
 def test_catch_up_applies_handed_over_events_next_in_line_and_reads_the_rest(
-    stored_app: OutdialService,
+    stored_service: OutdialService,
     events: StoredEventLog,
     view: ReadModelView,
     customer: UUID,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     handover = Handover()
-    outdial = stored_app.create_outdial(customer).value  # not applied, not handed over
-    stored_app.on_recorded(handover.put)
-    stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
+    outdial = stored_service.create_outdial(customer).value  # not applied, not handed over
+    stored_service.on_recorded(handover.put)
+    stored_service.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
     # Not next in line (the outdial's event is before them): read from the log.
     assert catch_up(events, view, handover=handover) == 4
-    stored_app.create_targets(customer, outdial.id, [new_target("+821100000002")] * 3)
-    stored_app.create_targets(customer, outdial.id, [new_target("+821100000003")] * 3)
+    stored_service.create_targets(customer, outdial.id, [new_target("+821100000002")] * 3)
+    stored_service.create_targets(customer, outdial.id, [new_target("+821100000003")] * 3)
     reads: list[int] = []
     real_read = events.read
 

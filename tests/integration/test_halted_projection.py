@@ -4,7 +4,7 @@ halted there, and `rebuild` names it in one line and leaves the read model uncha
 
 from __future__ import annotations
 
-import time
+import logging
 from uuid import UUID, uuid4
 
 import pytest
@@ -17,10 +17,11 @@ from adapters.stores import Storage
 from api.cli import main
 from application.service import OutdialService
 from domain.target import Target
+from projections import runner as runner_module
 from projections.failures import EventNotApplied
 from projections.rebuild import rebuild
 from projections.runner import ProjectionStatus, ReadModel
-from tests.conftest import new_target, tel
+from tests.conftest import eventually, new_target, tel
 from tests.integration.conftest import caught_up, projected
 
 
@@ -30,50 +31,47 @@ def _where(storage: Storage) -> list[str]:
     return ["--data-dir", str(storage.data_dir)]
 
 
-def _record_a_broken_event(app: OutdialService) -> tuple[int, UUID]:
+def _record_a_broken_event(service: OutdialService) -> tuple[int, UUID]:
     """A Target.Created whose state lacks every field: what a defect of validation or of
     an upcast would leave in the log. Returns its position and aggregate."""
     aggregate = uuid4()
     topic = get_topic(Target.Created)
-    app.recorder.insert_events([StoredEvent(aggregate, 1, topic, b"{}")])
-    return app.recorder.max_notification_id() or 0, aggregate
-
-
-def _until(condition: object, timeout: float = 10.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():  # type: ignore[operator]
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.05)
+    service.recorder.insert_events([StoredEvent(aggregate, 1, topic, b"{}")])
+    return service.recorder.max_notification_id() or 0, aggregate
 
 
 def test_the_live_projection_halts_just_before_the_event_and_names_it(
     storage: Storage,
-    stored_app: OutdialService,
+    stored_service: OutdialService,
     events: StoredEventLog,
     capsys: pytest.CaptureFixture[str],
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    monkeypatch.setattr(runner_module, "RESTART_BACKOFF_S", (0.01,))  # tries again at once
     customer = uuid4()
-    outdial = stored_app.create_outdial(customer, name="before").value
+    outdial = stored_service.create_outdial(customer, name="before").value
     with projected(storage, events) as projection:
         assert caught_up(projection.read_model)
-        position, aggregate = _record_a_broken_event(stored_app)
+        position, aggregate = _record_a_broken_event(stored_service)
         # Good events after it, in the same batch as it and after.
-        stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
-        _until(lambda: str(projection.last_error).startswith("event "))
+        stored_service.create_targets(customer, outdial.id, [new_target("+821100000001")] * 3)
+        eventually(lambda: str(projection.last_error).startswith("event "), what="named")
         error = str(projection.last_error)
         assert error == (
             f"event {position} (Target.Created of aggregate {aggregate}) cannot be "
             f"applied: AttributeError: {error.rsplit(': ', 1)[1]}"
         )
         model = projection.read_model
-        _until(lambda: model.position() == position - 1)  # everything before it, nothing after
+        eventually(lambda: model.position() == position - 1)  # all before it, nothing after
         assert projection.stuck
-        time.sleep(0.5)  # it keeps trying, and stays there
-        assert model.position() == position - 1
+        caplog.clear()
+        eventually(lambda: len(_halts(caplog)) >= 3, what="trying again")  # it keeps trying
+        assert model.position() == position - 1  # and stays there
         assert model.status() is not None
 
         # verify: the rows agree with the events up to there, but the projection is halted.
-        _until(lambda: (s := _status(model)) is not None and s.failed_at == position - 1)
+        eventually(lambda: (s := _status(model)) is not None and s.failed_at == position - 1)
         assert main(["verify", *_where(storage)]) == 1
         out = capsys.readouterr().out
         assert f"the projection is halted at position {position - 1}: event {position}" in out
@@ -91,35 +89,39 @@ def test_the_live_projection_halts_just_before_the_event_and_names_it(
         assert model.position() == position - 1
 
 
+def _halts(caplog: pytest.LogCaptureFixture) -> list[logging.LogRecord]:
+    return [r for r in caplog.records if "projection halted" in r.getMessage()]
+
+
 def _status(model: ReadModel) -> ProjectionStatus | None:
     model._status_read_at = 0.0  # read it now, not as cached
     return model.status()
 
 
 def test_verify_of_a_read_model_merely_behind_exits_0(
-    storage: Storage, stored_app: OutdialService, events: StoredEventLog
+    storage: Storage, stored_service: OutdialService, events: StoredEventLog
 ) -> None:
     customer = uuid4()
     with projected(storage, events) as projection:
-        stored_app.create_outdial(customer)
+        stored_service.create_outdial(customer)
         assert caught_up(projection.read_model)
-    stored_app.create_outdial(customer)  # nothing projects it
+    stored_service.create_outdial(customer)  # nothing projects it
     assert main(["verify", *_where(storage)]) == 0
 
 
 def test_rebuild_names_an_event_whose_rows_the_store_refuses(
-    storage: Storage, stored_app: OutdialService, events: StoredEventLog
+    storage: Storage, stored_service: OutdialService, events: StoredEventLog
 ) -> None:
     """A failure while writing out a batch of rows is traced to its event."""
     customer = uuid4()
-    outdial = stored_app.create_outdial(customer).value
-    stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 20)
+    outdial = stored_service.create_outdial(customer).value
+    stored_service.create_targets(customer, outdial.id, [new_target("+821100000001")] * 20)
     # Accepted before the text rule: a name with NUL, which PostgreSQL text cannot hold.
     # Recorded straight by the domain, as an old event in the log would be.
     target = Target._create(
         Target.Created,
         id=uuid4(),
-        timestamp=stored_app.clock(),
+        timestamp=stored_service.clock(),
         outdial_id=outdial.id,
         customer_id=customer,
         name="a\x00b",
@@ -127,8 +129,8 @@ def test_rebuild_names_an_event_whose_rows_the_store_refuses(
         data="",
         destinations=[tel(), None, None, None, None],
     )
-    position = stored_app.save(target)[-1].notification.id
-    stored_app.create_targets(customer, outdial.id, [new_target("+821100000001")] * 20)
+    position = stored_service.save(target)[-1].notification.id
+    stored_service.create_targets(customer, outdial.id, [new_target("+821100000001")] * 20)
     read_model = open_read_model(storage, events)
     try:
         view = read_model.view
@@ -138,6 +140,6 @@ def test_rebuild_names_an_event_whose_rows_the_store_refuses(
             assert raised.value.position == position
             assert raised.value.aggregate_id == str(target.id)
         else:  # SQLite holds NUL: nothing to refuse
-            assert rebuild(events, view) == (stored_app.recorder.max_notification_id() or 0)
+            assert rebuild(events, view) == (stored_service.recorder.max_notification_id() or 0)
     finally:
         read_model.close()

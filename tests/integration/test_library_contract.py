@@ -49,21 +49,14 @@ TOPIC = "contract:Event"
 
 
 @pytest.fixture
-def view(storage: Storage) -> Iterator[ReadModelView]:
-    opened = open_store(storage)
-    yield opened
-    opened.close()
-
-
-@pytest.fixture
-def sqlite_app(sqlite_storage: Storage) -> Iterator[OutdialService]:
+def sqlite_service(sqlite_storage: Storage) -> Iterator[OutdialService]:
     service = OutdialService(sqlite_storage.event_store_env(), clock=FakeClock())
     yield service
     service.close()
 
 
 @pytest.fixture
-def postgres_app(postgres_storage: Storage) -> Iterator[OutdialService]:
+def postgres_service(postgres_storage: Storage) -> Iterator[OutdialService]:
     service = OutdialService(postgres_storage.event_store_env(), clock=FakeClock())
     yield service
     service.close()
@@ -102,7 +95,7 @@ def _own_connection(storage: Storage, dbname: str) -> Any:
 
 
 def test_the_recorder_topic_names_the_recorder_the_library_constructs(
-    storage: Storage, stored_app: OutdialService
+    storage: Storage, stored_service: OutdialService
 ) -> None:
     """Guards APPLICATION_RECORDER_TOPIC and ``recorder_topic``: the library resolves the
     topic the service gives to the service's own recorder class, and constructs it."""
@@ -110,15 +103,15 @@ def test_the_recorder_topic_names_the_recorder_the_library_constructs(
     topic = storage.event_store_env()["APPLICATION_RECORDER_TOPIC"]
     assert topic == recorder_topic(expected)
     assert resolve_topic(topic) is expected
-    assert type(stored_app.recorder) is expected
+    assert type(stored_service.recorder) is expected
 
 
 def test_a_commit_wakes_the_listeners_once_its_events_are_readable(
-    stored_app: OutdialService,
+    stored_service: OutdialService,
 ) -> None:
     """Guards the ``insert_events`` override and ``listen_for_commits``: every save goes
     through it, and wakes a listener only once the library has committed."""
-    recorder = stored_app.recorder
+    recorder = stored_service.recorder
     seen: list[int | None] = []
 
     class Listener(threading.Event):
@@ -129,25 +122,25 @@ def test_a_commit_wakes_the_listeners_once_its_events_are_readable(
     listener = Listener()
     library.listen_for_commits(listener)
     try:
-        written = stored_app.create_outdial(uuid4())
+        written = stored_service.create_outdial(uuid4())
     finally:
         library.stop_listening(listener)
     assert listener.is_set()
     assert written.position is not None
     assert seen == [written.position]
-    stored_app.create_outdial(uuid4())
+    stored_service.create_outdial(uuid4())
     assert seen == [written.position]  # no longer listening
 
 
 def test_unsynced_commits_record_and_number_events_as_an_insert_does(
-    sqlite_app: OutdialService,
+    sqlite_service: OutdialService,
 ) -> None:
     """Guards ``unsynced_commits`` on SQLite, which replaces the library's insert by its
     ``_insert_events`` on a connection of ``datastore.get_connection(commit=True)``:
     events are numbered on from the synced ones, wake listeners, and read back as the
     library's own insert records them; ``sync`` finds the write-ahead log by
     ``pool.db_name``."""
-    recorder = sqlite_app.recorder
+    recorder = sqlite_service.recorder
     assert isinstance(recorder, WakingSQLiteApplicationRecorder)
     a, b = uuid4(), uuid4()
     listener = threading.Event()
@@ -174,12 +167,12 @@ def test_unsynced_commits_record_and_number_events_as_an_insert_does(
 
 
 def test_unsynced_commits_refuse_a_conflicting_batch_whole_as_an_insert_does(
-    sqlite_app: OutdialService,
+    sqlite_service: OutdialService,
 ) -> None:
     """Guards ``unsynced_commits``: a batch with a version already recorded raises the
     library's IntegrityError (a lost race becomes ConcurrentChange) and records nothing
     of the batch, as the library's own insert does."""
-    recorder = sqlite_app.recorder
+    recorder = sqlite_service.recorder
     a = uuid4()
     _record(recorder, [(a, 1)])
     for unsynced in (False, True):
@@ -194,11 +187,11 @@ def test_unsynced_commits_refuse_a_conflicting_batch_whole_as_an_insert_does(
     assert recorder.max_notification_id() == 1
 
 
-def test_select_events_of_reads_what_select_events_reads(stored_app: OutdialService) -> None:
+def test_select_events_of_reads_what_select_events_reads(stored_service: OutdialService) -> None:
     """Guards ``select_events_of`` (its SQL on ``events_table_name``, the ids' column
     type, ``datastore.schema`` on PostgreSQL): the events of several aggregates, by
     aggregate then version, as the library's ``select_events`` reads them."""
-    recorder: Any = stored_app.recorder
+    recorder: Any = stored_service.recorder
     ids, _ = _interleaved(recorder)
     asked = [ids[2], ids[0], uuid4()]
     expected = [_fields(e) for i in sorted(asked) for e in recorder.select_events(i)]
@@ -207,10 +200,10 @@ def test_select_events_of_reads_what_select_events_reads(stored_app: OutdialServ
     assert recorder.select_events_of([]) == []
 
 
-def test_existing_originators_are_those_select_events_finds(stored_app: OutdialService) -> None:
+def test_existing_originators_are_those_select_events_finds(stored_service: OutdialService) -> None:
     """Guards ``existing_originators`` (its SQL on ``events_table_name``, the rows' id
     column type): of some ids, those the library's ``select_events`` finds events of."""
-    recorder: Any = stored_app.recorder
+    recorder: Any = stored_service.recorder
     ids, _ = _interleaved(recorder)
     asked = [*ids, uuid4(), uuid4()]
     expected = {i for i in asked if recorder.select_events(i, limit=1)}
@@ -224,13 +217,13 @@ def test_existing_originators_are_those_select_events_finds(stored_app: OutdialS
     "error::ResourceWarning", "error::pytest.PytestUnraisableExceptionWarning"
 )
 def test_stored_by_aggregate_holds_the_notifications_up_to_a_position(
-    stored_app: OutdialService,
+    stored_service: OutdialService,
 ) -> None:
     """Guards ``stored_by_aggregate(until)`` (the rebuild's read): every event whose
     notification id is at most ``until``, by aggregate then version, as the library's
     ``select_notifications`` numbers them; on SQLite the notification id is the events
     table's rowid, read on a connection opened on ``pool.db_name``."""
-    recorder: Any = stored_app.recorder
+    recorder: Any = stored_service.recorder
     _, ids = _interleaved(recorder)
     notifications = recorder.select_notifications(start=1, limit=100)
     assert [n.id for n in notifications] == ids
@@ -243,12 +236,12 @@ def test_stored_by_aggregate_holds_the_notifications_up_to_a_position(
 
 
 def test_sqlite_events_table_holds_hex_ids_and_numbers_notifications_by_rowid(
-    sqlite_storage: Storage, sqlite_app: OutdialService
+    sqlite_storage: Storage, sqlite_service: OutdialService
 ) -> None:
     """Guards the SQLite events table's layout the service's SQL assumes: the table
     ``events_table_name`` in the file of ``pool.db_name``, its columns, its ids as text
     hex, and its rowid as the library's notification id."""
-    recorder: Any = sqlite_app.recorder
+    recorder: Any = sqlite_service.recorder
     _interleaved(recorder)
     notifications = recorder.select_notifications(start=1, limit=100)
     assert recorder.datastore.pool.db_name == sqlite_storage.event_store_env()["SQLITE_DBNAME"]
@@ -269,12 +262,12 @@ def test_sqlite_events_table_holds_hex_ids_and_numbers_notifications_by_rowid(
 
 @pytest.mark.postgres
 def test_postgres_events_table_holds_uuid_ids_and_a_notification_id_column(
-    postgres_storage: Storage, postgres_app: OutdialService
+    postgres_storage: Storage, postgres_service: OutdialService
 ) -> None:
     """Guards the PostgreSQL events table's layout the service's SQL assumes: the table
     ``events_table_name`` in ``datastore.schema``, its columns and their types, and its
     ``notification_id`` column as the library's notification id."""
-    recorder: Any = postgres_app.recorder
+    recorder: Any = postgres_service.recorder
     _interleaved(recorder)
     notifications = recorder.select_notifications(start=1, limit=100)
     schema, table = recorder.datastore.schema, recorder.events_table_name
@@ -303,12 +296,12 @@ def test_postgres_events_table_holds_uuid_ids_and_a_notification_id_column(
 
 
 def test_sqlite_file_is_the_file_the_events_are_in(
-    sqlite_storage: Storage, sqlite_app: OutdialService
+    sqlite_storage: Storage, sqlite_service: OutdialService
 ) -> None:
     """Guards ``sqlite_file`` (``pool.db_name``, ``pool.is_sqlite_memory_mode``): the
     file whose changes the append signal watches holds the events; none in memory."""
-    recorder: Any = sqlite_app.recorder
-    sqlite_app.create_outdial(uuid4())
+    recorder: Any = sqlite_service.recorder
+    sqlite_service.create_outdial(uuid4())
     path = library.sqlite_file(recorder)
     assert path == sqlite_storage.event_store_env()["SQLITE_DBNAME"]
     assert Path(path).is_file()
@@ -329,16 +322,16 @@ def test_sqlite_file_is_the_file_the_events_are_in(
 
 @pytest.mark.postgres
 def test_notify_channel_is_the_channel_the_library_notifies_on_insert(
-    postgres_storage: Storage, postgres_app: OutdialService
+    postgres_storage: Storage, postgres_service: OutdialService
 ) -> None:
     """Guards ``notify_channel`` (``channel_name``): a connection LISTENing on it hears a
     save of another connection, as the append signal of another process does."""
-    channel = library.notify_channel(postgres_app.recorder)
+    channel = library.notify_channel(postgres_service.recorder)
     assert channel is not None
-    assert library.sqlite_file(postgres_app.recorder) is None
+    assert library.sqlite_file(postgres_service.recorder) is None
     with _own_connection(postgres_storage, "") as connection:
         connection.execute(SQL("LISTEN {0}").format(Identifier(channel)))
-        postgres_app.create_outdial(uuid4())
+        postgres_service.create_outdial(uuid4())
         heard = list(connection.notifies(timeout=5, stop_after=1))
     assert [n.channel for n in heard] == [channel]
 

@@ -38,7 +38,6 @@ from application.idempotency import Answered
 from domain.plan import DEFAULT_PLAN
 from projections.schema import COLUMNS, to_json
 from tests import previous_release
-from tests.conftest import BOTH_STORES
 
 TRACEBACK = "Traceback (most recent call last)"
 LATEST = {schema.name: schema.latest for schema in SCHEMAS}
@@ -114,7 +113,6 @@ def _dump(storage: Storage) -> list[Any]:
     return dump
 
 
-@pytest.mark.parametrize("store", BOTH_STORES)
 def test_a_store_of_the_previous_release_upgrades_with_its_rows_intact(
     store: str, new_store: Callable[[str], Storage], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -261,7 +259,6 @@ def test_a_store_of_the_previous_release_upgrades_with_its_rows_intact(
     assert _dump(storage) == before
 
 
-@pytest.mark.parametrize("store", BOTH_STORES)
 def test_outdial_migrate_on_a_fresh_store_prints_each_schema_before_and_after(
     store: str, new_store: Callable[[str], Storage], capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -282,7 +279,6 @@ def test_outdial_migrate_on_a_fresh_store_prints_each_schema_before_and_after(
         assert services.read_model.position() is None
 
 
-@pytest.mark.parametrize("store", BOTH_STORES)
 def test_a_freshly_migrated_store_has_the_columns_the_code_reads_and_writes(
     store: str, new_store: Callable[[str], Storage]
 ) -> None:
@@ -323,7 +319,6 @@ def test_a_freshly_migrated_store_has_the_columns_the_code_reads_and_writes(
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("store", BOTH_STORES)
 def test_two_processes_migrating_a_fresh_store_at_once_apply_each_migration_once(
     store: str, new_store: Callable[[str], Storage]
 ) -> None:
@@ -343,7 +338,6 @@ def test_two_processes_migrating_a_fresh_store_at_once_apply_each_migration_once
     assert _versions(storage) == _every_version()
 
 
-@pytest.mark.parametrize("store", BOTH_STORES)
 def test_migrations_racing_without_the_schema_lock_apply_each_once(
     store: str, new_store: Callable[[str], Storage]
 ) -> None:
@@ -382,7 +376,6 @@ def _free_port() -> int:
         return port
 
 
-@pytest.mark.parametrize("store", BOTH_STORES)
 def test_a_store_a_newer_release_migrated_refuses_to_start_in_one_line(
     store: str, new_store: Callable[[str], Storage], capsys: pytest.CaptureFixture[str]
 ) -> None:

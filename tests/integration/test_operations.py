@@ -17,14 +17,14 @@ from tests.conftest import new_target
 from tests.integration.conftest import caught_up, projected
 
 
-def some_history(app: OutdialService) -> tuple[str, str]:
+def some_history(service: OutdialService) -> tuple[str, str]:
     customer = uuid4()
-    outdial = app.create_outdial(customer, name="ops").value
-    target = app.create_target(
+    outdial = service.create_outdial(customer, name="ops").value
+    target = service.create_target(
         customer, outdial.id, new_target("+821100000001", "+821100000002")
     ).value
-    dial = app.start_dial(customer, outdial.id, target.id).value
-    app.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
+    dial = service.start_dial(customer, outdial.id, target.id).value
+    service.finish_dial(customer, outdial.id, target.id, dial.id, result="fail", reason="busy")
     return str(outdial.id), str(target.id)
 
 
@@ -32,17 +32,17 @@ def test_verify_passes_after_a_forced_restart_and_names_a_tampered_field(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     storage = Storage(data_dir=tmp_path)
-    app = OutdialService(storage.event_store_env())
-    events = StoredEventLog(app, storage)
+    service = OutdialService(storage.event_store_env())
+    events = StoredEventLog(service, storage)
     with projected(storage, events) as projection:
-        some_history(app)
+        some_history(service)
         assert caught_up(projection.read_model)
     # The process died: events keep arriving while nothing projects.
-    _, target_id = some_history(app)
+    _, target_id = some_history(service)
     with projected(storage, events) as projection:  # a new one picks up where it was
         assert caught_up(projection.read_model)
     events.close()
-    app.close()
+    service.close()
     assert main(["verify", "--data-dir", str(tmp_path)]) == 0
     assert "0 difference(s)" in capsys.readouterr().out
 
@@ -57,9 +57,9 @@ def test_rebuild_restores_a_tampered_read_model(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     storage = Storage(data_dir=tmp_path)
-    app = OutdialService(storage.event_store_env())
-    some_history(app)
-    app.close()
+    service = OutdialService(storage.event_store_env())
+    some_history(service)
+    service.close()
     assert main(["rebuild", "--data-dir", str(tmp_path)]) == 0
     with sqlite3.connect(tmp_path / "readmodel.sqlite3") as connection:
         connection.execute("DELETE FROM dials")
@@ -75,9 +75,9 @@ def test_rebuild_until_needs_a_separate_store(tmp_path: Path) -> None:
 
 def test_rebuild_until_into_a_separate_store(tmp_path: Path) -> None:
     storage = Storage(data_dir=tmp_path / "var")
-    app = OutdialService(storage.event_store_env())
-    _, target_id = some_history(app)
-    app.close()
+    service = OutdialService(storage.event_store_env())
+    _, target_id = some_history(service)
+    service.close()
     copy = tmp_path / "then.sqlite3"
     argv = ["rebuild", "--data-dir", str(tmp_path / "var"), "--until", "2", "--into", str(copy)]
     assert main(argv) == 0
@@ -92,9 +92,9 @@ def test_rebuild_until_into_a_separate_store(tmp_path: Path) -> None:
 def test_replay_prints_each_event_and_what_it_changed(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    app = OutdialService(Storage(data_dir=tmp_path).event_store_env())
-    _, target_id = some_history(app)
-    app.close()
+    service = OutdialService(Storage(data_dir=tmp_path).event_store_env())
+    _, target_id = some_history(service)
+    service.close()
     assert main(["replay", target_id, "--data-dir", str(tmp_path)]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()

@@ -34,9 +34,7 @@ command = st.one_of(
 )
 
 
-@settings(
-    max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+@settings(max_examples=examples(60), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(commands=st.lists(command, min_size=4, max_size=30))
 def test_projection_equals_replay(commands: list[tuple[object, ...]]) -> None:
     with tempfile.TemporaryDirectory() as directory:

@@ -22,10 +22,10 @@ def _level(cursor: Any) -> int:
 
 
 def test_commits_in_the_block_skip_the_disk_and_all_are_on_it_after(
-    stored_app: OutdialService, monkeypatch: pytest.MonkeyPatch
+    stored_service: OutdialService, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    outdial = stored_app.create_outdial(uuid4()).value
-    recorder = stored_app.recorder
+    outdial = stored_service.create_outdial(uuid4()).value
+    recorder = stored_service.recorder
     levels: list[int] = []  # the safety level each insert committed with
     if isinstance(recorder, WakingSQLiteApplicationRecorder):
         insert = recorder._insert_events
@@ -45,14 +45,16 @@ def test_commits_in_the_block_skip_the_disk_and_all_are_on_it_after(
     monkeypatch.setattr(os, "fsync", counted_fsync)
 
     def one_target() -> None:
-        stored_app.create_targets(outdial.customer_id, outdial.id, [new_target("+821100000001")])
+        stored_service.create_targets(
+            outdial.customer_id, outdial.id, [new_target("+821100000001")]
+        )
 
     with unsynced_commits(recorder):
         one_target()
         one_target()
     one_target()
 
-    assert len(stored_app.recorder.select_notifications(start=1, limit=10)) == 4
+    assert len(stored_service.recorder.select_notifications(start=1, limit=10)) == 4
     if isinstance(recorder, WakingSQLiteApplicationRecorder):
         assert levels == [NORMAL, NORMAL, FULL]  # after the block, as before it
         assert len(synced) == 1  # the write-ahead log, once, when the block ended

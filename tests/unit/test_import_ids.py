@@ -44,7 +44,7 @@ def test_ids_the_service_makes_are_uuid_v7s_that_sort_by_time() -> None:
     made = []
     for _ in range(3):
         made.append(sorted_random_id())
-        time.sleep(0.002)  # the next millisecond
+        time.sleep(0.002)  # the behaviour: an id of the next millisecond sorts after
     assert [u.version for u in made] == [7, 7, 7]
     assert made == sorted(made)
     assert len({sorted_random_id() for _ in range(1000)}) == 1000

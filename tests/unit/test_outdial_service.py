@@ -51,7 +51,9 @@ def test_another_customers_outdial_is_not_found(service: OutdialService, custome
         service.create_target(uuid4(), outdial.id, new_target("+821100000001"))
 
 
-def test_a_target_under_another_outdial_is_not_found(service: OutdialService, customer: UUID) -> None:
+def test_a_target_under_another_outdial_is_not_found(
+    service: OutdialService, customer: UUID
+) -> None:
     first, second = service.create_outdial(customer).value, service.create_outdial(customer).value
     target = service.create_target(customer, first.id, new_target("+821100000001")).value
     with pytest.raises(TargetNotFound):
@@ -90,7 +92,9 @@ def test_batch_is_all_or_nothing(service: OutdialService, customer: UUID) -> Non
 def test_batch_limit(service: OutdialService, customer: UUID) -> None:
     outdial = service.create_outdial(customer).value
     with pytest.raises(InvalidValue, match="1000"):
-        service.create_targets(customer, outdial.id, [new_target("+821100000001")] * (BATCH_MAX + 1))
+        service.create_targets(
+            customer, outdial.id, [new_target("+821100000001")] * (BATCH_MAX + 1)
+        )
     created = service.create_targets(
         customer, outdial.id, [new_target("+821100000001")] * BATCH_MAX
     ).value
@@ -120,7 +124,9 @@ def test_finish_is_idempotent_and_records_once(service: OutdialService, customer
     assert second.position is None  # nothing recorded, nothing to wait for
 
 
-def test_a_lost_race_is_a_retryable_concurrent_change(service: OutdialService, customer: UUID) -> None:
+def test_a_lost_race_is_a_retryable_concurrent_change(
+    service: OutdialService, customer: UUID
+) -> None:
     outdial = service.create_outdial(customer).value
     target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
     plan = outdial.plan.with_changes({"max_try_count_0": 3})
@@ -248,7 +254,9 @@ def test_dispatch_when_every_candidate_was_lost_is_a_retryable_conflict(
     assert service.dispatch(customer, outdial.id, limit=1, candidates=Proposed()).value == []
 
 
-def test_dispatch_on_a_deleted_outdial_starts_nothing(service: OutdialService, customer: UUID) -> None:
+def test_dispatch_on_a_deleted_outdial_starts_nothing(
+    service: OutdialService, customer: UUID
+) -> None:
     outdial = service.create_outdial(customer).value
     target = service.create_target(customer, outdial.id, new_target("+821100000001")).value.id
     service.delete_outdial(customer, outdial.id)
@@ -264,5 +272,7 @@ def test_dispatch_redials_a_target_as_soon_as_its_plan_allows(
     target = service.create_target(customer, outdial.id, new_target("+821100000001")).value.id
     [(_, dial)] = service.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
     service.finish_dial(customer, outdial.id, target, dial.id, result="fail", reason="busy")
-    [(_, again)] = service.dispatch(customer, outdial.id, limit=1, candidates=Proposed(target)).value
+    [(_, again)] = service.dispatch(
+        customer, outdial.id, limit=1, candidates=Proposed(target)
+    ).value
     assert again.try_count == 2
