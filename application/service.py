@@ -11,10 +11,10 @@ from __future__ import annotations
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, TypeVar
-from uuid import UUID, uuid4
+from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
@@ -224,7 +224,7 @@ class OutdialService(Application[UUID]):
             taken = sorted(there - ours)
             if taken:
                 raise InvalidValue("id", f"{taken[0]} is taken by another resource")
-        missing = [new for new in batch if new.id not in there]
+        missing = [(new.id, new) for new in batch if new.id is not None and new.id not in there]
         if not missing:
             return Written([], None)
         return self._write_targets(customer_id, outdial_id, missing, batch=True, actor=actor)
@@ -243,14 +243,14 @@ class OutdialService(Application[UUID]):
         if ids.repeatable and self._exists(target_ids[0]):
             # Made before by the same request, repeated (the batch is all or none).
             return Written([self.get_target(customer_id, outdial_id, i) for i in target_ids], None)
-        news = [replace(new, id=i) for new, i in zip(news, target_ids, strict=True)]
-        return self._write_targets(customer_id, outdial_id, news, batch=batch, actor=actor)
+        named = list(zip(target_ids, news, strict=True))
+        return self._write_targets(customer_id, outdial_id, named, batch=batch, actor=actor)
 
     def _write_targets(
         self,
         customer_id: UUID,
         outdial_id: UUID,
-        news: Sequence[NewTarget],
+        news: Sequence[tuple[UUID, NewTarget]],
         *,
         batch: bool,
         actor: str,
@@ -260,6 +260,7 @@ class OutdialService(Application[UUID]):
         at = self.clock()
         targets = [
             _new_target(
+                target_id,
                 new,
                 outdial_id,
                 customer_id,
@@ -267,7 +268,7 @@ class OutdialService(Application[UUID]):
                 field=f"targets[{n}]" if batch else "",
                 actor=actor,
             )
-            for n, new in enumerate(news)
+            for n, (target_id, new) in enumerate(news)
         ]
         return self._save(*targets, answer=targets)
 
@@ -510,11 +511,17 @@ def translate_conflicts() -> Iterator[None]:
 
 
 def _new_target(
-    new: NewTarget, outdial_id: UUID, customer_id: UUID, at: datetime, field: str, actor: str
+    target_id: UUID,
+    new: NewTarget,
+    outdial_id: UUID,
+    customer_id: UUID,
+    at: datetime,
+    field: str,
+    actor: str,
 ) -> Target:
     try:
         return Target.create(
-            target_id=new.id or uuid4(),  # the commands name every target; never reached
+            target_id=target_id,
             outdial_id=outdial_id,
             customer_id=customer_id,
             destinations=new.destinations,
