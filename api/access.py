@@ -49,7 +49,7 @@ def _is_in(address: str, networks: Sequence[Network]) -> bool:
 
 
 class FailureCount(Protocol):
-    """Where failures are counted (the store's key table, application/access.py)."""
+    """Where failures are counted (the store's key table, adapters/keys.py)."""
 
     def refuse_or_count_failure(
         self, address: str, *, allowed: int, window: float, now: float

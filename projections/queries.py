@@ -154,8 +154,9 @@ class ReadModelQueries:
     ) -> list[Row]:
         """Targets that may be dialed now under ``plan``, oldest tm_update first.
 
-        The same rule as ``Target.is_available``: live target of a live outdial, idle, an
-        eligible destination, and try_interval passed since its last dial ended.
+        The read model's statement of ``Target.availability``: a live target of a live
+        outdial, idle, an eligible destination, and try_interval passed since its last dial
+        ended; tests hold the two to the same answers.
         """
         outdial = self.get_outdial(customer_id, outdial_id)
         if outdial is None or outdial["tm_delete"] != NOT_DELETED:

@@ -137,7 +137,7 @@ class ReadModel:
 
 
 class Lease(Protocol):
-    """The right to be the one active projection of a store (see application/leases.py)."""
+    """The right to be the one active projection of a store (see adapters/leases.py)."""
 
     def try_acquire(self) -> bool: ...
     def release(self) -> None: ...

@@ -14,6 +14,7 @@ from uuid import UUID
 
 from fastapi import Depends, Header, Request
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.security import APIKeyQuery, HTTPAuthorizationCredentials, HTTPBearer
 from starlette.responses import Response
 
@@ -198,8 +199,9 @@ async def _once(
         ),
     ] = None,
 ) -> AsyncIterator[Once]:
-    """Claims the request's key before the command runs. A command refused (a 4xx of the
-    domain) created nothing, so its key is released for a corrected repeat; any other
+    """Claims the request's key before the command runs. A request refused (its body by
+    the schema, or the command by the domain) created nothing, so its key is released for
+    a corrected repeat; any other
     failure keeps the claim: the command may have committed, and a repeat after the
     take-over delay runs it again with the same ids, finding what it made."""
     if idempotency_key is None:
@@ -216,7 +218,8 @@ async def _once(
         raise AnsweredBefore(claimed)
     try:
         yield Once(claimed.ids, claims, customer, idempotency_key)
-    except REFUSALS:
+    except (*REFUSALS, RequestValidationError):
+        # The body refused (by its schema or by the use case): nothing was created.
         await run_in_threadpool(claims.release, customer, idempotency_key)
         raise
 

@@ -264,7 +264,7 @@ AUDIT_FIELDS = (
     ("target_id", "Target id", "a UUID"),
     ("destination", "Destination", "+821100000001"),
     ("reference_id", "Reference id", "your call id"),
-    ("actor", "Started by", "kid_… or system:sweeper"),
+    ("actor", "Started by", "kid_… (an API key's id)"),
     ("since", "Started since", "2026-12-01 00:00:00"),
     ("until", "Started before", "2026-12-02 00:00:00"),
 )

@@ -34,7 +34,7 @@ class DialOut(BaseModel):
     tm_end: Timestamp | None = Field(description="null while progressing")
     duration_ms: int | None = Field(description="null while progressing")
     actor: str = Field(
-        description="who started it: the id of the API key (`kid_...`), or `system:...`; "
+        description="who started it: the id of the API key (`kid_...`); "
         '"" for dials recorded before actors were'
     )
     manual: bool = Field(description="an operator's start (POST .../dials), not a dispatch")

@@ -182,3 +182,23 @@ def test_a_refused_request_releases_its_key_for_a_corrected_one(client: TestClie
     assert refused.status_code == 400
     # Same key, the corrected body: not "reused", since the refusal created nothing.
     ok(client.post(path, json={"destination_0": {"target": TEL_0}}, headers=headers))
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(
+    "refused_body",
+    [
+        {"destination_0": {"type": "tel", "target": TEL_0}, "colour": "red"},  # an unknown field
+        {"destination_0": {"type": "tel", "target": TEL_0}, "name": "n" * 256},  # too long
+        {"destination_0": {"type": "tel", "target": TEL_0}, "name": 5},  # not a string
+    ],
+)
+def test_a_body_the_schema_refuses_releases_its_key_too(
+    client: TestClient, refused_body: dict[str, Any]
+) -> None:
+    """The body is checked as the key is claimed: a refusal there created nothing either."""
+    outdial = create_outdial(client)["id"]
+    headers = {"Idempotency-Key": f"schema-{len(str(refused_body))}"}
+    path = targets_path(outdial)
+    assert client.post(path, json=refused_body, headers=headers).status_code == 400
+    ok(client.post(path, json={"destination_0": {"target": TEL_0}}, headers=headers))

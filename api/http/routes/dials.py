@@ -221,7 +221,7 @@ def search_dials(
     ] = None,
     actor: Annotated[
         PlainText | None,
-        Query(max_length=255, description="Who started it: a key id (`kid_...`) or `system:...`."),
+        Query(max_length=255, description="Who started it: a key id (`kid_...`)."),
     ] = None,
     result: Annotated[DialResult | None, Query()] = None,
     since: Annotated[str | None, Query(description="On `tm_start`, inclusive.")] = None,
