@@ -149,6 +149,8 @@ WaitForReadModel = Annotated[ReadModelWait, Depends(_wait)]
 # -- answering once per Idempotency-Key --------------------------------------------------
 
 _KEY = re.compile(r"[\x21-\x7e]{1,255}")
+# What a refused request raises: its body refused by the schema or its command by the use case.
+_REFUSED: tuple[type[Exception], ...] = (*REFUSALS, RequestValidationError)
 REPLAYED = "Idempotent-Replayed"
 
 
@@ -218,7 +220,7 @@ async def _once(
         raise AnsweredBefore(claimed)
     try:
         yield Once(claimed.ids, claims, customer, idempotency_key)
-    except (*REFUSALS, RequestValidationError):
+    except _REFUSED:
         # The body refused (by its schema or by the use case): nothing was created.
         await run_in_threadpool(claims.release, customer, idempotency_key)
         raise
