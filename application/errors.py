@@ -30,6 +30,10 @@ class TargetNotFound(NotFound):
     reason = "OUTDIAL_TARGET_NOT_FOUND"
 
 
+class DoNotCallEntryNotFound(NotFound):
+    reason = "DO_NOT_CALL_ENTRY_NOT_FOUND"
+
+
 class VersionNotFound(NotFound):
     reason = "VERSION_NOT_FOUND"
 

@@ -21,13 +21,28 @@ from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import IntegrityError, JSONTranscoder
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
-from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound
+from application.errors import (
+    ConcurrentChange,
+    DoNotCallEntryNotFound,
+    OutdialNotFound,
+    TargetNotFound,
+)
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
 from application.transcoding import register_domain_transcodings
 from application.written import Written
 from domain.address import Address
 from domain.availability import Availability
+from domain.calling_window import CallingWindow
+from domain.do_not_call import (
+    EVERY_OUTDIAL,
+    NO_ENTRIES,
+    DoNotCall,
+    DoNotCallEntry,
+    candidate_entry_ids,
+    entry_id,
+    rules_of,
+)
 from domain.errors import InvalidValue, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN, Outdial
 from domain.plan import Plan
@@ -46,6 +61,19 @@ T = TypeVar("T")
 
 def utc_now() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class NewEntry:
+    """What a caller gives to add a do-not-call entry. ``reason`` None and ``expires_at``
+    not given (``keep_expiry``) keep what an entry that exists has."""
+
+    target: str
+    match: str = "exact"
+    outdial_id: UUID = EVERY_OUTDIAL
+    reason: str | None = None
+    expires_at: datetime | None = None
+    keep_expiry: bool = True
 
 
 @dataclass(frozen=True)
@@ -167,6 +195,35 @@ class OutdialService(Application[UUID]):
         """Set the outdial's default plan; fields left out keep their value."""
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.change_plan(plan=outdial.plan.with_changes(changes), at=self.clock(), actor=actor)
+        return self._save(outdial, answer=outdial)
+
+    def pause_outdial(
+        self, customer_id: UUID, outdial_id: UUID, *, reason: str = "", actor: str = ""
+    ) -> Written[Outdial]:
+        """Stop its targets being dialed; pausing a paused outdial records nothing."""
+        outdial = self.get_outdial(customer_id, outdial_id)
+        outdial.pause(reason=reason, at=self.clock(), actor=actor)
+        return self._save(outdial, answer=outdial)
+
+    def resume_outdial(
+        self, customer_id: UUID, outdial_id: UUID, *, actor: str = ""
+    ) -> Written[Outdial]:
+        """Dial its targets again; resuming a running outdial records nothing."""
+        outdial = self.get_outdial(customer_id, outdial_id)
+        outdial.resume(at=self.clock(), actor=actor)
+        return self._save(outdial, answer=outdial)
+
+    def change_calling_window(
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        window: CallingWindow | None,
+        *,
+        actor: str = "",
+    ) -> Written[Outdial]:
+        """Set the outdial's calling window, or remove it (None: dial at any time)."""
+        outdial = self.get_outdial(customer_id, outdial_id)
+        outdial.change_calling_window(window=window, at=self.clock(), actor=actor)
         return self._save(outdial, answer=outdial)
 
     def delete_outdial(
@@ -308,16 +365,19 @@ class OutdialService(Application[UUID]):
         dial_id = ids.dial_id()
         if ids.repeatable and str(dial_id) in target.dials:
             return Written(target.dials[str(dial_id)], None)
-        return self._start_dial(
-            target,
+        dial = target.start_dial(
             dial_id=dial_id,
             plan=outdial.plan.with_changes(plan_changes or {}),
-            outdial=outdial,
             destination_index=destination_index,
             reference_id=reference_id,
-            manual=manual,
+            at=self.clock(),
+            honour_try_interval=not manual,
+            outdial_blocking=outdial.blocking(),
+            window=outdial.calling_window,
+            do_not_call=self.do_not_call_of(customer_id, [target]),
             actor=actor,
         )
+        return self._save(target, answer=dial)
 
     def availability(
         self,
@@ -332,7 +392,14 @@ class OutdialService(Application[UUID]):
         outdial = self.get_outdial(customer_id, outdial_id)
         target = self.get_target(customer_id, outdial_id, target_id)
         plan = outdial.plan.with_changes(plan_changes or {})
-        return target.availability(plan, self.clock(), outdial_blocking=outdial.blocking()), plan
+        judged = target.availability(
+            plan,
+            self.clock(),
+            outdial_blocking=outdial.blocking(),
+            window=outdial.calling_window,
+            do_not_call=self.do_not_call_of(customer_id, [target]),
+        )
+        return judged, plan
 
     def finish_dial(
         self,
@@ -395,7 +462,9 @@ class OutdialService(Application[UUID]):
             at = self.clock()
             started: Dispatched = []
             targets: list[Target] = []
-            for target in self._targets_of(customer_id, outdial_id, target_ids):
+            claimed = self._targets_of(customer_id, outdial_id, target_ids)
+            do_not_call = self.do_not_call_of(customer_id, claimed)
+            for target in claimed:
                 dial_id = ids.dial_id(already + len(started))
                 try:
                     dial = target.start_dial(
@@ -403,10 +472,14 @@ class OutdialService(Application[UUID]):
                         plan=plan,
                         at=at,
                         outdial_blocking=outdial.blocking(),
+                        window=outdial.calling_window,
+                        do_not_call=do_not_call,
                         actor=actor,
                     )
                 except TargetNotDialable:
-                    continue  # taken, finished or deleted since the read model proposed it
+                    # Taken, finished or deleted since the read model proposed it, or
+                    # blocked by an entry the read model does not show yet.
+                    continue
                 started.append((target.id, dial))
                 targets.append(target)
             return self._save(*targets, answer=started)
@@ -419,31 +492,91 @@ class OutdialService(Application[UUID]):
         target.time_out_dial(dial_id=dial_id, at=self.clock())
         return self._save(target, answer=target)
 
-    # -- internals --------------------------------------------------------------
+    # -- the do-not-call list ----------------------------------------------------
 
-    def _start_dial(
-        self,
-        target: Target,
-        *,
-        dial_id: UUID,
-        plan: Plan,
-        outdial: Outdial,
-        manual: bool,
-        destination_index: int | None = None,
-        reference_id: str = "",
-        actor: str = "",
-    ) -> Written[Dial]:
-        dial = target.start_dial(
-            dial_id=dial_id,
-            plan=plan,
-            destination_index=destination_index,
-            reference_id=reference_id,
-            at=self.clock(),
-            honour_try_interval=not manual,
-            outdial_blocking=outdial.blocking(),
-            actor=actor,
-        )
-        return self._save(target, answer=dial)
+    def add_do_not_call(
+        self, customer_id: UUID, news: Sequence[NewEntry], *, actor: str = ""
+    ) -> Written[list[DoNotCallEntry]]:
+        """Add entries in one atomic write, all or none. An entry that exists (same
+        target, match and scope) is answered, with what was sent of its reason and expiry;
+        a removed one is added again under its id."""
+        if not 1 <= len(news) <= BATCH_MAX:
+            raise InvalidValue("entries", f"must hold between 1 and {BATCH_MAX} entries")
+        at = self.clock()
+        scopes = {new.outdial_id for new in news} - {EVERY_OUTDIAL}
+        for n, new in enumerate(news):
+            if new.outdial_id in scopes:
+                try:
+                    self.get_outdial(customer_id, new.outdial_id)
+                except OutdialNotFound:
+                    raise InvalidValue(
+                        f"entries[{n}].outdial_id", f"no outdial {new.outdial_id}"
+                    ) from None
+                scopes.discard(new.outdial_id)
+        ids = [entry_id(customer_id, new.target, new.match, new.outdial_id) for new in news]
+        existing = {
+            entry.id: entry for entry in self._aggregates_of(DoNotCallEntry, list(set(ids)))
+        }
+        answer: list[DoNotCallEntry] = []
+        for n, (new, the_id) in enumerate(zip(news, ids, strict=True)):
+            try:
+                entry = existing.get(the_id)
+                if entry is None:
+                    entry = DoNotCallEntry.add(
+                        customer_id=customer_id,
+                        target=new.target,
+                        match=new.match,
+                        outdial_id=new.outdial_id,
+                        reason=new.reason or "",
+                        expires_at=None if new.keep_expiry else new.expires_at,
+                        at=at,
+                        actor=actor,
+                    )
+                    existing[the_id] = entry
+                else:
+                    entry.add_again(
+                        reason=new.reason,
+                        expires_at=new.expires_at,
+                        keep_expiry=new.keep_expiry,
+                        at=at,
+                        actor=actor,
+                    )
+            except InvalidValue as error:
+                raise InvalidValue(f"entries[{n}].{error.field}", error.problem) from None
+            answer.append(entry)
+        return self._save(*{e.id: e for e in answer}.values(), answer=answer)
+
+    def get_do_not_call(self, customer_id: UUID, entry_id: UUID) -> DoNotCallEntry:
+        entry = self._load(DoNotCallEntry, entry_id, DoNotCallEntryNotFound)
+        if entry.customer_id != customer_id:
+            raise DoNotCallEntryNotFound(f"do-not-call entry {entry_id} not found")
+        return entry
+
+    def remove_do_not_call(
+        self, customer_id: UUID, entry_id: UUID, *, actor: str = ""
+    ) -> Written[DoNotCallEntry]:
+        """Remove softly, once; removing again records nothing and answers the entry."""
+        entry = self.get_do_not_call(customer_id, entry_id)
+        entry.remove(at=self.clock(), actor=actor)
+        return self._save(entry, answer=entry)
+
+    def do_not_call_of(self, customer_id: UUID, targets: Sequence[Target]) -> DoNotCall:
+        """The entries that may block these targets' destinations, read by id from the
+        event store, never from the read model: an entry whose add was answered is seen
+        by every decision made after it."""
+        ids = {
+            candidate
+            for target in targets
+            for destination in target.destinations
+            if destination is not None
+            for candidate in candidate_entry_ids(customer_id, target.outdial_id, destination.target)
+        }
+        if not ids:
+            return NO_ENTRIES
+        entries = self._aggregates_of(DoNotCallEntry, sorted(ids))
+        return rules_of(e for e in entries if e.customer_id == customer_id)
+
+    # -- internals --------------------------------------------------------------
 
     def _load(self, kind: type[A], aggregate_id: UUID, missing: type[Exception]) -> A:
         try:
@@ -460,21 +593,26 @@ class OutdialService(Application[UUID]):
     def _targets_of(
         self, customer_id: UUID, outdial_id: UUID, target_ids: Sequence[UUID]
     ) -> list[Target]:
-        """Those of some targets that exist in this outdial, read in one query: a
-        dispatch reads its whole claim at once rather than a query or two a target."""
-        stored = self._bulk.select_events_of(target_ids)
-        to_domain_event = self.mapper.to_domain_event
-        found: list[Target] = []
-        for _, group in itertools.groupby(stored, key=lambda event: event.originator_id):
-            target = project_aggregate(None, [to_domain_event(event) for event in group])
-            if (
-                isinstance(target, Target)
-                and target.customer_id == customer_id
-                and target.outdial_id == outdial_id
-            ):
-                found.append(target)
+        """Those of some targets that exist in this outdial, in the order asked, read in
+        one query: a dispatch reads its whole claim at once rather than a query a target."""
+        found = [
+            target
+            for target in self._aggregates_of(Target, target_ids)
+            if target.customer_id == customer_id and target.outdial_id == outdial_id
+        ]
         order = {target_id: n for n, target_id in enumerate(target_ids)}
         return sorted(found, key=lambda target: order[target.id])
+
+    def _aggregates_of(self, kind: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
+        """Those of some aggregates of ``kind`` that exist, read in one query."""
+        stored = self._bulk.select_events_of(aggregate_ids)
+        to_domain_event = self.mapper.to_domain_event
+        found: list[A] = []
+        for _, group in itertools.groupby(stored, key=lambda event: event.originator_id):
+            aggregate = project_aggregate(None, [to_domain_event(event) for event in group])
+            if isinstance(aggregate, kind):
+                found.append(aggregate)
+        return found
 
     def _save(self, *aggregates: Aggregate, answer: T) -> Written[T]:
         """Record the aggregates' new events in one atomic write, answering ``answer``.

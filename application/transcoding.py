@@ -11,6 +11,7 @@ from typing import Any
 from eventsourcing.persistence import JSONTranscoder, Transcoding
 
 from domain.address import Address
+from domain.calling_window import CallingWindow
 from domain.plan import Plan
 from domain.target import Dial
 
@@ -48,10 +49,23 @@ class DialAsDict(Transcoding):
         return {f.name: getattr(obj, f.name) for f in fields(obj)}
 
     def decode(self, data: dict[str, Any]) -> Dial:
-        return Dial(**data)
+        # JSON has no tuples: the zones read back as a list (absent before windows).
+        return Dial(**{**data, "time_zones": tuple(data.get("time_zones", ()))})
+
+
+class CallingWindowAsDict(Transcoding):
+    type = CallingWindow
+    name = "calling_window"
+
+    def encode(self, obj: CallingWindow) -> dict[str, Any]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, Any]) -> CallingWindow:
+        return CallingWindow.parse(data)
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     transcoder.register(AddressAsDict())
     transcoder.register(PlanAsDict())
     transcoder.register(DialAsDict())
+    transcoder.register(CallingWindowAsDict())

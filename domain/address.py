@@ -132,3 +132,9 @@ class Address:
             "name": self.name,
             "detail": self.detail,
         }
+
+
+def is_valid_target(kind: str, target: str) -> bool:
+    """``target`` is what an address of type ``kind`` may hold."""
+    rule = _TARGET_RULES.get(kind)
+    return rule is not None and rule[0](target) and _is_bare(target)

@@ -10,6 +10,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.availability import Blocked
+from domain.calling_window import CallingWindow
 from domain.errors import OutdialDeleted
 from domain.plan import DEFAULT_PLAN, Plan
 from domain.text import checked_data, checked_detail, checked_name
@@ -31,6 +32,8 @@ class Outdial(Aggregate):
         data: str
         plan: Plan
         deleted_at: datetime | None
+        paused: bool
+        calling_window: CallingWindow | None
 
     class Created(Aggregate.Created):
         TOPIC = "outdial:Outdial.Created"
@@ -50,6 +53,8 @@ class Outdial(Aggregate):
             outdial.data = self.data
             outdial.plan = DEFAULT_PLAN
             outdial.deleted_at = None
+            outdial.paused = False
+            outdial.calling_window = None
 
     class Updated(Aggregate.Event):
         TOPIC = "outdial:Outdial.Updated"
@@ -84,6 +89,29 @@ class Outdial(Aggregate):
 
         def apply(self, aggregate: Any) -> None:
             aggregate.plan = self.plan
+
+    class Paused(Aggregate.Event):
+        TOPIC = "outdial:Outdial.Paused"
+        reason: str
+        actor: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.paused = True
+
+    class Resumed(Aggregate.Event):
+        TOPIC = "outdial:Outdial.Resumed"
+        actor: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.paused = False
+
+    class CallingWindowChanged(Aggregate.Event):
+        TOPIC = "outdial:Outdial.CallingWindowChanged"
+        window: CallingWindow | None
+        actor: str = ""
+
+        def apply(self, aggregate: Any) -> None:
+            aggregate.calling_window = self.window
 
     class Deleted(Aggregate.Event):
         TOPIC = "outdial:Outdial.Deleted"
@@ -157,6 +185,39 @@ class Outdial(Aggregate):
         self._check_not_deleted()
         self.trigger_event(self.PlanChanged, timestamp=self._event_time(at), plan=plan, actor=actor)
 
+    @property
+    def status(self) -> str:
+        return "paused" if self.paused else "running"
+
+    def pause(self, *, reason: str = "", at: datetime, actor: str = "") -> bool:
+        """Stop every dial of its targets from starting; False when already paused."""
+        self._check_not_deleted()
+        reason = checked_name(reason, "reason")
+        if self.paused:
+            return False
+        self.trigger_event(self.Paused, timestamp=self._event_time(at), reason=reason, actor=actor)
+        return True
+
+    def resume(self, *, at: datetime, actor: str = "") -> bool:
+        """Dial again; False when it was running."""
+        self._check_not_deleted()
+        if not self.paused:
+            return False
+        self.trigger_event(self.Resumed, timestamp=self._event_time(at), actor=actor)
+        return True
+
+    def change_calling_window(
+        self, *, window: CallingWindow | None, at: datetime, actor: str = ""
+    ) -> bool:
+        """Set the window (None: dial at any time); False when it is the same."""
+        self._check_not_deleted()
+        if window == self.calling_window:
+            return False
+        self.trigger_event(
+            self.CallingWindowChanged, timestamp=self._event_time(at), window=window, actor=actor
+        )
+        return True
+
     def delete(self, *, at: datetime, actor: str = "") -> bool:
         """Soft-delete once; False when already deleted (nothing new is recorded)."""
         if self.is_deleted:
@@ -171,6 +232,8 @@ class Outdial(Aggregate):
         """What of the outdial stops every one of its targets being dialed now."""
         if self.is_deleted:
             return (Blocked("OUTDIAL_DELETED", f"outdial {self.id} is deleted"),)
+        if self.paused:
+            return (Blocked("OUTDIAL_PAUSED", f"outdial {self.id} is paused"),)
         return ()
 
     def _check_not_deleted(self) -> None:

@@ -19,6 +19,8 @@ from eventsourcing.domain import Aggregate
 
 from domain.address import Address
 from domain.availability import Availability, Blocked
+from domain.calling_window import CallingWindow
+from domain.do_not_call import NO_ENTRIES, DoNotCall, blocked_destinations
 from domain.errors import (
     DialAlreadyFinished,
     DialNotFound,
@@ -57,6 +59,7 @@ class Dial:
     late: bool = False  # the caller's finish arrived after the service timed it out
     actor: str = ""  # who started it: an API key's id, or system:...
     manual: bool = False  # an operator's start, not a dispatch
+    time_zones: tuple[str, ...] = ()  # the zones its calling window was judged in
 
     @property
     def in_flight(self) -> bool:
@@ -130,6 +133,7 @@ class Target(Aggregate):
         reference_id: str
         actor: str = ""
         manual: bool = False  # an operator's start (POST .../dials), not a dispatch
+        time_zones: tuple[str, ...] = ()  # the calling window's zones it was judged in
 
         def apply(self, aggregate: Any) -> None:
             target: Target = aggregate
@@ -146,6 +150,7 @@ class Target(Aggregate):
                 started_at=self.timestamp,
                 actor=self.actor,
                 manual=self.manual,
+                time_zones=tuple(self.time_zones),
             )
 
     class DialFinished(Aggregate.Event):
@@ -248,13 +253,17 @@ class Target(Aggregate):
         reference_id: str = "",
         honour_try_interval: bool = True,
         outdial_blocking: tuple[Blocked, ...] = (),
+        window: CallingWindow | None = None,
+        do_not_call: DoNotCall = NO_ENTRIES,
         actor: str = "",
     ) -> Dial:
-        """Start one dial; the next destination in order unless one is named.
+        """Start one dial; the next destination in order not on the do-not-call list,
+        unless one is named.
 
         ``honour_try_interval`` is False for an operator's manual redial, which
         does not wait for the plan's try_interval; ``outdial_blocking`` is what of the
-        outdial stops all its targets (``Outdial.blocking``).
+        outdial stops all its targets (``Outdial.blocking``), ``window`` its calling
+        window and ``do_not_call`` the entries that may block this target's destinations.
         """
         if not isinstance(reference_id, str) or len(reference_id) > REFERENCE_ID_MAX:
             raise InvalidValue(
@@ -269,21 +278,27 @@ class Target(Aggregate):
             raise InvalidValue("dial_id", "a dial with this id was already started")
         # Judged at the time the dial will be recorded (never before the last event).
         at = self._event_time(at)
+        if destination_index is not None:
+            if self.destinations[destination_index] is None:
+                raise TargetNotDialable(f"destination_{destination_index} is not set")
+            if not plan.is_eligible(destination_index, self.destinations, self.try_counts):
+                raise TargetNotDialable(
+                    f"destination_{destination_index} has used its "
+                    f"{plan.max_try_count(destination_index)} tries under the plan"
+                )
         judged = self.availability(
-            plan, at, honour_try_interval=honour_try_interval, outdial_blocking=outdial_blocking
+            plan,
+            at,
+            honour_try_interval=honour_try_interval,
+            outdial_blocking=outdial_blocking,
+            window=window,
+            do_not_call=do_not_call,
+            destination_index=destination_index,
         )
         if judged.blocked_by:
             raise TargetNotDialable(judged.blocked_by[0].message)
-        if destination_index is None:
-            destination_index = plan.next_destination(self.destinations, self.try_counts)
-            assert destination_index is not None  # availability found one
-        elif self.destinations[destination_index] is None:
-            raise TargetNotDialable(f"destination_{destination_index} is not set")
-        elif not plan.is_eligible(destination_index, self.destinations, self.try_counts):
-            raise TargetNotDialable(
-                f"destination_{destination_index} has used its "
-                f"{plan.max_try_count(destination_index)} tries under the plan"
-            )
+        destination_index = judged.next_destination
+        assert destination_index is not None  # availability found one
         destination = self.destinations[destination_index]
         assert destination is not None
         self.trigger_event(
@@ -297,6 +312,7 @@ class Target(Aggregate):
             reference_id=reference_id,
             actor=actor,
             manual=not honour_try_interval,
+            time_zones=judged.time_zones,
         )
         return self.dials[str(dial_id)]
 
@@ -355,18 +371,40 @@ class Target(Aggregate):
         *,
         honour_try_interval: bool = True,
         outdial_blocking: tuple[Blocked, ...] = (),
+        window: CallingWindow | None = None,
+        do_not_call: DoNotCall = NO_ENTRIES,
+        destination_index: int | None = None,
     ) -> Availability:
         """Whether it may be dialed now under ``plan``, and every rule that stops it, its
         outdial's first: what dispatch, an explicit start and the availability endpoint
-        all judge by."""
+        all judge by (the read model's ``available`` states the same rules in SQL).
+
+        The destination judged is ``destination_index`` when given, else the lowest
+        eligible one not on the do-not-call list; the calling window is judged in that
+        destination's zones. ``ready_at`` is when the try_interval after the last dial
+        ends, or with a window the first instant from then (or now) at which it is open.
+        """
         blocked: list[Blocked] = list(outdial_blocking)
         if self.is_deleted:
             blocked.append(Blocked("DELETED", "the target is deleted"))
         if self.status != "idle":
             blocked.append(Blocked("NOT_IDLE", f"the target is {self.status}, not idle"))
-        next_destination = self.next_destination(plan)
-        if next_destination is None:
+        on_list = blocked_destinations(self.destinations, self.outdial_id, do_not_call, now)
+        eligible = [
+            n
+            for n in range(DESTINATION_SLOTS)
+            if plan.is_eligible(n, self.destinations, self.try_counts)
+            and destination_index in (None, n)
+        ]
+        judged = next((n for n in eligible if n not in on_list), None)
+        if not eligible:
             blocked.append(Blocked("NO_TRIES_LEFT", "no destination has tries left under the plan"))
+        elif judged is None:
+            entries = tuple(dict.fromkeys(e for n in eligible for e in on_list[n]))
+            which = ", ".join(f"destination_{n}" for n in eligible)
+            blocked.append(
+                Blocked("ON_DO_NOT_CALL", f"{which} on the do-not-call list", entries=entries)
+            )
         ready_at = None
         if self.last_dial_ended_at is not None:
             ready_at = self.last_dial_ended_at + timedelta(milliseconds=plan.try_interval)
@@ -376,7 +414,26 @@ class Target(Aggregate):
                         "TRY_INTERVAL", f"the try_interval has not passed (ready at {ready_at})"
                     )
                 )
-        return Availability(tuple(blocked), next_destination, ready_at)
+        zones: tuple[str, ...] = ()
+        if window is not None and judged is not None:
+            destination = self.destinations[judged]
+            assert destination is not None
+            zones = window.zones_of(destination)
+            waits = honour_try_interval and ready_at is not None and now < ready_at
+            if not window.is_open(zones, now):
+                opens = window.next_open(zones, ready_at if waits and ready_at else now)
+                blocked.append(
+                    Blocked(
+                        "OUTSIDE_CALLING_WINDOW",
+                        f"outside the calling window of destination_{judged} "
+                        f"({window.local_times(zones, now)}); "
+                        + (f"it opens at {opens}" if opens else "it does not open within 8 days"),
+                    )
+                )
+                ready_at = opens
+            elif waits and ready_at is not None:
+                ready_at = window.next_open(zones, ready_at)
+        return Availability(tuple(blocked), judged, ready_at, zones)
 
     def _dial(self, dial_id: UUID) -> Dial:
         try:
