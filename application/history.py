@@ -1,5 +1,5 @@
-"""A target's history, read from the event store: its events, its state at a version
-or a time, and its replay, event by event.
+"""History, read from the event store: a target's events, its state at a version or a
+time, and its replay, event by event; an outdial's and a do-not-call entry's events.
 
 Replay uses the domain's own aggregate, so this is the authority that the read model
 is verified against.
@@ -16,8 +16,15 @@ from uuid import UUID
 
 from eventsourcing.domain import CanMutateAggregate
 
-from application.errors import TargetNotFound, VersionNotFound
+from application.errors import (
+    DoNotCallEntryNotFound,
+    OutdialNotFound,
+    TargetNotFound,
+    VersionNotFound,
+)
 from application.service import OutdialService
+from domain.do_not_call import DoNotCallEntry
+from domain.outdial import Outdial
 from domain.target import Target
 
 _EVENT_ENVELOPE = {"originator_id", "originator_version", "timestamp", "originator_topic"}
@@ -67,6 +74,29 @@ def target_events(
         or created.outdial_id != outdial_id
     ):
         raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
+    return events
+
+
+def outdial_events(
+    app: OutdialService, customer_id: UUID, outdial_id: UUID
+) -> list[CanMutateAggregate[UUID]]:
+    """The outdial's stored events, oldest first: who paused it, when and why."""
+    events = stored_events(app, outdial_id)
+    created = events[0] if events else None
+    if not isinstance(created, Outdial.Created) or created.customer_id != customer_id:
+        raise OutdialNotFound(f"outdial {outdial_id} not found")
+    return events
+
+
+def do_not_call_events(
+    app: OutdialService, customer_id: UUID, entry_id: UUID
+) -> list[CanMutateAggregate[UUID]]:
+    """The do-not-call entry's stored events, oldest first: who added, changed and
+    removed it."""
+    events = stored_events(app, entry_id)
+    added = events[0] if events else None
+    if not isinstance(added, DoNotCallEntry.Added) or added.customer_id != customer_id:
+        raise DoNotCallEntryNotFound(f"do-not-call entry {entry_id} not found")
     return events
 
 

@@ -58,6 +58,11 @@ def number_time_zones(number: str) -> tuple[str, ...]:
     return tuple(sorted(z for z in zones if z != _UNKNOWN_ZONE and z in known))
 
 
+def _in(field: str, name: str) -> str:
+    """``name`` inside ``field``; bare when ``field`` is "" (a body that is the window)."""
+    return f"{field}.{name}" if field else name
+
+
 def _minutes(field: str, value: object) -> int:
     if not isinstance(value, str) or _CLOCK.fullmatch(value) is None:
         raise InvalidValue(field, "must be a time HH:MM between 00:00 and 24:00")
@@ -83,19 +88,22 @@ class Hours:
             raise InvalidValue(field, "must be an object with days, start and end")
         unknown = sorted(set(raw) - {"days", "start", "end"})
         if unknown:
-            raise InvalidValue(f"{field}.{unknown[0]}", "is not a field of calling hours")
+            raise InvalidValue(_in(field, unknown[0]), "is not a field of calling hours")
         days = raw.get("days")
         if (
             not isinstance(days, list | tuple)
             or not days
             or any(isinstance(d, bool) or not isinstance(d, int) or not 1 <= d <= 7 for d in days)
         ):
-            raise InvalidValue(f"{field}.days", "must list ISO weekdays, 1 (Monday) to 7 (Sunday)")
-        start = _minutes(f"{field}.start", raw.get("start"))
-        end = _minutes(f"{field}.end", raw.get("end"))
+            raise InvalidValue(
+                _in(field, "days"), "must list ISO weekdays, 1 (Monday) to 7 (Sunday)"
+            )
+        start = _minutes(_in(field, "start"), raw.get("start"))
+        end = _minutes(_in(field, "end"), raw.get("end"))
         if start >= end:
             raise InvalidValue(
-                f"{field}.end", "must be later than start (a window past midnight is two entries)"
+                _in(field, "end"),
+                "must be later than start (a window past midnight is two entries)",
             )
         return cls(tuple(sorted(set(days))), start, end)
 
@@ -115,9 +123,10 @@ class CallingWindow:
 
     @classmethod
     def parse(cls, raw: object, field: str = "calling_window") -> CallingWindow:
-        """A window from its wire form; InvalidValue naming the first field that is wrong."""
+        """A window from its wire form; InvalidValue naming the first field that is wrong,
+        inside ``field`` (bare names when it is "")."""
         if not isinstance(raw, Mapping):
-            raise InvalidValue(field, "must be an object")
+            raise InvalidValue(field or "body", "must be an object")
         allowed = {
             "time_zone",
             "hours",
@@ -127,21 +136,23 @@ class CallingWindow:
         }
         unknown = sorted(set(raw) - allowed)
         if unknown:
-            raise InvalidValue(f"{field}.{unknown[0]}", "is not a field of a calling window")
+            raise InvalidValue(_in(field, unknown[0]), "is not a field of a calling window")
         zone = raw.get("time_zone")
         if not isinstance(zone, str) or zone not in _known_zones():
-            raise InvalidValue(f"{field}.time_zone", "must be an IANA time zone such as Asia/Seoul")
+            raise InvalidValue(
+                _in(field, "time_zone"), "must be an IANA time zone such as Asia/Seoul"
+            )
         hours = raw.get("hours")
         if not isinstance(hours, list | tuple) or not 1 <= len(hours) <= HOURS_MAX:
-            raise InvalidValue(f"{field}.hours", f"must hold 1 to {HOURS_MAX} entries")
+            raise InvalidValue(_in(field, "hours"), f"must hold 1 to {HOURS_MAX} entries")
         closed = raw.get("closed_dates", [])
         if not isinstance(closed, list | tuple) or len(closed) > CLOSED_DATES_MAX:
             raise InvalidValue(
-                f"{field}.closed_dates", f"must be a list of at most {CLOSED_DATES_MAX} dates"
+                _in(field, "closed_dates"), f"must be a list of at most {CLOSED_DATES_MAX} dates"
             )
         use_number = raw.get("use_number_time_zone", True)
         if not isinstance(use_number, bool):
-            raise InvalidValue(f"{field}.use_number_time_zone", "must be true or false")
+            raise InvalidValue(_in(field, "use_number_time_zone"), "must be true or false")
         stop = raw.get("stop_before_end_seconds", 0)
         if (
             isinstance(stop, bool)
@@ -149,14 +160,14 @@ class CallingWindow:
             or not 0 <= stop <= STOP_BEFORE_END_MAX_S
         ):
             raise InvalidValue(
-                f"{field}.stop_before_end_seconds",
+                _in(field, "stop_before_end_seconds"),
                 f"must be an integer between 0 and {STOP_BEFORE_END_MAX_S}",
             )
         return cls(
             time_zone=zone,
-            hours=tuple(Hours.parse(h, f"{field}.hours[{n}]") for n, h in enumerate(hours)),
+            hours=tuple(Hours.parse(h, _in(field, f"hours[{n}]")) for n, h in enumerate(hours)),
             closed_dates=tuple(
-                sorted({_date(f"{field}.closed_dates[{n}]", d) for n, d in enumerate(closed)})
+                sorted({_date(_in(field, f"closed_dates[{n}]"), d) for n, d in enumerate(closed)})
             ),
             use_number_time_zone=use_number,
             stop_before_end_seconds=stop,

@@ -34,6 +34,12 @@ class TargetNotDialable(DomainError):
     reason = "TARGET_NOT_DIALABLE"
 
 
+class OutdialPaused(TargetNotDialable):
+    """The target's outdial is paused: none of its targets may be dialed until resumed."""
+
+    reason = "OUTDIAL_PAUSED"
+
+
 class DialNotFound(DomainError):
     """No dial with this id was ever started on the target."""
 

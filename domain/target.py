@@ -26,6 +26,7 @@ from domain.errors import (
     DialNotFound,
     DialStillInTime,
     InvalidValue,
+    OutdialPaused,
     TargetNotDialable,
 )
 from domain.plan import DESTINATION_SLOTS, Plan
@@ -296,7 +297,10 @@ class Target(Aggregate):
             destination_index=destination_index,
         )
         if judged.blocked_by:
-            raise TargetNotDialable(judged.blocked_by[0].message)
+            first = judged.blocked_by[0]
+            if first.rule == "OUTDIAL_PAUSED":
+                raise OutdialPaused(first.message)
+            raise TargetNotDialable(first.message)
         destination_index = judged.next_destination
         assert destination_index is not None  # availability found one
         destination = self.destinations[destination_index]

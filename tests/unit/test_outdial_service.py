@@ -7,8 +7,17 @@ from uuid import UUID, uuid4
 
 import pytest
 
-from application.errors import ConcurrentChange, OutdialNotFound, TargetNotFound, VersionNotFound
+from application.errors import (
+    ConcurrentChange,
+    DoNotCallEntryNotFound,
+    OutdialNotFound,
+    TargetNotFound,
+    VersionNotFound,
+)
 from application.history import (
+    do_not_call_events,
+    event_record,
+    outdial_events,
     replay,
     replay_steps,
     stored_events,
@@ -16,8 +25,9 @@ from application.history import (
     target_at_version,
     target_events,
 )
-from application.service import BATCH_MAX, NewTarget, OutdialService
-from domain.errors import InvalidValue, OutdialDeleted, TargetNotDialable
+from application.service import BATCH_MAX, NewEntry, NewTarget, OutdialService
+from domain.calling_window import CallingWindow
+from domain.errors import InvalidValue, OutdialDeleted, OutdialPaused, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN
 from domain.plan import Plan
 from tests.conftest import FakeClock, new_target, tel
@@ -276,3 +286,87 @@ def test_dispatch_redials_a_target_as_soon_as_its_plan_allows(
         customer, outdial.id, limit=1, candidates=Proposed(target)
     ).value
     assert again.try_count == 2
+
+
+# -- contact rules: what the API's answers rest on ----------------------------------------
+
+WINDOW = {
+    "time_zone": "Asia/Seoul",
+    "hours": [{"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "18:00"}],
+}
+
+
+def test_a_start_under_a_paused_outdial_is_refused_as_paused_and_other_refusals_are_not(
+    service: OutdialService, customer: UUID
+) -> None:
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    service.pause_outdial(customer, outdial.id, reason="complaint")
+    with pytest.raises(OutdialPaused) as refused:
+        service.start_dial(customer, outdial.id, target.id)
+    assert refused.value.reason == "OUTDIAL_PAUSED"
+    service.resume_outdial(customer, outdial.id)
+    service.add_do_not_call(customer, [NewEntry("+821100000001")])
+    with pytest.raises(TargetNotDialable) as blocked:
+        service.start_dial(customer, outdial.id, target.id)
+    assert blocked.value.reason == "TARGET_NOT_DIALABLE"
+
+
+def test_an_outdials_events_say_who_paused_it_and_why_for_its_customer_only(
+    service: OutdialService, customer: UUID
+) -> None:
+    outdial = service.create_outdial(customer, actor="kid_a").value
+    service.pause_outdial(customer, outdial.id, reason="complaint", actor="kid_b")
+    service.pause_outdial(customer, outdial.id, reason="again")  # records nothing
+    window = CallingWindow.parse(WINDOW)
+    service.change_calling_window(customer, outdial.id, window, actor="kid_a")
+    service.change_calling_window(customer, outdial.id, window)  # the same: nothing
+    service.resume_outdial(customer, outdial.id, actor="kid_a")
+    records = [event_record(e) for e in outdial_events(service, customer, outdial.id)]
+    assert [(r.version, r.type, r.data["actor"]) for r in records] == [
+        (1, "Created", "kid_a"),
+        (2, "Paused", "kid_b"),
+        (3, "CallingWindowChanged", "kid_a"),
+        (4, "Resumed", "kid_a"),
+    ]
+    assert records[1].data["reason"] == "complaint"
+    assert records[2].data["window"] == window
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    with pytest.raises(OutdialNotFound):
+        outdial_events(service, uuid4(), outdial.id)
+    with pytest.raises(OutdialNotFound):
+        outdial_events(service, customer, target.id)  # a target is no outdial
+    with pytest.raises(OutdialNotFound):
+        outdial_events(service, customer, uuid4())
+
+
+def test_an_entrys_events_say_who_added_and_removed_it_for_its_customer_only(
+    service: OutdialService, customer: UUID
+) -> None:
+    [entry] = service.add_do_not_call(customer, [NewEntry("+821100000001")], actor="kid_a").value
+    service.add_do_not_call(customer, [NewEntry("+821100000001", reason="asked")], actor="kid_b")
+    service.remove_do_not_call(customer, entry.id, actor="kid_c")
+    service.remove_do_not_call(customer, entry.id)  # removed already: nothing
+    records = [event_record(e) for e in do_not_call_events(service, customer, entry.id)]
+    assert [(r.type, r.data["actor"]) for r in records] == [
+        ("Added", "kid_a"),
+        ("Changed", "kid_b"),
+        ("Removed", "kid_c"),
+    ]
+    assert (records[1].data["reason"], records[1].data["expires_at"]) == ("asked", None)
+    with pytest.raises(DoNotCallEntryNotFound):
+        do_not_call_events(service, uuid4(), entry.id)
+    outdial = service.create_outdial(customer).value
+    with pytest.raises(DoNotCallEntryNotFound):
+        do_not_call_events(service, customer, outdial.id)
+
+
+def test_a_window_given_as_a_body_names_its_fields_bare() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        CallingWindow.parse(
+            {**WINDOW, "hours": [{"days": [1], "start": "10:00", "end": "09:00"}]}, ""
+        )
+    assert refused.value.field == "hours[0].end"
+    with pytest.raises(InvalidValue) as refused:
+        CallingWindow.parse({**WINDOW, "time_zone": "Mars/Olympus"}, "")
+    assert refused.value.field == "time_zone"
