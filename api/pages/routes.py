@@ -339,3 +339,55 @@ def _target_label(target: dict[str, Any] | None, target_id: str) -> str:
 
 def duration_text_ms(ms: int) -> str:
     return duration_text(timedelta(milliseconds=ms))
+
+
+# The do-not-call page's search: a number or an address, as the API's ?target= takes it.
+EntryTargetText = Annotated[PlainText, Field(max_length=ADDRESS_FIELD_MAX)]
+
+
+class DoNotCallForm(BaseModel):
+    """The do-not-call page's filters, as its form sends them (empty fields unset)."""
+
+    target: Annotated[EntryTargetText | None, Blank] = None
+    entry: Annotated[UUID | None, Blank] = None
+    include_deleted: bool = False
+    page_token: str = ""
+
+
+@router.get("/do_not_call")
+def do_not_call_page(
+    request: Request, customer: PageCustomer, queries: Queries, clock: Now
+) -> HTMLResponse:
+    """The customer's do-not-call list, newest first; with a number, the entries that
+    block it now; with an entry's id (a target page links them), that entry."""
+    asked = {name: request.query_params.get(name, "") for name in DoNotCallForm.model_fields}
+    asked["include_deleted"] = asked["include_deleted"] or "false"
+    context: dict[str, Any] = {"target": asked["target"], "include_deleted": False}
+    try:
+        form = DoNotCallForm.model_validate(asked)
+    except ValidationError as refused:
+        first = refused.errors()[0]
+        problem = f"{first['loc'][0]}: {first['msg']}"
+        return render(request, "do_not_call.html", 400, problem=problem, entries=[], **context)
+    if form.entry is not None:
+        row = queries.get_do_not_call(customer, form.entry)
+        entries = [] if row is None else [row]
+        return render(request, "do_not_call.html", problem="", entries=entries, **context)
+    found = queries.page_do_not_call(
+        customer,
+        target=form.target,
+        include_deleted=form.include_deleted,
+        now=clock(),
+        page_size=PAGE_SIZE,
+        page_token=form.page_token,
+    )
+    given = {k: v for k, v in asked.items() if v and v != "false" and k != "page_token"}
+    return render(
+        request,
+        "do_not_call.html",
+        problem="",
+        entries=found.rows,
+        next_page_token=found.next_page_token,
+        next_query=urlencode({**given, "page_token": found.next_page_token}),
+        **{**context, "include_deleted": form.include_deleted},
+    )
