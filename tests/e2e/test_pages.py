@@ -18,6 +18,7 @@ from tests.conftest import SQLITE_ONLY
 from tests.e2e.conftest import (
     TEL_0,
     TEL_1,
+    bearer,
     create_outdial,
     create_target,
     dispatch,
@@ -604,3 +605,86 @@ def test_a_search_pages_by_a_link_that_keeps_it_and_no_other_search_takes_its_to
     assert sorted(names) == [f"T{n:02d}" for n in range(55)]
     assert other_search.status_code == 400
     assert no_search.status_code == 400
+
+
+# -- the contact rules on the pages ------------------------------------------------------
+
+WEEKDAYS = {
+    "time_zone": "Asia/Seoul",
+    "hours": [{"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "20:00"}],
+    "closed_dates": ["2026-12-25"],
+    "stop_before_end_seconds": 60,
+}
+
+
+def test_the_outdial_page_shows_its_status_and_calling_window(
+    client: TestClient, signed_in: TestClient
+) -> None:
+    outdial = create_outdial(client, name="spring list")
+    before = text_of(signed_in.get(f"/ui/outdials/{outdial['id']}"))
+    assert "spring list running" in before
+    assert "None: its targets may be dialed at any hour." in before
+    ok(client.put(f"/v1.0/outdials/{outdial['id']}/calling_window", json=WEEKDAYS))
+    ok(client.post(f"/v1.0/outdials/{outdial['id']}/pause", json={"reason": "review"}))
+    after = text_of(signed_in.get(f"/ui/outdials/{outdial['id']}"))
+    assert "spring list paused" in after
+    assert "Paused: none of its targets is dialed until it is resumed" in after
+    assert "Asia/Seoul, or the zones of each number" in after
+    assert "Mon-Fri 09:00 to 20:00" in after
+    assert "60 s before each end" in after
+    assert "Closed 2026-12-25" in after
+
+
+def test_the_target_page_shows_every_rule_that_stops_it(
+    client: TestClient, signed_in: TestClient
+) -> None:
+    outdial = create_outdial(client, name="spring list")
+    dave = create_target(client, outdial["id"], "+821100000005", name="Dave")
+    added = ok(client.post("/v1.0/do_not_call", json={"entries": [{"target": "+821100000005"}]}))[
+        "result"
+    ][0]
+    ok(client.post(f"/v1.0/outdials/{outdial['id']}/pause", json={}))
+    page = signed_in.get(f"/ui/outdials/{outdial['id']}/targets/{dave['id']}")
+    said = text_of(page)
+    assert "Dialable now no OUTDIAL_PAUSED" in said
+    assert "ON_DO_NOT_CALL destination_0 on the do-not-call list" in said
+    assert f'href="/ui/do_not_call?entry={added["id"]}"' in page.text
+
+
+def test_the_do_not_call_page_lists_and_searches_the_customers_entries(
+    client: TestClient, other_key: str, signed_in: TestClient
+) -> None:
+    mark = uuid4().hex[:8]
+    entries = [
+        {"target": "+1212", "match": "prefix", "reason": f"state list {mark}"},
+        {"target": "+12125550100", "reason": f"asked {mark}"},
+        {"target": f"{mark}@example.com", "reason": f"e-mail {mark}"},
+    ]
+    added = ok(client.post("/v1.0/do_not_call", json={"entries": entries}))["result"]
+    other = {"entries": [{"target": f"o{mark}@x.io"}]}
+    ok(client.post("/v1.0/do_not_call", json=other, headers=bearer(other_key)))
+    listed = text_of(signed_in.get("/ui/do_not_call"))
+    for entry in entries:
+        assert entry["reason"] in listed
+    assert f"o{mark}@x.io" not in listed  # another customer's entry
+    searched = signed_in.get("/ui/do_not_call", params={"target": "+12125550100"})
+    said = text_of(searched)
+    assert "The entries that block +12125550100 now" in said
+    assert f"state list {mark}" in said
+    assert f"asked {mark}" in said
+    assert f"e-mail {mark}" not in said
+    one = text_of(signed_in.get("/ui/do_not_call", params={"entry": added[2]["id"]}))
+    assert f"e-mail {mark}" in one
+    assert f"asked {mark}" not in one
+    nothing = text_of(signed_in.get("/ui/do_not_call", params={"target": "+819012345678"}))
+    assert "Nothing blocks +819012345678." in nothing
+
+
+@SQLITE_ONLY
+def test_the_do_not_call_page_names_what_it_cannot_search(signed_in: TestClient) -> None:
+    refused = signed_in.get("/ui/do_not_call", params={"target": "a\x85b"})
+    assert refused.status_code == 400
+    assert "target:" in text_of(refused)
+    refused = signed_in.get("/ui/do_not_call", params={"entry": "not-a-uuid"})
+    assert refused.status_code == 400
+    assert "entry:" in text_of(refused)

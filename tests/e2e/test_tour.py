@@ -18,6 +18,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from uuid import uuid4
@@ -27,6 +28,7 @@ import pytest
 
 from adapters.keys import key_hash, key_id
 from adapters.stores import Storage
+from domain.calling_window import CallingWindow
 from tests.conftest import eventually
 from tests.e2e.browser import browsing, colours, open_page, screenshot
 
@@ -43,7 +45,7 @@ pytestmark = pytest.mark.slow  # a server, a shell and a browser: for `make test
 def tour_blocks() -> list[str]:
     """The shell blocks the README marks as the tour's, in order."""
     blocks = re.findall(r"<!-- tour -->\n```sh\n(.*?)```", README.read_text(), re.S)
-    assert len(blocks) == 2, "the README's tour has two marked blocks"
+    assert len(blocks) == 3, "the README's tour has three marked blocks"
     return blocks
 
 
@@ -97,7 +99,7 @@ def server(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterat
 
 
 def run_tour(server: Server) -> str:
-    """Both blocks in one shell, as a user pastes them: only the key and port differ."""
+    """Every block in one shell, as a user pastes them: only the key and port differ."""
     script = "\n".join(tour_blocks())
     script = re.sub(r"^KEY=odk_\.\.\..*$", f"KEY={server.key}", script, flags=re.M)
     script = script.replace(TOUR_PORT, server.url.removeprefix("http://"))
@@ -113,6 +115,19 @@ def run_tour(server: Server) -> str:
     return done.stdout
 
 
+# The tour's calling window: weekdays 09:00 to 20:00 where the callee is.
+TOUR_WINDOW = CallingWindow.parse(
+    {
+        "time_zone": "Asia/Seoul",
+        "hours": [{"days": [1, 2, 3, 4, 5], "start": "09:00", "end": "20:00"}],
+    }
+)
+
+
+def open_in_new_york(at: datetime) -> bool:
+    return TOUR_WINDOW.is_open(("America/New_York",), at)
+
+
 def seen(dom: str) -> str:
     """The text a person reads in a document, without tags."""
     return " ".join(html.unescape(re.sub(r"<[^>]+>", " ", dom)).split())
@@ -120,6 +135,7 @@ def seen(dom: str) -> str:
 
 def test_the_tour_reaches_a_targets_timeline_in_a_real_browser(server: Server) -> None:
     before = {path.name for path in server.workdir.iterdir()}
+    started = datetime.now(UTC)
     said = run_tour(server)
     # It leaves the reader's checkout as it was (its files go to a directory of their own)
     # and hides no command of the reader's shell behind a function of its own.
@@ -138,6 +154,13 @@ def test_the_tour_reaches_a_targets_timeline_in_a_real_browser(server: Server) -
     assert "0 difference(s)" in said
     assert "id,outdial_id,outdial_target_id,destination_index" in said  # the export's header
     assert said.count(",done,success,answered,") == 2  # its newest dials: Alice's and Carol's
+    # The contact rules: Dave's Seoul number skipped, the pause, New York's window.
+    assert "next destination: 1" in said
+    assert "OUTDIAL_PAUSED - " in said
+    assert "ON_DO_NOT_CALL" not in said
+    if not (open_in_new_york(started) or open_in_new_york(datetime.now(UTC))):
+        assert "OUTSIDE_CALLING_WINDOW - " in said
+        assert "America/New_York" in said
 
     # The browser follows the token's redirect on its cookie and shows Alice's timeline.
     visit = open_page(timeline_url)
