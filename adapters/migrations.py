@@ -23,11 +23,15 @@ Rules:
 - Migration 1 of each schema also recognises a store made before migrations existed
   (its tables there, maybe without later columns) and brings it to version 1 without
   losing a row: ``IF NOT EXISTS`` and ``AddColumn``. Later migrations are plain.
-- Each migration runs in one transaction with the database's lock held (SQLite's write
-  lock, a PostgreSQL advisory lock), so processes migrating at once apply it once, even
-  for a read model outside the store that ``creating_schema`` locks. The version is read
-  first without a lock, so a store already current costs one read and never waits for a
-  writer.
+- The migrations a store lacks run in one transaction with the database's lock held
+  (SQLite's write lock, a PostgreSQL advisory lock), so processes migrating at once apply
+  each once, even for a read model outside the store that ``creating_schema`` locks, and
+  one that waited finds the other's run whole. The version is read first without a
+  lock, so a store already current costs one read and never waits for a writer.
+- What SQL cannot derive the same way on both stores (a number's time zones) is filled
+  in by a ``Backfill`` step: a function of the migration, run in its transaction, that
+  reads and writes rows through plain statements. It says what it did then, like a
+  statement: it never changes once released.
 - Only plain connections on our own tables; never the library's tables.
 """
 
@@ -35,16 +39,18 @@ from __future__ import annotations
 
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import orjson
 import psycopg
 
 from adapters.stores import Storage, StoreUnreachable, postgres_env
+from domain.calling_window import NUMBER_TYPES, number_time_zones, zone_key
 
 VERSIONS = "outdial_schema_versions"
 # Held for one migration's transaction on PostgreSQL (not the schema lock's key: this
@@ -64,7 +70,16 @@ class AddColumn:
     kind: str
 
 
-Step = str | AddColumn
+@dataclass(frozen=True)
+class Backfill:
+    """Rows filled in by Python, in the migration's transaction: ``fill`` reads and writes
+    through the database it is given (``execute``, ``executemany``, ``mark``)."""
+
+    name: str
+    fill: Callable[[Database], None]
+
+
+Step = str | AddColumn | Backfill
 
 
 @dataclass(frozen=True)
@@ -199,6 +214,71 @@ _READ_MODEL_1: tuple[Step, ...] = (
     "CREATE INDEX IF NOT EXISTS dials_overdue ON dials (status, timeout_at)",
 )
 
+# Rows of targets read and written at a time by migration 2's backfill.
+_BACKFILL_BATCH = 2_000
+
+
+def _fill_addresses_and_zones(database: Database) -> None:
+    """Migration 2: each target's destination addresses (their ``target`` strings) and, for
+    a number (tel, whatsapp), its time zones as one key (domain.calling_window.zone_key;
+    NULL when it maps to none); every outdial's distinct keys in outdial_zone_sets."""
+    mark = database.mark
+    slots = range(5)
+    read = (
+        f"SELECT id, outdial_id, {', '.join(f'destination_{n}' for n in slots)} FROM targets "
+        f"WHERE id > {mark} ORDER BY id LIMIT {_BACKFILL_BATCH}"
+    )
+    assignments = ", ".join(
+        [f"address_{n} = {mark}" for n in slots] + [f"zones_{n} = {mark}" for n in slots]
+    )
+    write = f"UPDATE targets SET {assignments} WHERE id = {mark}"
+    add_set = (
+        f"INSERT INTO outdial_zone_sets (outdial_id, zones) VALUES ({mark}, {mark}) "
+        "ON CONFLICT DO NOTHING"
+    )
+    after = ""
+    while batch := database.execute(read, (after,)):
+        updates: list[tuple[Any, ...]] = []
+        zone_sets: set[tuple[str, str]] = set()
+        for target_id, outdial_id, *destinations in batch:
+            addresses: list[str | None] = []
+            zones: list[str | None] = []
+            for stored in destinations:
+                address = {} if stored is None else orjson.loads(stored)
+                target = address.get("target")
+                key = None
+                if target is not None and address.get("type") in NUMBER_TYPES:
+                    key = zone_key(number_time_zones(target)) or None
+                addresses.append(target)
+                zones.append(key)
+                if key is not None:
+                    zone_sets.add((outdial_id, key))
+            updates.append((*addresses, *zones, target_id))
+        database.executemany(write, updates)
+        if zone_sets:
+            database.executemany(add_set, sorted(zone_sets))
+        after = batch[-1][0]
+
+
+# Pause, calling windows and do-not-call (SPEC §10): the same statements on both stores.
+_READ_MODEL_2: tuple[Step, ...] = (
+    "ALTER TABLE outdials ADD COLUMN status TEXT NOT NULL DEFAULT 'running'",
+    "ALTER TABLE outdials ADD COLUMN calling_window TEXT",
+    "ALTER TABLE dials ADD COLUMN time_zones TEXT NOT NULL DEFAULT '[]'",
+    *(f"ALTER TABLE targets ADD COLUMN address_{n} TEXT" for n in range(5)),
+    *(f"ALTER TABLE targets ADD COLUMN zones_{n} TEXT" for n in range(5)),
+    "CREATE TABLE do_not_call (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
+    "target TEXT NOT NULL, match TEXT NOT NULL, outdial_id TEXT NOT NULL, reason TEXT NOT NULL, "
+    "expires_at TEXT, actor TEXT NOT NULL, tm_create TEXT NOT NULL, tm_update TEXT NOT NULL, "
+    "tm_delete TEXT NOT NULL, version INTEGER NOT NULL)",
+    "CREATE INDEX do_not_call_target ON do_not_call (customer_id, target)",
+    "CREATE INDEX do_not_call_page ON do_not_call (customer_id, tm_create, id)",
+    "CREATE INDEX do_not_call_outdial ON do_not_call (customer_id, outdial_id, tm_create, id)",
+    "CREATE TABLE outdial_zone_sets (outdial_id TEXT NOT NULL, zones TEXT NOT NULL, "
+    "PRIMARY KEY (outdial_id, zones))",
+    Backfill("targets' addresses and time zones", _fill_addresses_and_zones),
+)
+
 READ_MODEL = Schema(
     "read_model",
     "readmodel.sqlite3",
@@ -209,6 +289,13 @@ READ_MODEL = Schema(
             "the store's secrets",
             sqlite=_READ_MODEL_1,
             postgres=_READ_MODEL_1,
+        ),
+        Migration(
+            2,
+            "contact rules: an outdial's status and calling window, a dial's time zones, "
+            "targets' addresses and time zones, the do-not-call list, outdials' zone sets",
+            sqlite=_READ_MODEL_2,
+            postgres=_READ_MODEL_2,
         ),
     ),
 )
@@ -270,18 +357,17 @@ def migrate_postgres(connection: psycopg.Connection[Any], schema: Schema, where:
     return _migrate(_Postgres(connection), schema, where)
 
 
-def _migrate(database: _Database, schema: Schema, where: str) -> Migrated:
-    found = before = _checked(database.version(schema), schema, where)
-    locked = False
-    for migration in schema.migrations:
-        if migration.version <= found:
-            continue
-        with database.transaction():
-            database.execute(_VERSIONS_TABLE)
-            found = _checked(database.version(schema), schema, where)
-            if not locked:  # what this process found, not what another one did meanwhile
-                before, locked = found, True
-            if found >= migration.version:
+def _migrate(database: Database, schema: Schema, where: str) -> Migrated:
+    found = _checked(database.version(schema), schema, where)
+    if found >= schema.latest:
+        return Migrated(schema.name, where, found, found)
+    # Every migration still to apply in one transaction under the lock: a process that
+    # waited for another one's run finds it whole, never between two versions.
+    with database.transaction():
+        database.execute(_VERSIONS_TABLE)
+        before = found = _checked(database.version(schema), schema, where)
+        for migration in schema.migrations:
+            if migration.version <= found:
                 continue
             for step in database.steps(migration):
                 database.apply(step)
@@ -290,11 +376,16 @@ def _migrate(database: _Database, schema: Schema, where: str) -> Migrated:
     return Migrated(schema.name, where, before, found)
 
 
-class _Database(ABC):
-    mark: str
+class Database(ABC):
+    """A database being migrated, as a migration's steps see it."""
+
+    mark: str  # the placeholder of its driver
 
     @abstractmethod
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]: ...
+
+    @abstractmethod
+    def executemany(self, sql: str, params: Sequence[tuple[Any, ...]]) -> None: ...
 
     @abstractmethod
     def has_versions(self) -> bool: ...
@@ -324,7 +415,7 @@ class _Database(ABC):
         )
 
 
-class _SQLite(_Database):
+class _SQLite(Database):
     mark = "?"
 
     def __init__(self, connection: sqlite3.Connection) -> None:
@@ -332,6 +423,9 @@ class _SQLite(_Database):
 
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         return self._connection.execute(sql, params).fetchall()
+
+    def executemany(self, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
+        self._connection.executemany(sql, params)
 
     def has_versions(self) -> bool:
         sql = "SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = ?"
@@ -351,6 +445,9 @@ class _SQLite(_Database):
         return migration.sqlite
 
     def apply(self, step: Step) -> None:
+        if isinstance(step, Backfill):
+            step.fill(self)
+            return
         if isinstance(step, AddColumn):
             present = {row[1] for row in self.execute(f"PRAGMA table_info({step.table})")}
             if step.column in present:
@@ -359,7 +456,7 @@ class _SQLite(_Database):
         self.execute(step)
 
 
-class _Postgres(_Database):
+class _Postgres(Database):
     mark = "%s"
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
@@ -368,6 +465,10 @@ class _Postgres(_Database):
     def execute(self, sql: str, params: tuple[Any, ...] = ()) -> list[Any]:
         cursor = self._connection.execute(sql, params)
         return cursor.fetchall() if cursor.description else []
+
+    def executemany(self, sql: str, params: Sequence[tuple[Any, ...]]) -> None:
+        with self._connection.cursor() as cursor:
+            cursor.executemany(sql, params)
 
     def has_versions(self) -> bool:
         return self.execute("SELECT to_regclass(%s)", (VERSIONS,))[0][0] is not None
@@ -382,6 +483,9 @@ class _Postgres(_Database):
         return migration.postgres
 
     def apply(self, step: Step) -> None:
+        if isinstance(step, Backfill):
+            step.fill(self)
+            return
         if isinstance(step, AddColumn):
             step = f"ALTER TABLE {step.table} ADD COLUMN IF NOT EXISTS {step.column} {step.kind}"
         self.execute(step)

@@ -27,6 +27,8 @@ def outdial_created(rows: ChangedRows, event: Outdial.Created) -> None:
             "tm_update": stamp,
             "tm_delete": NOT_DELETED,
             "version": event.originator_version,
+            "status": "running",
+            "calling_window": None,
         },
     )
 
@@ -52,6 +54,12 @@ def _changed_fields(event: Outdial.Event) -> Row:
             changes = {"data": event.data}
         case Outdial.PlanChanged():
             changes = {"plan": to_json(event.plan)}
+        case Outdial.Paused():
+            changes = {"status": "paused"}
+        case Outdial.Resumed():
+            changes = {"status": "running"}
+        case Outdial.CallingWindowChanged():
+            changes = {"calling_window": to_json(event.window)}
         case Outdial.Deleted():
             changes = {"tm_delete": format_timestamp(event.timestamp)}
         case _:

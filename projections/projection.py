@@ -9,8 +9,10 @@ from typing import Any
 from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
+from domain.do_not_call import DoNotCallEntry
 from domain.outdial import Outdial
 from domain.target import Target
+from projections.do_not_call import entry_added, entry_changed, entry_removed
 from projections.outdials import outdial_changed, outdial_created
 from projections.rows import ChangedRows
 from projections.store import VIEW_NAME, ReadModelView
@@ -24,7 +26,8 @@ from projections.targets import (
 
 
 class ReadModelProjection(Projection[ReadModelView]):
-    """Outdials, targets and dials tables, with tracking written in the same transaction."""
+    """Outdials, targets, dials and do-not-call tables, with tracking written in the same
+    transaction."""
 
     name = VIEW_NAME
     topics = ()  # every event: read-your-writes waits may name any notification id
@@ -92,3 +95,18 @@ def _(event: Outdial.Created, rows: ChangedRows) -> None:
 @apply_event.register
 def _(event: Outdial.Event, rows: ChangedRows) -> None:
     outdial_changed(rows, event)
+
+
+@apply_event.register
+def _(event: DoNotCallEntry.Added, rows: ChangedRows) -> None:
+    entry_added(rows, event)
+
+
+@apply_event.register
+def _(event: DoNotCallEntry.Changed, rows: ChangedRows) -> None:
+    entry_changed(rows, event)
+
+
+@apply_event.register
+def _(event: DoNotCallEntry.Removed, rows: ChangedRows) -> None:
+    entry_removed(rows, event)

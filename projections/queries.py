@@ -3,17 +3,30 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 import orjson
 
-from domain.plan import DESTINATION_SLOTS, Plan
+from domain.address import is_e164
+from domain.calling_window import CallingWindow
+from domain.do_not_call import EVERY_OUTDIAL, PREFIX_MIN
+from domain.plan import Plan
 from domain.timeline import NOT_DELETED, format_timestamp
+from projections.available import Window, available_statement
 from projections.paging import Page, PageTokens, clamp_page_size
 from projections.rows import postgres_placeholders
-from projections.schema import COLUMNS, DESTINATIONS, DIALS, OUTDIALS, TARGETS, Row, decode_row
+from projections.schema import (
+    COLUMNS,
+    DESTINATIONS,
+    DIALS,
+    DO_NOT_CALL,
+    OUTDIALS,
+    TARGETS,
+    Row,
+    decode_row,
+)
 from projections.store import ReadModelView
 
 PAGE_TOKEN_SECRET = "page_tokens"
@@ -154,40 +167,116 @@ class ReadModelQueries:
     ) -> list[Row]:
         """Targets that may be dialed now under ``plan``, oldest tm_update first.
 
-        The read model's statement of ``Target.availability``: a live target of a live
-        outdial, idle, an eligible destination, and try_interval passed since its last dial
-        ended; tests hold the two to the same answers.
+        The read model's statement of ``Target.availability`` (projections/available.py):
+        a live target of a live, running outdial, idle, whose next destination (the lowest
+        eligible one not on the do-not-call list) is inside the calling window, and
+        try_interval passed since its last dial ended; tests hold the two to the same
+        answers.
         """
+        return self._available(customer_id, outdial_id, plan, now, limit, "t.*")
+
+    def _available(
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        plan: Plan,
+        now: datetime,
+        limit: int,
+        columns: str,
+    ) -> list[Row]:
         outdial = self.get_outdial(customer_id, outdial_id)
-        if outdial is None or outdial["tm_delete"] != NOT_DELETED:
+        if outdial is None or outdial["tm_delete"] != NOT_DELETED or outdial["status"] != "running":
             return []
-        eligible = " OR ".join(
-            f"(destination_{n} IS NOT NULL AND try_count_{n} < :max_{n})"
-            for n in range(DESTINATION_SLOTS)
+        window = None
+        if outdial["calling_window"] is not None:
+            keys = [
+                row["zones"]
+                for row in self.view.query(
+                    "SELECT zones FROM outdial_zone_sets WHERE outdial_id = :outdial",
+                    {"outdial": str(outdial_id)},
+                )
+            ]
+            window = Window.judged(CallingWindow.parse(outdial["calling_window"]), keys, now)
+        found = available_statement(
+            customer_id, outdial_id, plan=plan, now=now, limit=limit, window=window, columns=columns
         )
-        params: dict[str, Any] = {
-            "outdial": str(outdial_id),
-            "customer": str(customer_id),
-            "live": NOT_DELETED,
-            "ready": format_timestamp(now - timedelta(milliseconds=plan.try_interval)),
-            "limit": limit,
-            **{f"max_{n}": plan.max_try_count(n) for n in range(DESTINATION_SLOTS)},
-        }
-        return self._all(
-            "SELECT * FROM targets WHERE outdial_id = :outdial AND customer_id = :customer "
-            "AND status = 'idle' AND tm_delete = :live "
-            f"AND ({eligible}) "
-            "AND (last_dial_end IS NULL OR last_dial_end <= :ready) "
-            "ORDER BY tm_update, id LIMIT :limit",
-            params,
-        )
+        if found is None:
+            return []
+        statement, params = found
+        return self._all(statement, params)
 
     def available_target_ids(
         self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int
     ) -> list[UUID]:
         """Dispatch's candidates: the ids of ``available_targets``."""
-        rows = self.available_targets(customer_id, outdial_id, plan=plan, now=now, limit=limit)
+        rows = self._available(customer_id, outdial_id, plan, now, limit, "t.id")
         return [UUID(row["id"]) for row in rows]
+
+    # -- the do-not-call list ---------------------------------------------------
+
+    def get_do_not_call(self, customer_id: UUID, entry_id: UUID) -> Row | None:
+        """The entry, also when removed; None when the customer has no such entry."""
+        return self._one(
+            "SELECT * FROM do_not_call WHERE id = :id AND customer_id = :customer",
+            {"id": str(entry_id), "customer": str(customer_id)},
+        )
+
+    def page_do_not_call(
+        self,
+        customer_id: UUID,
+        *,
+        target: str | None = None,
+        outdial_id: UUID | None = None,
+        include_deleted: bool = False,
+        now: datetime,
+        page_size: int,
+        page_token: str = "",
+    ) -> Page:
+        """The customer's entries, newest first. With ``target``: only those that block it
+        now (not removed, not expired at ``now``): its exact entry and, for a number, every
+        prefix of it, of every outdial, or with ``outdial_id`` of that outdial and of every
+        outdial. Without: every entry (removed ones with ``include_deleted``), or those
+        scoped to ``outdial_id``."""
+        where = ["customer_id = :customer"]
+        params: dict[str, Any] = {"customer": str(customer_id)}
+        if target is not None:
+            # What could block it, as the service reads it (candidate_entry_ids): its
+            # exact entry, and for a number every prefix of it.
+            keys = [target]
+            matches = "match = 'exact'"
+            if is_e164(target):
+                keys += [target[:n] for n in range(PREFIX_MIN, len(target))]
+                matches = "(match = 'prefix' OR target = :target)"
+            marks = ", ".join(f":key_{n}" for n in range(len(keys)))
+            params.update({f"key_{n}": key for n, key in enumerate(keys)})
+            params.update(target=target, live=NOT_DELETED, now=format_timestamp(now))
+            where += [
+                f"target IN ({marks})",
+                matches,
+                "tm_delete = :live",
+                "(expires_at IS NULL OR expires_at > :now)",
+            ]
+            if outdial_id is not None:
+                where.append("outdial_id IN (:every_outdial, :outdial)")
+                params.update(every_outdial=str(EVERY_OUTDIAL), outdial=str(outdial_id))
+            scope = f"do_not_call:{customer_id}:{outdial_id}:blocking:" + json.dumps(target)
+        else:
+            if outdial_id is not None:
+                where.append("outdial_id = :outdial")
+                params["outdial"] = str(outdial_id)
+            if not include_deleted:
+                where.append("tm_delete = :live")
+                params["live"] = NOT_DELETED
+            scope = f"do_not_call:{customer_id}:{outdial_id}:{include_deleted}"
+        return self._page(
+            DO_NOT_CALL,
+            " AND ".join(where),
+            params,
+            time_column="tm_create",
+            scope=scope,
+            page_size=page_size,
+            page_token=page_token,
+        )
 
     # -- dials ------------------------------------------------------------------
 

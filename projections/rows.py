@@ -9,7 +9,7 @@ import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, Protocol
 
-from projections.schema import COLUMNS, Row
+from projections.schema import COLUMNS, Row, key_of
 
 
 class Cursor(Protocol):
@@ -66,6 +66,7 @@ class ChangedRows(Rows):
         self._known: dict[tuple[str, str], Row] = {}
         self._inserted: set[tuple[str, str]] = set()
         self._changed: dict[tuple[str, str], set[str]] = {}
+        self._absent: dict[str, dict[tuple[Any, ...], Row]] = {}
 
     def get(self, table: str, row_id: str) -> Row | None:
         key = (table, row_id)
@@ -99,6 +100,12 @@ class ChangedRows(Rows):
             f"VALUES ({', '.join(f':{c}' for c in columns)})"
         )
         self._cursor.executemany(self._sql(statement), rows)
+
+    def insert_absent(self, table: str, row: Mapping[str, Any]) -> None:
+        """A row inserted unless one with its key is there already (a set's member, never
+        changed afterwards): held, then written with the others as one statement."""
+        key = tuple(row[c] for c in key_of(table))
+        self._absent.setdefault(table, {})[key] = {c: row[c] for c in COLUMNS[table]}
 
     def update(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
         """Change some columns of a row; indexes on the others are left alone."""
@@ -134,9 +141,17 @@ class ChangedRows(Rows):
             assignments = ", ".join(f"{c} = :{c}" for c in columns)
             statement = f"UPDATE {table} SET {assignments} WHERE id = :id"
             self._cursor.executemany(self._sql(statement), rows)
+        for table, members in self._absent.items():
+            columns = COLUMNS[table]
+            statement = (
+                f"INSERT INTO {table} ({', '.join(columns)}) "
+                f"VALUES ({', '.join(f':{c}' for c in columns)}) ON CONFLICT DO NOTHING"
+            )
+            self._cursor.executemany(self._sql(statement), list(members.values()))
         self._known.clear()
         self._inserted.clear()
         self._changed.clear()
+        self._absent.clear()
 
     def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         self.flush()

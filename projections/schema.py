@@ -3,9 +3,9 @@ the same on SQLite and PostgreSQL. The statements that make and change them, wit
 types and indexes, are adapters/migrations.py's (schema ``read_model``).
 
 Times are stored in their wire form (``YYYY-MM-DD HH:MM:SS.ffffff``, UTC), which sorts as
-text; ``tm_delete`` holds the "not deleted" sentinel until a delete. Addresses and plans
-are JSON text. Queries decode what they read (``decode_row``), so nothing outside this
-package sees the storage form.
+text; ``tm_delete`` holds the "not deleted" sentinel until a delete. Addresses, plans,
+calling windows and a dial's time zones are JSON text. Queries decode what they read
+(``decode_row``), so nothing outside this package sees the storage form.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from typing import Any
 import orjson
 
 from domain.address import Address
+from domain.calling_window import CallingWindow
 from domain.plan import DESTINATION_SLOTS, Plan
 
 Row = dict[str, Any]
@@ -22,9 +23,17 @@ Row = dict[str, Any]
 OUTDIALS = "outdials"
 TARGETS = "targets"
 DIALS = "dials"
+DO_NOT_CALL = "do_not_call"
+# Every distinct zone key (domain.calling_window.zone_key) of an outdial's targets'
+# destinations: what a query judges the calling window in, each key once.
+ZONE_SETS = "outdial_zone_sets"
 
 DESTINATIONS = tuple(f"destination_{n}" for n in range(DESTINATION_SLOTS))
 TRY_COUNTS = tuple(f"try_count_{n}" for n in range(DESTINATION_SLOTS))
+# A destination's target string, plain, for the do-not-call list to match.
+ADDRESSES = tuple(f"address_{n}" for n in range(DESTINATION_SLOTS))
+# A number's time zones as one key (zone_key), NULL when it maps to none or is no number.
+ZONES = tuple(f"zones_{n}" for n in range(DESTINATION_SLOTS))
 
 COLUMNS: dict[str, tuple[str, ...]] = {
     OUTDIALS: (
@@ -39,6 +48,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "tm_update",
         "tm_delete",
         "version",
+        "status",  # running or paused
+        "calling_window",  # JSON, NULL when none
     ),
     TARGETS: (
         "id",
@@ -57,6 +68,8 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "dial_in_flight",  # id of the dial in flight, or NULL
         "last_dial_end",  # when the latest dial ended: try_interval counts from here
         "succeeded",  # 1 once any dial succeeded: the target stays done
+        *ADDRESSES,
+        *ZONES,
     ),
     DIALS: (
         "id",
@@ -80,10 +93,34 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "late",
         "actor",  # who started it: an API key's id, or system:...
         "manual",  # 1 for an operator's start, 0 for a dispatch
+        "time_zones",  # JSON list: the zones its calling window was judged in
     ),
+    DO_NOT_CALL: (
+        "id",
+        "customer_id",
+        "target",
+        "match",  # exact or prefix
+        "outdial_id",  # the nil UUID: every outdial of the customer
+        "reason",
+        "expires_at",  # wire timestamp, NULL: never
+        "actor",  # who added, changed or removed it last
+        "tm_create",
+        "tm_update",
+        "tm_delete",
+        "version",
+    ),
+    ZONE_SETS: ("outdial_id", "zones"),
 }
 
-JSON_COLUMNS = frozenset({"plan", "destination", *DESTINATIONS})
+# The columns that identify a row of each table (``id`` unless named here).
+KEYS: dict[str, tuple[str, ...]] = {ZONE_SETS: ("outdial_id", "zones")}
+
+JSON_COLUMNS = frozenset({"plan", "destination", *DESTINATIONS, "calling_window", "time_zones"})
+
+
+def key_of(table: str) -> tuple[str, ...]:
+    return KEYS.get(table, ("id",))
+
 
 # The projection worker's own row: who is active, its last sign of life, and the event it
 # failed on, so that every process of the store can tell whether the read model follows.
@@ -94,9 +131,14 @@ STATUS = "projection_status"
 SECRETS = "store_secrets"
 
 
-def to_json(value: Address | Plan | None) -> str | None:
-    """Addresses and plans are stored as JSON text; unset destinations as NULL."""
+def to_json(value: Address | Plan | CallingWindow | None) -> str | None:
+    """Addresses, plans and calling windows are stored as JSON text; unset ones as NULL."""
     return None if value is None else orjson.dumps(value.as_dict()).decode()
+
+
+def zones_json(zones: tuple[str, ...] | list[str]) -> str:
+    """A dial's time zones as stored: a JSON list."""
+    return orjson.dumps(list(zones)).decode()
 
 
 def decode_row(row: Row) -> Row:

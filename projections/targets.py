@@ -11,21 +11,55 @@ from datetime import timedelta
 from typing import Any
 
 from domain.address import Address
+from domain.calling_window import NUMBER_TYPES, number_time_zones, zone_key
 from domain.plan import Plan
 from domain.target import Target
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.rows import ChangedRows
-from projections.schema import DESTINATIONS, DIALS, TARGETS, TRY_COUNTS, Row, decode_row, to_json
+from projections.schema import (
+    DESTINATIONS,
+    DIALS,
+    TARGETS,
+    TRY_COUNTS,
+    ZONE_SETS,
+    Row,
+    decode_row,
+    to_json,
+    zones_json,
+)
 
 
 def target_created(rows: ChangedRows, event: Target.Created) -> None:
-    rows.insert(TARGETS, created_row(event))
+    row = created_row(event)
+    rows.insert(TARGETS, row)
+    _add_zone_sets(rows, [row])
 
 
 def targets_created(rows: ChangedRows, events: Sequence[Target.Created]) -> None:
     """A run of new targets (an import's batch) as one statement: the same rows as
     ``target_created`` makes of each, without holding them in the transaction."""
-    rows.insert_many(TARGETS, [created_row(event) for event in events])
+    made = [created_row(event) for event in events]
+    rows.insert_many(TARGETS, made)
+    _add_zone_sets(rows, made)
+
+
+def _add_zone_sets(rows: ChangedRows, made: Sequence[Row]) -> None:
+    """The outdials' zone sets gain the keys of these new rows they lack."""
+    for outdial_id, key in {(r["outdial_id"], r[f"zones_{n}"]) for r in made for n in range(5)}:
+        if key is not None:
+            rows.insert_absent(ZONE_SETS, {"outdial_id": outdial_id, "zones": key})
+
+
+def address_of(destination: Address | None) -> str | None:
+    """What the do-not-call list matches of a destination: its target string."""
+    return None if destination is None else destination.target
+
+
+def zones_of(destination: Address | None) -> str | None:
+    """A number's time zones as one key; None when it maps to none or is no number."""
+    if destination is None or destination.type not in NUMBER_TYPES:
+        return None
+    return zone_key(number_time_zones(destination.target)) or None
 
 
 def created_row(event: Target.Created) -> Row:
@@ -57,6 +91,16 @@ def created_row(event: Target.Created) -> Row:
         "dial_in_flight": None,
         "last_dial_end": None,
         "succeeded": 0,
+        "address_0": address_of(destinations[0]),
+        "address_1": address_of(destinations[1]),
+        "address_2": address_of(destinations[2]),
+        "address_3": address_of(destinations[3]),
+        "address_4": address_of(destinations[4]),
+        "zones_0": zones_of(destinations[0]),
+        "zones_1": zones_of(destinations[1]),
+        "zones_2": zones_of(destinations[2]),
+        "zones_3": zones_of(destinations[3]),
+        "zones_4": zones_of(destinations[4]),
     }
 
 
@@ -96,6 +140,7 @@ def dial_started(rows: ChangedRows, event: Target.DialStarted) -> None:
             "late": 0,
             "actor": event.actor,
             "manual": int(event.manual),
+            "time_zones": zones_json(event.time_zones),
         },
     )
 

@@ -6,7 +6,8 @@ each other.
 
 Aggregates are rebuilt by the domain's own event classes from the notification log up to
 the read model's position, and read-model rows are read in the same snapshot, so a
-projection that is merely behind is not reported as wrong.
+projection that is merely behind is not reported as wrong. The outdials' zone sets are
+held against the zone keys of the replayed targets once every aggregate has been read.
 """
 
 from __future__ import annotations
@@ -18,14 +19,27 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
 
+from domain.do_not_call import DoNotCallEntry
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS
 from domain.target import Dial, Target
 from domain.timeline import format_timestamp
+from projections.do_not_call import expiry
 from projections.events import EventLog
 from projections.rows import Rows
-from projections.schema import COLUMNS, DIALS, OUTDIALS, TARGETS, Row, to_json
+from projections.schema import (
+    COLUMNS,
+    DIALS,
+    DO_NOT_CALL,
+    OUTDIALS,
+    TARGETS,
+    ZONE_SETS,
+    Row,
+    to_json,
+    zones_json,
+)
 from projections.store import ReadModelView
+from projections.targets import address_of, zones_of
 
 
 @dataclass(frozen=True)
@@ -66,21 +80,47 @@ def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
     outdials = _Sorted(OUTDIALS, rows.stream(OUTDIALS, ("id",)), "id")
     targets = _Sorted(TARGETS, rows.stream(TARGETS, ("id",)), "id")
     dials = _Sorted(DIALS, rows.stream(DIALS, ("outdial_target_id", "id")), "outdial_target_id")
+    entries = _Sorted(DO_NOT_CALL, rows.stream(DO_NOT_CALL, ("id",)), "id")
+    tables = (outdials, targets, dials, entries)
+    zone_sets: set[tuple[str, str]] = set()
     for history in histories:
         aggregate: Any = None
         for event in history:
             aggregate = event.mutate(aggregate)
         key = str(aggregate.id)
-        for table in (outdials, targets, dials):
+        for table in tables:
             yield from (_extra(table.name, row) for row in table.before(key))
         if isinstance(aggregate, Target):
-            yield from _compare(TARGETS, {key: target_row(aggregate)}, targets.take(key))
+            row = target_row(aggregate)
+            yield from _compare(TARGETS, {key: row}, targets.take(key))
             expected = {str(d.id): dial_row(d, aggregate) for d in aggregate.dials.values()}
             yield from _compare(DIALS, expected, dials.take(key))
+            zone_sets |= {(row["outdial_id"], z) for z in _zone_keys(row)}
         elif isinstance(aggregate, Outdial):
             yield from _compare(OUTDIALS, {key: outdial_row(aggregate)}, outdials.take(key))
-    for table in (outdials, targets, dials):
+        elif isinstance(aggregate, DoNotCallEntry):
+            yield from _compare(DO_NOT_CALL, {key: entry_row(aggregate)}, entries.take(key))
+    for table in tables:
         yield from (_extra(table.name, row) for row in table.rest())
+    yield from _compare_zone_sets(zone_sets, rows.stream(ZONE_SETS, ("outdial_id", "zones")))
+
+
+def _zone_keys(row: Row) -> set[str]:
+    return {row[f"zones_{n}"] for n in range(DESTINATION_SLOTS)} - {None}
+
+
+def _compare_zone_sets(
+    expected: set[tuple[str, str]], found: Iterator[Row]
+) -> Iterator[Difference]:
+    """An outdial's zone set holds exactly the zone keys of its targets' destinations."""
+    for row in found:
+        member = (row["outdial_id"], row["zones"])
+        if member in expected:
+            expected.discard(member)
+        else:
+            yield Difference(ZONE_SETS, " ".join(member), "*", "no row", "a row")
+    for member in sorted(expected):
+        yield Difference(ZONE_SETS, " ".join(member), "*", "a row", "none")
 
 
 class _Sorted:
@@ -135,6 +175,8 @@ def outdial_row(outdial: Outdial) -> Row:
         "tm_update": format_timestamp(outdial.modified_on),
         "tm_delete": format_timestamp(outdial.deleted_at),
         "version": outdial.version,
+        "status": outdial.status,
+        "calling_window": to_json(outdial.calling_window),
     }
 
 
@@ -162,6 +204,8 @@ def target_row(target: Target) -> Row:
     for n in range(DESTINATION_SLOTS):
         row[f"destination_{n}"] = to_json(target.destinations[n])
         row[f"try_count_{n}"] = target.try_counts[n]
+        row[f"address_{n}"] = address_of(target.destinations[n])
+        row[f"zones_{n}"] = zones_of(target.destinations[n])
     return row
 
 
@@ -193,6 +237,24 @@ def dial_row(dial: Dial, target: Target) -> Row:
         "late": int(dial.late),
         "actor": dial.actor,
         "manual": int(dial.manual),
+        "time_zones": zones_json(dial.time_zones),
+    }
+
+
+def entry_row(entry: DoNotCallEntry) -> Row:
+    return {
+        "id": str(entry.id),
+        "customer_id": str(entry.customer_id),
+        "target": entry.target,
+        "match": entry.match,
+        "outdial_id": str(entry.outdial_id),
+        "reason": entry.reason,
+        "expires_at": expiry(entry.expires_at),
+        "actor": entry.actor,
+        "tm_create": format_timestamp(entry.created_on),
+        "tm_update": format_timestamp(entry.modified_on),
+        "tm_delete": format_timestamp(entry.removed_at),
+        "version": entry.version,
     }
 
 
@@ -211,7 +273,7 @@ def _compare(table: str, expected: dict[str, Row], actual: dict[str, Row]) -> It
 
 def _normal(value: Any) -> Any:
     """JSON text compares by content, not by spelling."""
-    if isinstance(value, str) and value[:1] == "{":
+    if isinstance(value, str) and value[:1] in ("{", "["):
         try:
             return json.loads(value)
         except ValueError:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from datetime import timedelta
 from typing import Any
 from uuid import UUID
 
@@ -13,11 +14,22 @@ import pytest
 from adapters.event_log import StoredEventLog
 from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage
-from application.service import OutdialService
+from application.service import NewEntry, NewTarget, OutdialService
+from domain.address import Address
+from domain.calling_window import CallingWindow
 from projections.runner import LiveProjection, ReadModel
-from projections.schema import COLUMNS
+from projections.schema import COLUMNS, key_of
 from projections.store import ReadModelView
 from tests.conftest import FakeClock, new_target
+
+NONE = (None, None, None)
+# Open at every hour of every day, judged in each number's own zones.
+ALWAYS = CallingWindow.parse(
+    {
+        "time_zone": "Asia/Seoul",
+        "hours": [{"days": [1, 2, 3, 4, 5, 6, 7], "start": "00:00", "end": "24:00"}],
+    }
+)
 
 WAIT = 10.0
 
@@ -75,7 +87,10 @@ def caught_up(read_model: ReadModel, timeout: float = WAIT) -> bool:
 
 def all_rows(view: ReadModelView) -> dict[str, list[dict[str, Any]]]:
     with view.reading() as rows:
-        return {t: rows.select(f"SELECT * FROM {t} ORDER BY id", {}) for t in COLUMNS}
+        return {
+            t: rows.select(f"SELECT * FROM {t} ORDER BY {', '.join(key_of(t))}", {})
+            for t in COLUMNS
+        }
 
 
 def campaign_day(service: OutdialService, clock: FakeClock, customer: UUID) -> dict[str, UUID]:
@@ -113,4 +128,40 @@ def campaign_day(service: OutdialService, clock: FakeClock, customer: UUID) -> d
     service.delete_target(customer, outdial.id, third)
     other = service.create_outdial(customer, name="gone").value
     service.delete_outdial(customer, other.id)
-    return {"outdial": outdial.id, "first": first, "second": second, "third": third}
+    # The contact rules: a pause, a calling window a dial is judged in, the do-not-call
+    # list's entries added, changed, removed and added again.
+    rules = service.create_outdial(customer, name="rules").value
+    service.pause_outdial(customer, rules.id, reason="complaint")
+    service.resume_outdial(customer, rules.id)
+    service.pause_outdial(customer, rules.id)
+    service.change_calling_window(customer, outdial.id, ALWAYS)
+    windowed = service.create_targets(
+        customer,
+        outdial.id,
+        [
+            NewTarget([Address("whatsapp", "+12125550100"), Address("tel", "+18005550100"), *NONE]),
+            NewTarget([Address("sip", "ops@example.com"), Address("tel", "+999123456789"), *NONE]),
+        ],
+    ).value
+    service.start_dial(customer, outdial.id, windowed[0].id)
+    added = service.add_do_not_call(
+        customer,
+        [
+            NewEntry("+1212", match="prefix", reason="state list"),
+            NewEntry("ops@example.com", outdial_id=outdial.id),
+            NewEntry("+821100000009", expires_at=clock.now + timedelta(days=30), keep_expiry=False),
+        ],
+    ).value
+    service.add_do_not_call(customer, [NewEntry("+1212", match="prefix", reason="updated")])
+    service.remove_do_not_call(customer, added[1].id)
+    service.remove_do_not_call(customer, added[2].id)
+    service.add_do_not_call(customer, [NewEntry("+821100000009")])  # added again
+    return {
+        "outdial": outdial.id,
+        "first": first,
+        "second": second,
+        "third": third,
+        "rules": rules.id,
+        "windowed": windowed[0].id,
+        "entry": added[0].id,
+    }
