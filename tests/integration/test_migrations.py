@@ -20,11 +20,13 @@ from uuid import uuid4
 
 import pytest
 
+from adapters import migrations
 from adapters.keys import key_hash
 from adapters.migrations import (
     READ_MODEL,
     SCHEMAS,
     Migrated,
+    Schema,
     describe,
     location,
     migrate,
@@ -35,8 +37,11 @@ from api import cli
 from api.bootstrap import bootstrap
 from api.settings import Settings
 from application.idempotency import Answered
+from domain.address import Address
 from domain.plan import DEFAULT_PLAN
-from projections.schema import COLUMNS, to_json
+from domain.target import Target
+from projections.schema import ADDRESSES, COLUMNS, TARGETS, ZONES, to_json
+from projections.targets import created_row
 from tests import previous_release
 
 TRACEBACK = "Traceback (most recent call last)"
@@ -231,6 +236,17 @@ def test_a_store_of_the_previous_release_upgrades_with_its_rows_intact(
             assert [(row["actor"], row["manual"]) for row in found] == [("", 0)]
         if table == "outdial_api_keys":
             assert [row["revoked_at"] for row in found] == [None]
+        if table == "targets":  # what the contact rules match and judge it by
+            assert [(row["address_0"], row["zones_0"], row["address_1"]) for row in found] == [
+                ("+821100000001", "Asia/Seoul", None)
+            ]
+        if table == "outdials":
+            assert [(row["status"], row["calling_window"]) for row in found] == [("running", None)]
+        if table == "dials":
+            assert [row["time_zones"] for row in found] == ["[]"]
+    assert _select(storage, "readmodel.sqlite3", "SELECT * FROM outdial_zone_sets") == [
+        (str(outdial), "Asia/Seoul")
+    ]
 
     with bootstrap(_settings(storage)) as services:
         assert services.keys.customer_of(key) == customer
@@ -417,3 +433,55 @@ def test_a_new_sqlite_file_in_a_new_directory_migrates_from_nothing(tmp_path: Pa
         assert connection.execute("SELECT COUNT(*) FROM outdial_schema_versions").fetchone() == (
             len(READ_MODEL.migrations),
         )
+
+
+def test_a_read_model_of_the_release_before_the_contact_rules_gains_what_they_need(
+    store: str, new_store: Callable[[str], Storage], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 1's targets get the addresses and zone keys the projection gives a new target,
+    read and written a batch at a time, and their outdials the zone sets."""
+    storage = new_store(store)
+    where = location(storage, READ_MODEL)
+    version_1 = Schema(READ_MODEL.name, READ_MODEL.file, READ_MODEL.migrations[:1])
+    assert migrate(where, version_1) == Migrated("read_model", describe(where), 0, 1)
+    customer, outdials = uuid4(), [uuid4(), uuid4()]
+    kinds = [
+        [Address("tel", "+821100000001"), None, Address("sip", "ops@example.com"), None, None],
+        [Address("whatsapp", "+12125550100"), Address("tel", "+18005550100"), None, None, None],
+        [None, Address("tel", "+999123456789"), None, None, Address("email", "a@example.com")],
+        [Address("extension", "+1212ab"), Address("tel", "+821100000002"), None, None, None],
+        [Address("agent", str(uuid4())), None, None, None, None],
+    ]
+    expected = []
+    for n in range(7):  # more than a batch (3 here): the backfill pages by id
+        target = Target.create(
+            target_id=uuid4(),
+            outdial_id=outdials[n % 2],
+            customer_id=customer,
+            destinations=kinds[n % len(kinds)],
+            at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        expected.append(created_row(target.collect_events()[0]))  # type: ignore[arg-type]
+    new = {*ADDRESSES, *ZONES}
+    with previous_release.connection(storage, READ_MODEL.file) as db:
+        mark = "%s" if storage.database_url else "?"
+        for row in expected:
+            old = {k: v for k, v in row.items() if k not in new}
+            db.execute(
+                f"INSERT INTO targets ({', '.join(old)}) VALUES ({', '.join([mark] * len(old))})",
+                tuple(old.values()),
+            )
+    monkeypatch.setattr(migrations, "_BACKFILL_BATCH", 3)
+    assert migrate(where, READ_MODEL) == Migrated(
+        "read_model", describe(where), 1, READ_MODEL.latest
+    )
+    columns = ", ".join(COLUMNS[TARGETS])
+    found = _select(storage, READ_MODEL.file, f"SELECT {columns} FROM targets ORDER BY id")
+    assert [dict(zip(COLUMNS[TARGETS], row, strict=True)) for row in found] == sorted(
+        expected, key=lambda row: row["id"]
+    )
+    keys = {(r["outdial_id"], r[z]) for r in expected for z in ZONES if r[z] is not None}
+    zone_keys = {key for _, key in keys}
+    assert {"Asia/Seoul", "America/New_York"} < zone_keys
+    assert any(" " in key for key in zone_keys)  # the toll-free number's many zones
+    assert set(_select(storage, READ_MODEL.file, "SELECT * FROM outdial_zone_sets")) == keys
