@@ -13,11 +13,14 @@ from typing import Any
 from uuid import UUID
 
 from api.schemas.dials import DialOut
+from api.schemas.do_not_call import DoNotCallEntryOut
 from api.schemas.outdials import OutdialOut
 from api.schemas.targets import TargetOut
 from application.history import EventRecord
 from domain.address import Address
 from domain.availability import Availability
+from domain.calling_window import CallingWindow
+from domain.do_not_call import DoNotCallEntry
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.target import Dial, Target
@@ -30,6 +33,7 @@ Wire = dict[str, Any]
 OUTDIAL_FIELDS = tuple(OutdialOut.model_fields)
 TARGET_FIELDS = tuple(TargetOut.model_fields)
 DIAL_FIELDS = tuple(DialOut.model_fields)
+DO_NOT_CALL_FIELDS = tuple(DoNotCallEntryOut.model_fields)
 
 
 # -- from aggregates (what a write answers) -------------------------------------------
@@ -44,6 +48,10 @@ def outdial(aggregate: Outdial) -> Wire:
         "detail": aggregate.detail,
         "data": aggregate.data,
         "plan": aggregate.plan.as_dict(),
+        "status": aggregate.status,
+        "calling_window": None
+        if aggregate.calling_window is None
+        else aggregate.calling_window.as_dict(),
         "tm_create": format_timestamp(aggregate.created_on),
         "tm_update": format_timestamp(aggregate.modified_on),
         "tm_delete": format_timestamp(aggregate.deleted_at),
@@ -84,6 +92,7 @@ def dial(started: Dial, *, outdial_id: UUID, target_id: UUID) -> Wire:
         "result": started.result,
         "reason": started.reason,
         "plan": started.plan.as_dict(),
+        "time_zones": list(started.time_zones),
         "tm_start": format_timestamp(started.started_at),
         "tm_end": None if ended is None else format_timestamp(ended),
         "duration_ms": None
@@ -99,8 +108,28 @@ def availability(judged: Availability, plan: Plan) -> Wire:
         "available": judged.available,
         "next_destination": judged.next_destination,
         "ready_at": None if judged.ready_at is None else format_timestamp(judged.ready_at),
-        "blocked_by": [{"rule": b.rule, "message": b.message} for b in judged.blocked_by],
+        "blocked_by": [
+            {"rule": b.rule, "message": b.message, "entries": [str(e) for e in b.entries]}
+            if b.rule == "ON_DO_NOT_CALL"
+            else {"rule": b.rule, "message": b.message}
+            for b in judged.blocked_by
+        ],
         "plan": plan.as_dict(),
+    }
+
+
+def do_not_call(entry: DoNotCallEntry) -> Wire:
+    return {
+        "id": str(entry.id),
+        "target": entry.target,
+        "match": entry.match,
+        "outdial_id": str(entry.outdial_id),
+        "reason": entry.reason,
+        "expires_at": None if entry.expires_at is None else format_timestamp(entry.expires_at),
+        "actor": entry.actor,
+        "tm_create": format_timestamp(entry.created_on),
+        "tm_update": format_timestamp(entry.modified_on),
+        "tm_delete": format_timestamp(entry.removed_at),
     }
 
 
@@ -117,6 +146,10 @@ def target_row(row: Row) -> Wire:
 
 def dial_row(row: Row) -> Wire:
     return _pick(row, DIAL_FIELDS)
+
+
+def do_not_call_row(row: Row) -> Wire:
+    return _pick(row, DO_NOT_CALL_FIELDS)
 
 
 def _pick(row: Row, fields: tuple[str, ...]) -> Wire:
@@ -183,6 +216,6 @@ def to_wire(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return format_timestamp(value)
-    if isinstance(value, Address | Plan):
+    if isinstance(value, Address | Plan | CallingWindow):
         return value.as_dict()
     return value

@@ -13,7 +13,7 @@ import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, get_args
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
@@ -24,7 +24,7 @@ from domain.text import check_plain_text, checked_name
 from domain.timeline import event_time
 
 Match = Literal["exact", "prefix"]
-MATCHES: tuple[str, ...] = ("exact", "prefix")
+MATCHES: tuple[str, ...] = get_args(Match)
 EVERY_OUTDIAL = UUID(int=0)
 PREFIX_MIN = 4  # "+" and three digits
 _PREFIX = re.compile(r"\+[0-9]{3,15}")

@@ -8,7 +8,7 @@ from fastapi import FastAPI
 from api.http.dependencies import AnsweredBefore
 from api.http.errors import install_error_handlers
 from api.http.openapi import document_no_422
-from api.http.routes import dials, history, operations, outdials, targets
+from api.http.routes import dials, do_not_call, history, operations, outdials, targets
 from api.http.routing import RouteTable
 from api.metrics import Metrics
 from api.serving import Serving
@@ -24,7 +24,9 @@ def create_api(serving: Serving, metrics: Metrics) -> FastAPI:
     api = FastAPI(title="Outdial target service", version="1.0", description=DESCRIPTION)
     api.state.serving = serving
     api.state.metrics = metrics
-    routers = [module.router for module in (outdials, targets, dials, history, operations)]
+    routers = [
+        module.router for module in (outdials, targets, dials, do_not_call, history, operations)
+    ]
     for router in routers:
         api.include_router(router)
     api.state.route_table = RouteTable(routers)

@@ -30,6 +30,10 @@ class DialOut(BaseModel):
     result: Literal["", "success", "fail"]
     reason: str
     plan: PlanOut
+    time_zones: list[str] = Field(
+        description="the time zones its outdial's calling window was judged in when it "
+        "started; [] when the outdial had no window"
+    )
     tm_start: Timestamp
     tm_end: Timestamp | None = Field(description="null while progressing")
     duration_ms: int | None = Field(description="null while progressing")
@@ -40,9 +44,25 @@ class DialOut(BaseModel):
     manual: bool = Field(description="an operator's start (POST .../dials), not a dispatch")
 
 
+BlockingRule = Literal[
+    "DELETED",
+    "OUTDIAL_DELETED",
+    "OUTDIAL_PAUSED",
+    "NOT_IDLE",
+    "NO_TRIES_LEFT",
+    "TRY_INTERVAL",
+    "OUTSIDE_CALLING_WINDOW",
+    "ON_DO_NOT_CALL",
+]
+
+
 class BlockedOut(BaseModel):
-    rule: Literal["DELETED", "OUTDIAL_DELETED", "NOT_IDLE", "NO_TRIES_LEFT", "TRY_INTERVAL"]
+    rule: BlockingRule
     message: str
+    entries: list[UUID] = Field(
+        default_factory=list,
+        description="ON_DO_NOT_CALL only: the ids of the do-not-call entries that block it",
+    )
 
 
 class AvailabilityOut(BaseModel):
@@ -50,10 +70,14 @@ class AvailabilityOut(BaseModel):
 
     available: bool
     next_destination: int | None = Field(
-        description="the destination a dial would use; null when none has tries left"
+        description="the destination a dial would use: the first with tries left that is "
+        "not on the do-not-call list; null when there is none"
     )
     ready_at: Timestamp | None = Field(
-        description="when the try_interval after the last dial ends; null before any dial"
+        description="when the try_interval after the last dial ends; with a calling window "
+        "closed now or then, the first instant after that (or after now) at which it is open. "
+        "null when never dialed and the window (if any) is open, or when the window does not "
+        "open within 8 days"
     )
     blocked_by: list[BlockedOut] = Field(description="every rule that stops it; [] when none")
     plan: PlanOut = Field(description="the plan judged: the outdial's, with the query's fields")

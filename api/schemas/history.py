@@ -1,4 +1,5 @@
-"""A target's stored events and their replay, as auditors and engineers read them."""
+"""Stored events (a target's, an outdial's, a do-not-call entry's) and a target's replay,
+as auditors and engineers read them."""
 
 from __future__ import annotations
 
@@ -19,6 +20,38 @@ class EventOut(BaseModel):
 
 class EventsOut(BaseModel):
     result: list[EventOut]
+
+
+class OutdialEventOut(BaseModel):
+    version: int = Field(ge=1)
+    type: Literal[
+        "Created",
+        "Updated",
+        "CampaignChanged",
+        "DataChanged",
+        "PlanChanged",
+        "Paused",
+        "Resumed",
+        "CallingWindowChanged",
+        "Deleted",
+    ]
+    timestamp: Timestamp
+    data: dict[str, Any] = Field(description="The event's own fields, and `actor`.")
+
+
+class OutdialEventsOut(BaseModel):
+    result: list[OutdialEventOut]
+
+
+class DoNotCallEventOut(BaseModel):
+    version: int = Field(ge=1)
+    type: Literal["Added", "Changed", "Removed"]
+    timestamp: Timestamp
+    data: dict[str, Any] = Field(description="The event's own fields, and `actor`.")
+
+
+class DoNotCallEventsOut(BaseModel):
+    result: list[DoNotCallEventOut]
 
 
 class ReplayStepOut(BaseModel):

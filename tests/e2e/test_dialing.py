@@ -43,6 +43,7 @@ DIAL_FIELDS = [
     "result",
     "reason",
     "plan",
+    "time_zones",
     "tm_start",
     "tm_end",
     "duration_ms",

@@ -45,7 +45,8 @@ NOT_CHECKED = [positive_data_acceptance]
 
 @pytest.fixture(scope="module")
 def real_ids() -> Iterator[dict[str, str]]:
-    """An outdial, a target of it and a dial of that target, for the fuzz to aim at."""
+    """An outdial, a target of it, a dial of that target and a do-not-call entry, for the
+    fuzz to aim at."""
     with TestClient(APP, headers=bearer(KEY)) as client:
         outdial = ok(client.post("/v1.0/outdials", json={"name": "fuzz"}))
         destinations = {
@@ -55,7 +56,14 @@ def real_ids() -> Iterator[dict[str, str]]:
         target = ok(client.post(f"/v1.0/outdials/{outdial['id']}/targets", json=destinations))
         path = f"/v1.0/outdials/{outdial['id']}/targets/{target['id']}/dials"
         dial = ok(client.post(path))
-        yield {"outdial_id": outdial["id"], "target_id": target["id"], "dial_id": dial["id"]}
+        entries = {"entries": [{"target": "+821100000009", "reason": "fuzz"}]}
+        [entry] = ok(client.post("/v1.0/do_not_call", json=entries))["result"]
+        yield {
+            "outdial_id": outdial["id"],
+            "target_id": target["id"],
+            "dial_id": dial["id"],
+            "entry_id": entry["id"],
+        }
     answered = sum(
         sample.value
         for metric in APP.state.metrics.requests.collect()

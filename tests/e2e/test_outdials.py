@@ -31,11 +31,14 @@ def test_a_new_outdial_has_the_wire_fields_in_order_and_defaults(client: TestCli
         "detail",
         "data",
         "plan",
+        "status",
+        "calling_window",
         "tm_create",
         "tm_update",
         "tm_delete",
     ]
     assert (outdial["name"], outdial["detail"], outdial["data"]) == ("Q1", "", "")
+    assert (outdial["status"], outdial["calling_window"]) == ("running", None)
     assert outdial["campaign_id"] == NO_CAMPAIGN
     assert outdial["plan"] == DEFAULT_PLAN
     assert WIRE_TIME.match(outdial["tm_create"])
