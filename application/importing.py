@@ -1,5 +1,6 @@
-"""The import use case: a campaign list's rows, each already checked, written as targets
-a batch at a time, each batch one atomic write.
+"""The import use cases: a campaign list's rows, each already checked, written as targets
+a batch at a time, each batch one atomic write; and a do-not-call list's rows, written as
+entries the same way.
 
 A target's id derives from the outdial and its row (line number and content), or comes
 from the row (``--keep-ids``), and a batch writes only the rows not there yet, so an
@@ -12,14 +13,15 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID, uuid5
 
 from application.errors import TargetNotFound
-from application.service import NewTarget, OutdialService
+from application.service import NewEntry, NewTarget, OutdialService
 
 IMPORTER = "system:import"
 
+T = TypeVar("T")
 Row = Mapping[Any, Any]  # a row's cells by column (a file's reader may add others)
 # A row's id from the row and its line number.
 Identity = Callable[[Row, int], UUID]
@@ -67,6 +69,32 @@ def import_targets(
     finally:
         along.finish()
     return Imported(created, already)
+
+
+def import_do_not_call(
+    service: OutdialService,
+    customer_id: UUID,
+    entries: Iterable[NewEntry],
+    *,
+    batch_size: int,
+    along: ReadModelAlong,
+    advance: Callable[[int], None] = lambda n: None,
+) -> int:
+    """Add ``entries`` to the customer's list a batch at a time, each batch all or none.
+    An entry's id follows from what it is, so a run again finds the entries an earlier
+    run added and records nothing for those that are as the file says. Answers how many
+    entries were written; a refusal stops it there, with what came before written."""
+    written_entries = 0
+    try:
+        for batch in _batches(entries, batch_size):
+            written = service.add_do_not_call(customer_id, batch, actor=IMPORTER)
+            written_entries += len(batch)
+            if written.position is not None:
+                along.written(written.position)
+            advance(len(batch))
+    finally:
+        along.finish()
+    return written_entries
 
 
 def identity(
@@ -126,8 +154,8 @@ def sortable_id(tag: int, line: int, rest: int) -> int:
     )
 
 
-def _batches(items: Iterable[NewTarget], size: int) -> Iterator[list[NewTarget]]:
-    batch: list[NewTarget] = []
+def _batches(items: Iterable[T], size: int) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:

@@ -27,7 +27,12 @@ def main(argv: list[str] | None = None) -> int:
         where = ".".join(str(part) for part in first["loc"])
         print(f"outdial: setting {where}: {first['msg']}", file=sys.stderr)
         return 2
-    parts = (args.command, getattr(args, "keys_command", None), getattr(args, "what", None))
+    parts = (
+        args.command,
+        getattr(args, "keys_command", None),
+        getattr(args, "dnc_command", None),
+        getattr(args, "what", None),
+    )
     name = " ".join(part for part in parts if part)
     if (
         not getattr(args, "creates_store", False)

@@ -67,6 +67,7 @@ DIAL_COLUMNS = [
     "actor",
     "manual",
     "plan",
+    "time_zones",
 ]
 
 
@@ -214,6 +215,7 @@ def _dial_cells(dial: dict[str, Any]) -> dict[str, Any]:
         "reason": _text_cell(dial["reason"]),
         "destination": destination_cell(dial["destination"]),
         "plan": orjson.dumps(dial["plan"]).decode(),
+        "time_zones": " ".join(dial["time_zones"]),
         "tm_end": dial["tm_end"] or "",
         "duration_ms": "" if dial["duration_ms"] is None else dial["duration_ms"],
         "manual": str(dial["manual"]).lower(),

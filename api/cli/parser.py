@@ -10,7 +10,7 @@ import argparse
 from typing import Any, Literal, TypeAlias, get_args, get_origin
 from uuid import UUID
 
-from api.cli import export, importing, keys, operations, serve
+from api.cli import do_not_call, export, importing, keys, operations, serve
 from api.settings import Settings
 from application.service import BATCH_MAX
 
@@ -212,6 +212,53 @@ def build_parser() -> argparse.ArgumentParser:
     command.add_argument("--since", help="on tm_start, inclusive")
     command.add_argument("--until", help="on tm_start, exclusive")
     command.set_defaults(func=export.export)
+
+    dnc_command = _command(commands, "dnc", help="a customer's do-not-call list")
+    dnc_commands = _commands(dnc_command, "dnc_command", "what to do with the list")
+    command = _command(
+        dnc_commands,
+        "import",
+        parents=[store],
+        help="entries from a CSV file, every row checked first; a run again adds nothing twice",
+    )
+    command.add_argument(
+        "file",
+        metavar="FILE.csv",
+        help="UTF-8 CSV, a header row (target, match, outdial_id, reason, expires_at) and an "
+        "entry a row; only target is required: match exact, outdial_id empty (every outdial), "
+        "reason empty, expires_at empty (never) by default",
+    )
+    command.add_argument(
+        "--customer-id", type=UUID, required=True, help="the customer whose list it joins"
+    )
+    command.add_argument(
+        "--skip-invalid", action="store_true", help="import the good rows, list the bad ones"
+    )
+    command.add_argument(
+        "--batch-size",
+        type=importing.batch_size,
+        default=BATCH_MAX,
+        metavar="N",
+        help=f"entries written in one atomic write, 1..{BATCH_MAX} (default {BATCH_MAX})",
+    )
+    command.set_defaults(func=do_not_call.import_file)
+    command = _command(
+        dnc_commands,
+        "export",
+        parents=[store, output],
+        help="a customer's entries, newest first, as CSV (imports again) or JSON Lines",
+    )
+    command.add_argument("--customer-id", type=UUID, required=True, help="whose list")
+    command.add_argument("--target", help="only the entries that block this number or address now")
+    command.add_argument(
+        "--outdial-id", type=UUID, help="only entries for this outdial (nil UUID: every outdial)"
+    )
+    command.add_argument(
+        "--include-deleted",
+        action="store_true",
+        help="removed entries too (a removed entry imported again is added again)",
+    )
+    command.set_defaults(func=do_not_call.export)
 
     command = _command(
         commands, "replay", parents=[store], help="each event of a target and its state after it"

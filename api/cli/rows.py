@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
@@ -81,24 +81,40 @@ class Problem:
         return f"line {self.line}: {self.field + ': ' if self.field else ''}{self.reason}"
 
 
-def header_of(path: Path, *, keep_ids: bool) -> list[str] | str:
-    """The file's column names, or what is wrong with them; Unreadable when it cannot be
-    read (not text, or its first row not CSV)."""
+def columns_of(path: Path) -> list[str]:
+    """The file's first row, its column names; Unreadable when it cannot be read (not
+    text, or its first row not CSV)."""
     try:
         with path.open(newline="", encoding="utf-8-sig") as file:
-            header = _first_row(_reader(file))
+            return _first_row(_reader(file))
     except UnicodeDecodeError:
         raise NotUTF8(_first_line_not_utf8(path)) from None
-    if not header:
-        return "the file is empty: it needs a header row (name, destination_0, ...)"
+
+
+def named_twice(header: list[str], known: Iterable[str]) -> str | None:
+    """What is wrong with a header naming a column it reads twice (an ignored column may
+    come twice), or None."""
+    reads = set(known)
     where: dict[str, int] = {}
     for number, column in enumerate(header, 1):
-        if column in KNOWN or column == "id":  # an ignored column may come twice
+        if column in reads:
             if column in where:
                 return (
                     f"the header names column {column} twice (columns {where[column]} and {number})"
                 )
             where[column] = number
+    return None
+
+
+def header_of(path: Path, *, keep_ids: bool) -> list[str] | str:
+    """The file's column names, or what is wrong with them; Unreadable when it cannot be
+    read (not text, or its first row not CSV)."""
+    header = columns_of(path)
+    if not header:
+        return "the file is empty: it needs a header row (name, destination_0, ...)"
+    twice = named_twice(header, [*KNOWN, "id"])
+    if twice:
+        return twice
     if keep_ids and "id" not in header:
         return "--keep-ids needs an id column"
     if not any(c.startswith("destination_") for c in header):
@@ -164,28 +180,33 @@ def check(
 ) -> tuple[list[Problem], int]:
     """Every row of the file checked: the bad ones by line, field and reason, and how many
     are good; Unreadable (NotUTF8, Malformed) when a line cannot be read."""
-    with path.open(newline="", encoding="utf-8-sig") as file:
-        try:
-            return _checked(lines_of(file), keep_ids, slots)
-        except UnicodeDecodeError:
-            raise NotUTF8(_first_line_not_utf8(path)) from None
+
+    def judge(row: Row) -> None:
+        # What _target checks, in its order; an id derived from a row never fails.
+        _fields(row, slots)
+        if keep_ids:
+            _kept_id(row)
+
+    return check_rows(path, judge)
 
 
-def _checked(
-    rows: Iterator[tuple[int, Row]], keep_ids: bool, slots: Slots
-) -> tuple[list[Problem], int]:
+def check_rows(path: Path, judge: Callable[[Row], object]) -> tuple[list[Problem], int]:
+    """Every row of the file judged (``judge`` raises InvalidValue naming the cell at
+    fault): the bad ones by line, field and reason, and how many are good; Unreadable
+    (NotUTF8, Malformed) when a line cannot be read."""
     problems: list[Problem] = []
     valid = 0
-    for line, row in rows:
+    with path.open(newline="", encoding="utf-8-sig") as file:
         try:
-            # What _target checks, in its order; an id derived from a row never fails.
-            _fields(row, slots)
-            if keep_ids:
-                _kept_id(row)
-        except InvalidValue as error:
-            problems.append(Problem(line, error.field, error.problem))
-        else:
-            valid += 1
+            for line, row in lines_of(file):
+                try:
+                    judge(row)
+                except InvalidValue as error:
+                    problems.append(Problem(line, error.field, error.problem))
+                else:
+                    valid += 1
+        except UnicodeDecodeError:
+            raise NotUTF8(_first_line_not_utf8(path)) from None
     return problems, valid
 
 
