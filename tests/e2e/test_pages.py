@@ -203,7 +203,7 @@ def test_the_target_page_draws_every_event_and_dial_and_the_replay(
     assert "v5 DialFinished" in seen
     assert "result success reason answered" in seen
     assert "progressing → done" in seen
-    assert "Dialable now no: the target is done" in seen
+    assert "Dialable now no NOT_IDLE the target is done, not idle" in seen
 
 
 @SQLITE_ONLY
