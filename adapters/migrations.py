@@ -271,11 +271,13 @@ _READ_MODEL_2: tuple[Step, ...] = (
     "target TEXT NOT NULL, match TEXT NOT NULL, outdial_id TEXT NOT NULL, reason TEXT NOT NULL, "
     "expires_at TEXT, actor TEXT NOT NULL, tm_create TEXT NOT NULL, tm_update TEXT NOT NULL, "
     "tm_delete TEXT NOT NULL, version INTEGER NOT NULL)",
-    "CREATE INDEX do_not_call_target ON do_not_call (customer_id, target)",
+    "CREATE INDEX do_not_call_target ON do_not_call (customer_id, target, outdial_id)",
     "CREATE INDEX do_not_call_page ON do_not_call (customer_id, tm_create, id)",
     "CREATE INDEX do_not_call_outdial ON do_not_call (customer_id, outdial_id, tm_create, id)",
     "CREATE TABLE outdial_zone_sets (outdial_id TEXT NOT NULL, zones TEXT NOT NULL, "
     "PRIMARY KEY (outdial_id, zones))",
+    "CREATE TABLE do_not_call_prefix_lengths (customer_id TEXT NOT NULL, "
+    "length INTEGER NOT NULL, PRIMARY KEY (customer_id, length))",
     Backfill("targets' addresses and time zones", _fill_addresses_and_zones),
 )
 
@@ -293,7 +295,8 @@ READ_MODEL = Schema(
         Migration(
             2,
             "contact rules: an outdial's status and calling window, a dial's time zones, "
-            "targets' addresses and time zones, the do-not-call list, outdials' zone sets",
+            "targets' addresses and time zones, the do-not-call list with its customers' "
+            "prefix lengths, outdials' zone sets",
             sqlite=_READ_MODEL_2,
             postgres=_READ_MODEL_2,
         ),

@@ -10,8 +10,9 @@ condition of it:
 - destination N **blocked**: a live, unexpired entry of the customer's do-not-call list,
   for every outdial (the nil UUID) or this one, whose target is N's address (``exact``),
   or one of its prefixes when the address is an E.164 number (``prefix``). A correlated
-  ``EXISTS`` probes the ``do_not_call_target`` index once per candidate key (the address
-  and its 4..16-character prefixes), never a scan of the list;
+  ``EXISTS`` probes the ``do_not_call_target`` index once per candidate key: the address,
+  and its prefixes as long as the customer's prefix entries are (a handful of lengths,
+  kept in ``do_not_call_prefix_lengths``), never a scan of the list;
 - the **next destination** is the lowest eligible one that is not blocked: a ``CASE``
   whose branches are tried in order, so a destination's entries are looked up only when
   all before it were skipped; none (every eligible destination blocked, or none
@@ -28,7 +29,7 @@ tests/integration/test_available_rules.py holds the answers to the domain's.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -68,21 +69,26 @@ def _eligible(n: int) -> str:
     return f"(t.destination_{n} IS NOT NULL AND t.try_count_{n} < :max_{n})"
 
 
-def _blocked(n: int) -> str:
+def _blocked(n: int, lengths: Sequence[int], sqlite: bool) -> str:
     address = f"t.address_{n}"
-    keys = ", ".join(
-        [address] + [f"substr({address}, 1, {k})" for k in range(PREFIX_MIN, _E164_MAX + 1)]
-    )
+    # Its exact entry, and the prefixes of it as long as some prefix entry of the customer.
+    keys = ", ".join([address] + [f"substr({address}, 1, {int(k)})" for k in lengths])
     # is_e164 in SQL both stores know: "+" and 7..15 ASCII digits.
     e164 = (
         f"length({address}) BETWEEN 8 AND {_E164_MAX} AND substr({address}, 1, 1) = '+' "
         f"AND ltrim(substr({address}, 2), '0123456789') = ''"
     )
+    # Only the customer and the keys may lead to rows: a store without statistics (a list
+    # just imported) must not walk another index over the customer's whole list, so SQLite
+    # is told the index and the scope is a condition no index serves (IS TRUE) on both.
+    pinned = " INDEXED BY do_not_call_target" if sqlite else ""
+    matches = f"d.match = 'exact' AND d.target = {address}"
+    if lengths:
+        matches = f"({matches}) OR (d.match = 'prefix' AND {e164})"
     return (
-        "EXISTS (SELECT 1 FROM do_not_call d WHERE d.customer_id = :customer "
-        f"AND d.target IN ({keys}) "
-        f"AND ((d.match = 'exact' AND d.target = {address}) OR (d.match = 'prefix' AND {e164})) "
-        "AND d.outdial_id IN (:every_outdial, :outdial) AND d.tm_delete = :live "
+        f"EXISTS (SELECT 1 FROM do_not_call d{pinned} WHERE d.customer_id = :customer "
+        f"AND d.target IN ({keys}) AND ({matches}) "
+        "AND (d.outdial_id IN (:every_outdial, :outdial)) IS TRUE AND d.tm_delete = :live "
         "AND (d.expires_at IS NULL OR d.expires_at > :now))"
     )
 
@@ -108,10 +114,14 @@ def available_statement(
     now: datetime,
     limit: int,
     window: Window | None,
+    prefix_lengths: Sequence[int],
+    sqlite: bool,
     columns: str = "t.*",
 ) -> tuple[str, dict[str, Any]] | None:
     """The SELECT of the targets available now and its parameters; None when the window is
-    closed for every destination (nothing is available)."""
+    closed for every destination (nothing is available). ``prefix_lengths``: the lengths
+    of the customer's prefix entries (do_not_call_prefix_lengths), the prefixes of an
+    address worth looking up."""
     if window is not None and window.never_open:
         return None
     params: dict[str, Any] = {
@@ -125,6 +135,7 @@ def available_statement(
         **{f"max_{n}": plan.max_try_count(n) for n in range(DESTINATION_SLOTS)},
     }
     opens = [_open(n, window, params) for n in range(DESTINATION_SLOTS)]
+    lengths = sorted({k for k in prefix_lengths if PREFIX_MIN <= k <= _E164_MAX})
     where = [
         "t.outdial_id = :outdial",
         "t.customer_id = :customer",
@@ -141,7 +152,7 @@ def available_statement(
     else:
         where.append("(" + " OR ".join(_eligible(n) for n in range(DESTINATION_SLOTS)) + ")")
     branches = " ".join(
-        f"WHEN {_eligible(n)} AND NOT {_blocked(n)} THEN {opens[n] or 'TRUE'}"
+        f"WHEN {_eligible(n)} AND NOT {_blocked(n, lengths, sqlite)} THEN {opens[n] or 'TRUE'}"
         for n in range(DESTINATION_SLOTS)
     )
     where.append(f"(CASE {branches} ELSE FALSE END)")

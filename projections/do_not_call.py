@@ -1,4 +1,5 @@
-"""Do-not-call entry events → ``do_not_call`` rows."""
+"""Do-not-call entry events → ``do_not_call`` rows, and the lengths of each customer's
+prefix entries (added, never removed: a length too many costs a lookup, never an answer)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 from domain.do_not_call import DoNotCallEntry
 from domain.timeline import NOT_DELETED, format_timestamp
 from projections.rows import ChangedRows
-from projections.schema import DO_NOT_CALL
+from projections.schema import DO_NOT_CALL, PREFIX_LENGTHS
 
 
 def entry_added(rows: ChangedRows, event: DoNotCallEntry.Added) -> None:
@@ -30,6 +31,10 @@ def entry_added(rows: ChangedRows, event: DoNotCallEntry.Added) -> None:
             "version": event.originator_version,
         },
     )
+    if event.match == "prefix":
+        rows.insert_absent(
+            PREFIX_LENGTHS, {"customer_id": str(event.customer_id), "length": len(event.target)}
+        )
 
 
 def entry_changed(rows: ChangedRows, event: DoNotCallEntry.Changed) -> None:

@@ -187,18 +187,29 @@ class ReadModelQueries:
         outdial = self.get_outdial(customer_id, outdial_id)
         if outdial is None or outdial["tm_delete"] != NOT_DELETED or outdial["status"] != "running":
             return []
+        # What the statement is made of: the outdial's zone keys, the customer's prefix
+        # lengths (one query; each a handful of rows).
+        known = self.view.query(
+            "SELECT 'zone' AS kind, zones AS value FROM outdial_zone_sets "
+            "WHERE outdial_id = :outdial UNION ALL "
+            "SELECT 'length' AS kind, CAST(length AS TEXT) AS value "
+            "FROM do_not_call_prefix_lengths WHERE customer_id = :customer",
+            {"outdial": str(outdial_id), "customer": str(customer_id)},
+        )
         window = None
         if outdial["calling_window"] is not None:
-            keys = [
-                row["zones"]
-                for row in self.view.query(
-                    "SELECT zones FROM outdial_zone_sets WHERE outdial_id = :outdial",
-                    {"outdial": str(outdial_id)},
-                )
-            ]
+            keys = [row["value"] for row in known if row["kind"] == "zone"]
             window = Window.judged(CallingWindow.parse(outdial["calling_window"]), keys, now)
         found = available_statement(
-            customer_id, outdial_id, plan=plan, now=now, limit=limit, window=window, columns=columns
+            customer_id,
+            outdial_id,
+            plan=plan,
+            now=now,
+            limit=limit,
+            window=window,
+            prefix_lengths=[int(row["value"]) for row in known if row["kind"] == "length"],
+            sqlite=not self._on_postgres,
+            columns=columns,
         )
         if found is None:
             return []
@@ -260,6 +271,9 @@ class ReadModelQueries:
                 where.append("outdial_id IN (:every_outdial, :outdial)")
                 params.update(every_outdial=str(EVERY_OUTDIAL), outdial=str(outdial_id))
             scope = f"do_not_call:{customer_id}:{outdial_id}:blocking:" + json.dumps(target)
+            # A handful of entries by index, then sorted: never the customer's whole list
+            # in time order (SQLite's choice without statistics).
+            source = f"{DO_NOT_CALL} INDEXED BY do_not_call_target"
         else:
             if outdial_id is not None:
                 where.append("outdial_id = :outdial")
@@ -268,6 +282,7 @@ class ReadModelQueries:
                 where.append("tm_delete = :live")
                 params["live"] = NOT_DELETED
             scope = f"do_not_call:{customer_id}:{outdial_id}:{include_deleted}"
+            source = DO_NOT_CALL
         return self._page(
             DO_NOT_CALL,
             " AND ".join(where),
@@ -276,6 +291,7 @@ class ReadModelQueries:
             scope=scope,
             page_size=page_size,
             page_token=page_token,
+            source=source if not self._on_postgres else DO_NOT_CALL,
         )
 
     # -- dials ------------------------------------------------------------------
@@ -380,7 +396,10 @@ class ReadModelQueries:
         scope: str,
         page_size: int | None,
         page_token: str,
+        source: str | None = None,
     ) -> Page:
+        """``source``: what the rows are read from, when not ``table`` as it is (SQLite's
+        ``INDEXED BY``)."""
         assert time_column in COLUMNS[table]
         size = clamp_page_size(page_size)
         params = {**params, "limit": size + 1}
@@ -396,7 +415,7 @@ class ReadModelQueries:
                 params["after_id"] = after.row_id
             params["after_time"] = after.time
         rows = self._all(
-            f"SELECT * FROM {table} WHERE {where} "
+            f"SELECT * FROM {source or table} WHERE {where} "
             f"ORDER BY {time_column} DESC, id DESC LIMIT :limit",
             params,
         )

@@ -27,6 +27,8 @@ DO_NOT_CALL = "do_not_call"
 # Every distinct zone key (domain.calling_window.zone_key) of an outdial's targets'
 # destinations: what a query judges the calling window in, each key once.
 ZONE_SETS = "outdial_zone_sets"
+# Every length of a customer's prefix entries: the prefixes of a number worth looking up.
+PREFIX_LENGTHS = "do_not_call_prefix_lengths"
 
 DESTINATIONS = tuple(f"destination_{n}" for n in range(DESTINATION_SLOTS))
 TRY_COUNTS = tuple(f"try_count_{n}" for n in range(DESTINATION_SLOTS))
@@ -110,10 +112,14 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "version",
     ),
     ZONE_SETS: ("outdial_id", "zones"),
+    PREFIX_LENGTHS: ("customer_id", "length"),
 }
 
 # The columns that identify a row of each table (``id`` unless named here).
-KEYS: dict[str, tuple[str, ...]] = {ZONE_SETS: ("outdial_id", "zones")}
+KEYS: dict[str, tuple[str, ...]] = {
+    ZONE_SETS: ("outdial_id", "zones"),
+    PREFIX_LENGTHS: ("customer_id", "length"),
+}
 
 JSON_COLUMNS = frozenset({"plan", "destination", *DESTINATIONS, "calling_window", "time_zones"})
 

@@ -32,6 +32,7 @@ from projections.schema import (
     DIALS,
     DO_NOT_CALL,
     OUTDIALS,
+    PREFIX_LENGTHS,
     TARGETS,
     ZONE_SETS,
     Row,
@@ -83,6 +84,7 @@ def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
     entries = _Sorted(DO_NOT_CALL, rows.stream(DO_NOT_CALL, ("id",)), "id")
     tables = (outdials, targets, dials, entries)
     zone_sets: set[tuple[str, str]] = set()
+    prefix_lengths: set[tuple[str, int]] = set()
     for history in histories:
         aggregate: Any = None
         for event in history:
@@ -100,27 +102,33 @@ def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
             yield from _compare(OUTDIALS, {key: outdial_row(aggregate)}, outdials.take(key))
         elif isinstance(aggregate, DoNotCallEntry):
             yield from _compare(DO_NOT_CALL, {key: entry_row(aggregate)}, entries.take(key))
+            if aggregate.match == "prefix":
+                prefix_lengths.add((str(aggregate.customer_id), len(aggregate.target)))
     for table in tables:
         yield from (_extra(table.name, row) for row in table.rest())
-    yield from _compare_zone_sets(zone_sets, rows.stream(ZONE_SETS, ("outdial_id", "zones")))
+    yield from _compare_set(ZONE_SETS, zone_sets, rows.stream(ZONE_SETS, ("outdial_id", "zones")))
+    yield from _compare_set(
+        PREFIX_LENGTHS, prefix_lengths, rows.stream(PREFIX_LENGTHS, ("customer_id",))
+    )
 
 
 def _zone_keys(row: Row) -> set[str]:
     return {row[f"zones_{n}"] for n in range(DESTINATION_SLOTS)} - {None}
 
 
-def _compare_zone_sets(
-    expected: set[tuple[str, str]], found: Iterator[Row]
+def _compare_set(
+    table: str, expected: set[tuple[Any, ...]], found: Iterator[Row]
 ) -> Iterator[Difference]:
-    """An outdial's zone set holds exactly the zone keys of its targets' destinations."""
+    """A table of members (an outdial's zone keys, a customer's prefix lengths) holds
+    exactly those of the aggregates replayed."""
     for row in found:
-        member = (row["outdial_id"], row["zones"])
+        member = tuple(row.values())
         if member in expected:
             expected.discard(member)
         else:
-            yield Difference(ZONE_SETS, " ".join(member), "*", "no row", "a row")
+            yield Difference(table, " ".join(map(str, member)), "*", "no row", "a row")
     for member in sorted(expected):
-        yield Difference(ZONE_SETS, " ".join(member), "*", "a row", "none")
+        yield Difference(table, " ".join(map(str, member)), "*", "a row", "none")
 
 
 class _Sorted:

@@ -59,6 +59,7 @@ def test_runs_of_new_targets_among_other_events_give_the_rows_of_one_event_at_a_
     assert len(one_by_one["targets"]) == 8
     assert len(one_by_one["do_not_call"]) == 3
     assert len(one_by_one["outdial_zone_sets"]) == 3  # Seoul, New York, the toll-free set
+    assert len(one_by_one["do_not_call_prefix_lengths"]) == 1  # +1212
     _emptied(view, events)
     projection.process_events(
         [e for _, e in notified], Tracking(events.name, notified[-1][0]), after=0

@@ -219,6 +219,7 @@ def test_verify_names_entries_and_zone_sets_that_disagree_with_the_events(
     with read_model.view.tracked(Tracking("tamper", 1)) as rows:
         rows.execute("UPDATE do_not_call SET match = 'exact' WHERE id = :id", {"id": str(entry.id)})
         rows.execute("DELETE FROM outdial_zone_sets")
+        rows.execute("DELETE FROM do_not_call_prefix_lengths")
         rows.execute(
             "INSERT INTO outdial_zone_sets (outdial_id, zones) VALUES (:o, 'Europe/London')",
             {"o": str(outdial)},
@@ -228,4 +229,5 @@ def test_verify_names_entries_and_zone_sets_that_disagree_with_the_events(
         ("do_not_call", str(entry.id), "match"),
         ("outdial_zone_sets", f"{outdial} Asia/Seoul", "*"),
         ("outdial_zone_sets", f"{outdial} Europe/London", "*"),
+        ("do_not_call_prefix_lengths", f"{customer} 5", "*"),
     }

@@ -26,6 +26,7 @@ from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
 from projections.rebuild import rebuild
 from projections.runner import LiveProjection, ReadModel
+from projections.schema import COLUMNS
 from projections.verify import verify
 from tests import previous_release
 from tests.conftest import FakeClock, eventually, new_target
@@ -437,9 +438,8 @@ def test_a_read_model_made_before_dials_had_actors_gains_the_columns(
         with psycopg.connect(storage.database_url, autocommit=True) as connection:
             # A store made before migrations: no versions recorded, and none of what
             # later migrations made (the test's database is a copy of a current one).
-            for table in ("outdials", "targets", "dials", "do_not_call", "outdial_zone_sets"):
+            for table in (*COLUMNS, "outdial_schema_versions"):
                 connection.execute(f"DROP TABLE IF EXISTS {table}")
-            connection.execute("DROP TABLE IF EXISTS outdial_schema_versions")
             connection.execute(create)
     else:
         assert storage.data_dir is not None
