@@ -18,6 +18,7 @@ import orjson
 from adapters.event_log import StoredEventLog
 from adapters.read_model_store import open_read_model
 from application.service import NewTarget, OutdialService
+from benchmarks.contact_rules import contact_rules
 from benchmarks.load import LoadResult, Request, run_load
 from benchmarks.paths import PathFigures, measure_paths
 from benchmarks.report import Figure, Report
@@ -561,4 +562,5 @@ ALL: list[tuple[str, Callable[..., None]]] = [
     ("history", history),
     ("scale_out", scale_out),
     ("csv_import", csv_import),
+    ("contact_rules", contact_rules),
 ]

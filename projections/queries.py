@@ -184,22 +184,27 @@ class ReadModelQueries:
         limit: int,
         columns: str,
     ) -> list[Row]:
-        outdial = self.get_outdial(customer_id, outdial_id)
+        # The outdial with what the statement is made of, in one query: its targets' zone
+        # keys and its customer's prefix lengths (each a handful).
+        joined = "group_concat({}, '|')" if not self._on_postgres else "string_agg({}, '|')"
+        outdial = self._one(
+            "SELECT o.tm_delete, o.status, o.calling_window, "
+            f"(SELECT {joined.format('z.zones')} FROM outdial_zone_sets z "
+            "WHERE z.outdial_id = o.id) AS zone_keys, "
+            f"(SELECT {joined.format('CAST(p.length AS TEXT)')} "
+            "FROM do_not_call_prefix_lengths p WHERE p.customer_id = o.customer_id) AS lengths "
+            "FROM outdials o WHERE o.id = :id AND o.customer_id = :customer",
+            {"id": str(outdial_id), "customer": str(customer_id)},
+        )
         if outdial is None or outdial["tm_delete"] != NOT_DELETED or outdial["status"] != "running":
             return []
-        # What the statement is made of: the outdial's zone keys, the customer's prefix
-        # lengths (one query; each a handful of rows).
-        known = self.view.query(
-            "SELECT 'zone' AS kind, zones AS value FROM outdial_zone_sets "
-            "WHERE outdial_id = :outdial UNION ALL "
-            "SELECT 'length' AS kind, CAST(length AS TEXT) AS value "
-            "FROM do_not_call_prefix_lengths WHERE customer_id = :customer",
-            {"outdial": str(outdial_id), "customer": str(customer_id)},
-        )
         window = None
         if outdial["calling_window"] is not None:
-            keys = [row["value"] for row in known if row["kind"] == "zone"]
-            window = Window.judged(CallingWindow.parse(outdial["calling_window"]), keys, now)
+            keys = (outdial["zone_keys"] or "").split("|")
+            window = Window.judged(
+                CallingWindow.parse(outdial["calling_window"]), [k for k in keys if k], now
+            )
+        lengths = [int(k) for k in (outdial["lengths"] or "").split("|") if k]
         found = available_statement(
             customer_id,
             outdial_id,
@@ -207,7 +212,7 @@ class ReadModelQueries:
             now=now,
             limit=limit,
             window=window,
-            prefix_lengths=[int(row["value"]) for row in known if row["kind"] == "length"],
+            prefix_lengths=lengths,
             sqlite=not self._on_postgres,
             columns=columns,
         )
