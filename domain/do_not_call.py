@@ -93,7 +93,7 @@ class Rule:
         if self.outdial_id not in (EVERY_OUTDIAL, outdial_id):
             return False
         if self.match == "prefix":
-            return target.startswith(self.target)
+            return is_e164(target) and target.startswith(self.target)  # numbers only
         return target == self.target
 
 
