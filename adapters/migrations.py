@@ -219,9 +219,11 @@ _BACKFILL_BATCH = 2_000
 
 
 def _fill_addresses_and_zones(database: Database) -> None:
-    """Migration 2: each target's destination addresses (their ``target`` strings) and, for
-    a number (tel, whatsapp), its time zones as one key (domain.calling_window.zone_key;
-    NULL when it maps to none); every outdial's distinct keys in outdial_zone_sets."""
+    """Migration 2: each target's destination addresses (their ``target`` strings) and their
+    time zones as one key: a number's (tel, whatsapp) own zones (domain.calling_window.
+    zone_key), or '' for one judged in the calling window's own zone (no number, or a
+    number in no zone); NULL for an unset slot. Every outdial's keys in outdial_zone_sets,
+    a first destination's apart from a later one's."""
     mark = database.mark
     slots = range(5)
     read = (
@@ -233,26 +235,27 @@ def _fill_addresses_and_zones(database: Database) -> None:
     )
     write = f"UPDATE targets SET {assignments} WHERE id = {mark}"
     add_set = (
-        f"INSERT INTO outdial_zone_sets (outdial_id, zones) VALUES ({mark}, {mark}) "
-        "ON CONFLICT DO NOTHING"
+        f"INSERT INTO outdial_zone_sets (outdial_id, zones, first) VALUES ({mark}, {mark}, "
+        f"{mark}) ON CONFLICT DO NOTHING"
     )
     after = ""
     while batch := database.execute(read, (after,)):
         updates: list[tuple[Any, ...]] = []
-        zone_sets: set[tuple[str, str]] = set()
+        zone_sets: set[tuple[str, str, int]] = set()
         for target_id, outdial_id, *destinations in batch:
             addresses: list[str | None] = []
             zones: list[str | None] = []
-            for stored in destinations:
+            for slot, stored in enumerate(destinations):
                 address = {} if stored is None else orjson.loads(stored)
                 target = address.get("target")
                 key = None
-                if target is not None and address.get("type") in NUMBER_TYPES:
-                    key = zone_key(number_time_zones(target)) or None
+                if target is not None:
+                    key = ""  # judged in the window's own zone
+                    if address.get("type") in NUMBER_TYPES:
+                        key = zone_key(number_time_zones(target))
+                    zone_sets.add((outdial_id, key, int(slot == 0)))
                 addresses.append(target)
                 zones.append(key)
-                if key is not None:
-                    zone_sets.add((outdial_id, key))
             updates.append((*addresses, *zones, target_id))
         database.executemany(write, updates)
         if zone_sets:
@@ -274,8 +277,10 @@ _READ_MODEL_2: tuple[Step, ...] = (
     "CREATE INDEX do_not_call_target ON do_not_call (customer_id, target, outdial_id)",
     "CREATE INDEX do_not_call_page ON do_not_call (customer_id, tm_create, id)",
     "CREATE INDEX do_not_call_outdial ON do_not_call (customer_id, outdial_id, tm_create, id)",
+    "CREATE INDEX targets_available_zone "
+    "ON targets (outdial_id, status, tm_delete, zones_0, tm_update, id)",
     "CREATE TABLE outdial_zone_sets (outdial_id TEXT NOT NULL, zones TEXT NOT NULL, "
-    "PRIMARY KEY (outdial_id, zones))",
+    "first INTEGER NOT NULL, PRIMARY KEY (outdial_id, zones, first))",
     "CREATE TABLE do_not_call_prefix_lengths (customer_id TEXT NOT NULL, "
     "length INTEGER NOT NULL, PRIMARY KEY (customer_id, length))",
     Backfill("targets' addresses and time zones", _fill_addresses_and_zones),

@@ -198,8 +198,8 @@ def _contact_rules_on(report: Report, kind: str, targets: int, listed: int) -> N
     report.add(
         Figure(
             kind,
-            "GET available once every open target is dialed (every idle one closed or "
-            "blocked: the statement passes over them all), p50",
+            "GET available once every dialable target is claimed (idle are the closed "
+            "half, never walked, and those on the list, each looked up), p50",
             after["rules"],
             "ms",
             reference=after["plain"],

@@ -19,9 +19,14 @@ condition of it:
   eligible) is not available;
 - the **calling window**, judged on that next destination: in its number's zones
   (``zones_N``) when the window says so and the number maps to some, else in the
-  window's own zone. The zones are judged in Python, each distinct key of the outdial
-  once (``outdial_zone_sets``), and the statement gets the keys that are open now (and
-  whether the window's own zone is) as parameters;
+  window's own zone (the key ""). The zones are judged in Python, each distinct key of
+  the outdial once (``outdial_zone_sets``), and the statement gets the keys that are
+  open now as parameters (none open: nothing is available, and no statement runs). When
+  no later destination of the
+  outdial is in an open zone, only targets whose first destination is in an open zone
+  can be available, and the statement walks the ``targets_available_zone`` index once
+  per such key, so the targets a closed window stops (half a campaign, and all of what
+  is left once the open half is dialed) are never passed over;
 - ``try_interval`` passed since the last dial ended.
 
 tests/integration/test_available_rules.py holds the answers to the domain's.
@@ -44,25 +49,56 @@ from domain.timeline import NOT_DELETED, format_timestamp
 _E164_MAX = 16
 
 
+# Past this many open keys of first destinations, one walk over the outdial's targets
+# rather than one per key.
+_WALKS_MAX = 16
+
+
 @dataclass(frozen=True)
 class Window:
-    """A calling window as judged at one instant: whether its own zone is open, and which
-    of the outdial's zone keys are (None: no window, or one that ignores numbers' zones)."""
+    """A calling window as judged at one instant: which of the outdial's zone keys are open
+    ("" stands for the window's own zone; None: a window that ignores numbers' zones and
+    is open in its own).
 
-    own_open: bool
+    ``first_open`` are the open keys of first destinations (destination_0); ``later_open``
+    whether any later destination of the outdial is in an open zone. When none is, a
+    target whose first destination is closed cannot be available (it waits for it, or
+    has no later destination it could dial instead), so the targets worth looking at are
+    those whose first destination's key is open: one index walk per key."""
+
     open_keys: tuple[str, ...] | None
+    first_open: tuple[str, ...] = ()
+    later_open: bool = True
 
     @classmethod
-    def judged(cls, window: CallingWindow, keys: Iterable[str], now: datetime) -> Window:
+    def judged(
+        cls, window: CallingWindow, keys: Iterable[tuple[str, bool]], now: datetime
+    ) -> Window | None:
+        """``keys``: the outdial's (zone key, of a first destination) pairs. None when no
+        destination can be open now."""
         own_open = window.is_open((window.time_zone,), now)
         if not window.use_number_time_zone:
-            return cls(own_open, None)
-        return cls(own_open, tuple(k for k in keys if window.is_open(k.split(" "), now)))
+            return cls(None) if own_open else None
+        judged = {
+            (key, first): own_open if key == "" else window.is_open(key.split(" "), now)
+            for key, first in keys
+        }
+        open_keys = tuple(sorted({key for (key, _), is_open in judged.items() if is_open}))
+        if not open_keys:
+            return None
+        return cls(
+            open_keys,
+            tuple(sorted(key for (key, first), is_open in judged.items() if is_open and first)),
+            any(is_open for (_, first), is_open in judged.items() if not first),
+        )
 
     @property
-    def never_open(self) -> bool:
-        """Closed for every destination of the outdial: nothing is available."""
-        return not self.own_open and not self.open_keys
+    def walks(self) -> tuple[str, ...] | None:
+        """The first destinations' keys to walk the targets of, one at a time, or None for
+        one walk over all of them."""
+        if self.open_keys is None or self.later_open or len(self.first_open) > _WALKS_MAX:
+            return None
+        return self.first_open
 
 
 def _eligible(n: int) -> str:
@@ -96,14 +132,10 @@ def _blocked(n: int, lengths: Sequence[int], sqlite: bool) -> str:
 def _open(n: int, window: Window | None, params: dict[str, Any]) -> str | None:
     """Whether the window is open for destination N; None when it is for every one."""
     if window is None or window.open_keys is None:
-        return None  # no window, or its own zone alone (open: the caller checked)
-    zones = f"t.zones_{n}"
-    if window.open_keys:
-        marks = ", ".join(f":zone_{k}" for k in range(len(window.open_keys)))
-        params.update({f"zone_{k}": key for k, key in enumerate(window.open_keys)})
-        in_open = f"{zones} IN ({marks})"
-        return f"({zones} IS NULL OR {in_open})" if window.own_open else in_open
-    return f"{zones} IS NULL"  # the own zone is open (else nothing would be)
+        return None  # no window, or only its own zone, which is open
+    marks = ", ".join(f":zone_{k}" for k in range(len(window.open_keys)))
+    params.update({f"zone_{k}": key for k, key in enumerate(window.open_keys)})
+    return f"t.zones_{n} IN ({marks})"
 
 
 def available_statement(
@@ -117,13 +149,12 @@ def available_statement(
     prefix_lengths: Sequence[int],
     sqlite: bool,
     columns: str = "t.*",
-) -> tuple[str, dict[str, Any]] | None:
-    """The SELECT of the targets available now and its parameters; None when the window is
-    closed for every destination (nothing is available). ``prefix_lengths``: the lengths
-    of the customer's prefix entries (do_not_call_prefix_lengths), the prefixes of an
-    address worth looking up."""
-    if window is not None and window.never_open:
-        return None
+    after: tuple[str, str] | None = None,
+) -> tuple[str, dict[str, Any]]:
+    """The SELECT of the targets available now and its parameters. ``window``: the calling
+    window judged now (None: none); ``prefix_lengths``: the lengths of the customer's
+    prefix entries (do_not_call_prefix_lengths), the prefixes of an address worth looking
+    up; ``after``: only targets after this (tm_update, id)."""
     params: dict[str, Any] = {
         "outdial": str(outdial_id),
         "customer": str(customer_id),
@@ -143,6 +174,11 @@ def available_statement(
         "t.tm_delete = :live",
         "(t.last_dial_end IS NULL OR t.last_dial_end <= :ready)",
     ]
+    if after is not None:  # a range of the index both stores walk from its start
+        where.append(
+            "t.tm_update >= :after_time AND (t.tm_update > :after_time OR t.id > :after_id)"
+        )
+        params.update(after_time=after[0], after_id=after[1])
     if any(opens):
         # Cheap and necessary: some eligible destination is in an open zone. Most targets
         # a closed window stops go here, before any do-not-call lookup.
@@ -156,8 +192,25 @@ def available_statement(
         for n in range(DESTINATION_SLOTS)
     )
     where.append(f"(CASE {branches} ELSE FALSE END)")
+    conditions = " AND ".join(where)
+    order = "ORDER BY t.tm_update, t.id LIMIT :limit"
+    walks = None if window is None else window.walks
+    if walks is None:
+        return f"SELECT {columns} FROM targets t WHERE {conditions} {order}", params
+    # One walk of the targets_available_zone index per open key of first destinations,
+    # each stopping at the limit, then the oldest of them all: the targets a closed
+    # window stops are never passed over.
+    pinned = " INDEXED BY targets_available_zone" if sqlite else ""
+    arms = []
+    for n, key in enumerate(walks):
+        params[f"first_{n}"] = key
+        arms.append(
+            f"SELECT * FROM (SELECT {columns}, t.tm_update AS sort_time, t.id AS sort_id "
+            f"FROM targets t{pinned} WHERE t.zones_0 = :first_{n} AND {conditions} {order}) "
+            f"AS walk_{n}"
+        )
     statement = (
-        f"SELECT {columns} FROM targets t WHERE {' AND '.join(where)} "
-        "ORDER BY t.tm_update, t.id LIMIT :limit"
+        f"SELECT * FROM ({' UNION ALL '.join(arms)}) AS walks "
+        "ORDER BY sort_time, sort_id LIMIT :limit"
     )
     return statement, params

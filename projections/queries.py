@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -38,6 +40,7 @@ class ReadModelQueries:
     def __init__(self, view: ReadModelView) -> None:
         self.view = view
         self._tokens = PageTokens(view.secret(PAGE_TOKEN_SECRET))
+        self._cursors = Cursors()
 
     # -- outdials ---------------------------------------------------------------
 
@@ -183,13 +186,14 @@ class ReadModelQueries:
         now: datetime,
         limit: int,
         columns: str,
+        after: tuple[str, str] | None = None,
     ) -> list[Row]:
         # The outdial with what the statement is made of, in one query: its targets' zone
         # keys and its customer's prefix lengths (each a handful).
         joined = "group_concat({}, '|')" if not self._on_postgres else "string_agg({}, '|')"
         outdial = self._one(
             "SELECT o.tm_delete, o.status, o.calling_window, "
-            f"(SELECT {joined.format('z.zones')} FROM outdial_zone_sets z "
+            f"(SELECT {joined.format('z.first || z.zones')} FROM outdial_zone_sets z "
             "WHERE z.outdial_id = o.id) AS zone_keys, "
             f"(SELECT {joined.format('CAST(p.length AS TEXT)')} "
             "FROM do_not_call_prefix_lengths p WHERE p.customer_id = o.customer_id) AS lengths "
@@ -200,12 +204,13 @@ class ReadModelQueries:
             return []
         window = None
         if outdial["calling_window"] is not None:
-            keys = (outdial["zone_keys"] or "").split("|")
-            window = Window.judged(
-                CallingWindow.parse(outdial["calling_window"]), [k for k in keys if k], now
-            )
+            # Each "1key" (a first destination's) or "0key" (a later one's).
+            keys = [(k[1:], k[0] == "1") for k in (outdial["zone_keys"] or "").split("|") if k]
+            window = Window.judged(CallingWindow.parse(outdial["calling_window"]), keys, now)
+            if window is None:
+                return []  # closed for every destination of the outdial
         lengths = [int(k) for k in (outdial["lengths"] or "").split("|") if k]
-        found = available_statement(
+        statement, params = available_statement(
             customer_id,
             outdial_id,
             plan=plan,
@@ -215,17 +220,33 @@ class ReadModelQueries:
             prefix_lengths=lengths,
             sqlite=not self._on_postgres,
             columns=columns,
+            after=after,
         )
-        if found is None:
-            return []
-        statement, params = found
-        return self._all(statement, params)
+        rows = self._all(statement, params)
+        for row in rows:  # what the walks of the targets sorted by, when they did
+            row.pop("sort_time", None)
+            row.pop("sort_id", None)
+        return rows
 
     def available_target_ids(
         self, customer_id: UUID, outdial_id: UUID, *, plan: Plan, now: datetime, limit: int
     ) -> list[UUID]:
-        """Dispatch's candidates: the ids of ``available_targets``."""
-        rows = self._available(customer_id, outdial_id, plan, now, limit, "t.id")
+        """Dispatch's candidates: ids of ``available_targets``, oldest first from where the
+        outdial's previous candidates of this process ended, then from the oldest again.
+
+        A target that may not be dialed stays idle where it is in tm_update order (on the
+        do-not-call list, say, or outside a window when no other can open): a walk from
+        the oldest each time would pass over more of them with every claim, and each
+        dispatcher of the process would be proposed the same oldest candidates."""
+        key = (customer_id, outdial_id)
+        after = self._cursors.get(key)
+        columns = "t.id, t.tm_update"
+        rows = self._available(customer_id, outdial_id, plan, now, limit, columns, after)
+        if after is not None and len(rows) < limit:  # the end: the oldest again
+            found = {row["id"] for row in rows}
+            again = self._available(customer_id, outdial_id, plan, now, limit, columns)
+            rows += [row for row in again if row["id"] not in found][: limit - len(rows)]
+        self._cursors.put(key, (rows[-1]["tm_update"], rows[-1]["id"]) if rows else None)
         return [UUID(row["id"]) for row in rows]
 
     # -- the do-not-call list ---------------------------------------------------
@@ -436,3 +457,28 @@ class ReadModelQueries:
 
     def _all(self, statement: str, params: dict[str, Any]) -> list[Row]:
         return [decode_row(row) for row in self.view.query(statement, params)]
+
+
+class Cursors:
+    """Where each outdial's last dispatch candidates of this process ended: (tm_update, id)
+    of the last, for the most recently used outdials."""
+
+    SIZE = 1_024
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._after: OrderedDict[tuple[UUID, UUID], tuple[str, str]] = OrderedDict()
+
+    def get(self, key: tuple[UUID, UUID]) -> tuple[str, str] | None:
+        with self._lock:
+            return self._after.get(key)
+
+    def put(self, key: tuple[UUID, UUID], after: tuple[str, str] | None) -> None:
+        with self._lock:
+            if after is None:
+                self._after.pop(key, None)
+                return
+            self._after[key] = after
+            self._after.move_to_end(key)
+            while len(self._after) > self.SIZE:
+                self._after.popitem(last=False)

@@ -25,7 +25,9 @@ TARGETS = "targets"
 DIALS = "dials"
 DO_NOT_CALL = "do_not_call"
 # Every distinct zone key (domain.calling_window.zone_key) of an outdial's targets'
-# destinations: what a query judges the calling window in, each key once.
+# destinations: what a query judges the calling window in, each key once. ``first`` is 1
+# for a first destination's key, 0 for a later one's ('' for a later one judged in the
+# window's own zone).
 ZONE_SETS = "outdial_zone_sets"
 # Every length of a customer's prefix entries: the prefixes of a number worth looking up.
 PREFIX_LENGTHS = "do_not_call_prefix_lengths"
@@ -111,13 +113,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "tm_delete",
         "version",
     ),
-    ZONE_SETS: ("outdial_id", "zones"),
+    ZONE_SETS: ("outdial_id", "zones", "first"),
     PREFIX_LENGTHS: ("customer_id", "length"),
 }
 
 # The columns that identify a row of each table (``id`` unless named here).
 KEYS: dict[str, tuple[str, ...]] = {
-    ZONE_SETS: ("outdial_id", "zones"),
+    ZONE_SETS: ("outdial_id", "zones", "first"),
     PREFIX_LENGTHS: ("customer_id", "length"),
 }
 

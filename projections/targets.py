@@ -12,7 +12,7 @@ from typing import Any
 
 from domain.address import Address
 from domain.calling_window import NUMBER_TYPES, number_time_zones, zone_key
-from domain.plan import Plan
+from domain.plan import DESTINATION_SLOTS, Plan
 from domain.target import Target
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.rows import ChangedRows
@@ -45,9 +45,18 @@ def targets_created(rows: ChangedRows, events: Sequence[Target.Created]) -> None
 
 def _add_zone_sets(rows: ChangedRows, made: Sequence[Row]) -> None:
     """The outdials' zone sets gain the keys of these new rows they lack."""
-    for outdial_id, key in {(r["outdial_id"], r[f"zones_{n}"]) for r in made for n in range(5)}:
-        if key is not None:
-            rows.insert_absent(ZONE_SETS, {"outdial_id": outdial_id, "zones": key})
+    for outdial_id, key, first in {member for row in made for member in zone_set_members(row)}:
+        rows.insert_absent(ZONE_SETS, {"outdial_id": outdial_id, "zones": key, "first": first})
+
+
+def zone_set_members(row: Row) -> set[tuple[str, str, int]]:
+    """(outdial, zone key, first) of each destination a target's row has: 1 for its first
+    destination's key, 0 for a later one's."""
+    return {
+        (row["outdial_id"], row[f"zones_{n}"], int(n == 0))
+        for n in range(DESTINATION_SLOTS)
+        if row[f"zones_{n}"] is not None
+    }
 
 
 def address_of(destination: Address | None) -> str | None:
@@ -56,10 +65,14 @@ def address_of(destination: Address | None) -> str | None:
 
 
 def zones_of(destination: Address | None) -> str | None:
-    """A number's time zones as one key; None when it maps to none or is no number."""
-    if destination is None or destination.type not in NUMBER_TYPES:
+    """A destination's time zones as one key: a number's own zones, or "" when it is judged
+    in the calling window's own zone (no number, or a number in no zone); None when the
+    slot is unset."""
+    if destination is None:
         return None
-    return zone_key(number_time_zones(destination.target)) or None
+    if destination.type not in NUMBER_TYPES:
+        return ""
+    return zone_key(number_time_zones(destination.target))
 
 
 def created_row(event: Target.Created) -> Row:

@@ -40,7 +40,7 @@ from projections.schema import (
     zones_json,
 )
 from projections.store import ReadModelView
-from projections.targets import address_of, zones_of
+from projections.targets import address_of, zone_set_members, zones_of
 
 
 @dataclass(frozen=True)
@@ -83,7 +83,7 @@ def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
     dials = _Sorted(DIALS, rows.stream(DIALS, ("outdial_target_id", "id")), "outdial_target_id")
     entries = _Sorted(DO_NOT_CALL, rows.stream(DO_NOT_CALL, ("id",)), "id")
     tables = (outdials, targets, dials, entries)
-    zone_sets: set[tuple[str, str]] = set()
+    zone_sets: set[tuple[Any, ...]] = set()
     prefix_lengths: set[tuple[str, int]] = set()
     for history in histories:
         aggregate: Any = None
@@ -97,7 +97,7 @@ def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
             yield from _compare(TARGETS, {key: row}, targets.take(key))
             expected = {str(d.id): dial_row(d, aggregate) for d in aggregate.dials.values()}
             yield from _compare(DIALS, expected, dials.take(key))
-            zone_sets |= {(row["outdial_id"], z) for z in _zone_keys(row)}
+            zone_sets |= zone_set_members(row)
         elif isinstance(aggregate, Outdial):
             yield from _compare(OUTDIALS, {key: outdial_row(aggregate)}, outdials.take(key))
         elif isinstance(aggregate, DoNotCallEntry):
@@ -106,14 +106,10 @@ def _merged(histories: Iterator[list[Any]], rows: Rows) -> Iterator[Difference]:
                 prefix_lengths.add((str(aggregate.customer_id), len(aggregate.target)))
     for table in tables:
         yield from (_extra(table.name, row) for row in table.rest())
-    yield from _compare_set(ZONE_SETS, zone_sets, rows.stream(ZONE_SETS, ("outdial_id", "zones")))
+    yield from _compare_set(ZONE_SETS, zone_sets, rows.stream(ZONE_SETS, ("outdial_id",)))
     yield from _compare_set(
         PREFIX_LENGTHS, prefix_lengths, rows.stream(PREFIX_LENGTHS, ("customer_id",))
     )
-
-
-def _zone_keys(row: Row) -> set[str]:
-    return {row[f"zones_{n}"] for n in range(DESTINATION_SLOTS)} - {None}
 
 
 def _compare_set(

@@ -11,7 +11,7 @@ from datetime import timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 
 from adapters.event_log import StoredEventLog
@@ -22,6 +22,7 @@ from domain.address import Address
 from domain.calling_window import CallingWindow, number_time_zones
 from domain.do_not_call import EVERY_OUTDIAL
 from domain.plan import DEFAULT_PLAN, Plan
+from projections.available import Window
 from projections.queries import ReadModelQueries
 from projections.rebuild import catch_up
 from projections.store import ReadModelView
@@ -83,8 +84,11 @@ windows = st.builds(
     st.sampled_from([0, 60, 3_600]),
 )
 targets = st.lists(
-    st.lists(st.none() | st.sampled_from(ADDRESSES), min_size=5, max_size=5).map(
-        lambda slots: slots if any(slots) else [ADDRESSES[0], *slots[1:]]
+    st.one_of(
+        st.lists(st.none() | st.sampled_from(ADDRESSES), min_size=5, max_size=5).map(
+            lambda slots: slots if any(slots) else [ADDRESSES[0], *slots[1:]]
+        ),
+        st.sampled_from(ADDRESSES).map(lambda first: [first, None, None, None, None]),
     ),
     min_size=1,
     max_size=6,
@@ -110,6 +114,18 @@ entries = st.lists(
     max_examples=examples(60),
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@example(  # an extension shaped like a number's prefix is no number: no prefix blocks it,
+    # even when another destination of its target is a number that one does
+    destinations=[
+        [Address("extension", "+1212ab"), None, None, None, Address("whatsapp", "+12125550100")]
+    ],
+    plan=DEFAULT_PLAN.with_changes({"max_try_count_4": 0}),
+    dialed=[],
+    window=None,
+    listed=[(("+1212", "prefix"), "every", "live")],
+    paused=False,
+    later=0,
 )
 @given(
     destinations=targets,
@@ -175,13 +191,25 @@ def test_available_answers_as_the_domain_judges(
         for target in ids
     }
     expected = {str(t) for t, a in judged.items() if a.available}
+    if window is not None:  # one walk over the targets, or one per open zone key
+        members = view.query(
+            "SELECT zones, first FROM outdial_zone_sets WHERE outdial_id = :o", {"o": str(outdial)}
+        )
+        keys = [(row["zones"], row["first"] == 1) for row in members]
+        judged_window = Window.judged(CallingWindow.parse(window), keys, clock.now)
+        if judged_window is None:
+            event("closed for every destination")
+        else:
+            event("walks per zone key" if judged_window.walks is not None else "one walk")
     for availability in judged.values():  # what the examples reached (--hypothesis-show-statistics)
         event(" ".join(sorted({b.rule for b in availability.blocked_by})) or "available")
     assert {row["id"] for row in rows} == expected, _explain(judged, window, clock)
     assert [row["tm_update"] for row in rows] == sorted(row["tm_update"] for row in rows)
-    assert queries.available_target_ids(customer, outdial, plan=plan, now=clock.now, limit=100) == [
-        UUID(row["id"]) for row in rows
-    ]
+    for _ in range(2):  # dispatch's candidates: the same, from where they ended last
+        candidates = queries.available_target_ids(
+            customer, outdial, plan=plan, now=clock.now, limit=100
+        )
+        assert sorted(candidates) == sorted(UUID(row["id"]) for row in rows)
 
 
 def _explain(judged: dict[UUID, Any], window: dict[str, Any] | None, clock: FakeClock) -> str:

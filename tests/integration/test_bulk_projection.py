@@ -58,7 +58,9 @@ def test_runs_of_new_targets_among_other_events_give_the_rows_of_one_event_at_a_
     one_by_one = all_rows(view)
     assert len(one_by_one["targets"]) == 8
     assert len(one_by_one["do_not_call"]) == 3
-    assert len(one_by_one["outdial_zone_sets"]) == 3  # Seoul, New York, the toll-free set
+    # Seoul first and later, New York first, the toll-free set later, and the window's own
+    # zone first (a SIP address) and later (a number in no zone).
+    assert len(one_by_one["outdial_zone_sets"]) == 6
     assert len(one_by_one["do_not_call_prefix_lengths"]) == 1  # +1212
     _emptied(view, events)
     projection.process_events(

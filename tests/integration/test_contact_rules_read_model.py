@@ -15,6 +15,7 @@ from application.service import NewEntry, NewTarget, OutdialService
 from domain.address import Address
 from domain.calling_window import CallingWindow
 from domain.do_not_call import EVERY_OUTDIAL
+from domain.plan import DEFAULT_PLAN
 from domain.timeline import NOT_DELETED, format_timestamp
 from projections.paging import InvalidPageToken
 from projections.runner import ReadModel
@@ -221,13 +222,50 @@ def test_verify_names_entries_and_zone_sets_that_disagree_with_the_events(
         rows.execute("DELETE FROM outdial_zone_sets")
         rows.execute("DELETE FROM do_not_call_prefix_lengths")
         rows.execute(
-            "INSERT INTO outdial_zone_sets (outdial_id, zones) VALUES (:o, 'Europe/London')",
+            "INSERT INTO outdial_zone_sets (outdial_id, zones, first) "
+            "VALUES (:o, 'Europe/London', 1)",
             {"o": str(outdial)},
         )
     found = {(d.table, d.row_id, d.field) for d in verify(events, read_model.view)[1]}
     assert found == {
         ("do_not_call", str(entry.id), "match"),
-        ("outdial_zone_sets", f"{outdial} Asia/Seoul", "*"),
-        ("outdial_zone_sets", f"{outdial} Europe/London", "*"),
+        ("outdial_zone_sets", f"{outdial} Asia/Seoul 1", "*"),
+        ("outdial_zone_sets", f"{outdial} Europe/London 1", "*"),
         ("do_not_call_prefix_lengths", f"{customer} 5", "*"),
     }
+
+
+def test_dispatch_candidates_go_on_from_where_the_last_ended_then_from_the_oldest(
+    stored_service: OutdialService, read_model: ReadModel, clock: FakeClock, customer: UUID
+) -> None:
+    """Targets that stay idle without being dialable (on the list, here) are passed over
+    once a round, not by every dispatch: each look goes on from the previous one."""
+    service, queries = stored_service, read_model.queries
+    outdial = service.create_outdial(customer).value.id
+    made = []
+    for n in range(12):  # one at a time: each a tm_update of its own
+        clock.advance(seconds=1)
+        number = f"+8210000000{n:02d}"
+        made.append(service.create_target(customer, outdial, new_target(number)).value.id)
+    service.add_do_not_call(customer, [NewEntry("+821000000000"), NewEntry("+821000000005")])
+    assert caught_up(read_model)
+    dialable = [t for n, t in enumerate(made) if n not in (0, 5)]
+
+    def candidates(limit: int) -> list[UUID]:
+        return queries.available_target_ids(
+            customer, outdial, plan=DEFAULT_PLAN, now=clock.now, limit=limit
+        )
+
+    assert candidates(4) == dialable[:4]
+    assert candidates(4) == dialable[4:8]
+    assert candidates(4) == [*dialable[8:], *dialable[:2]]  # the end, then the oldest
+    assert candidates(100) == [*dialable[2:], *dialable[:2]]
+    # GET available is always the oldest first.
+    rows = queries.available_targets(customer, outdial, plan=DEFAULT_PLAN, now=clock.now, limit=4)
+    assert [UUID(r["id"]) for r in rows] == dialable[:4]
+    service.pause_outdial(customer, outdial)
+    assert caught_up(read_model)
+    assert candidates(4) == []
+    service.resume_outdial(customer, outdial)
+    assert caught_up(read_model)
+    assert candidates(4) == dialable[:4]  # none left where it ended: the oldest first
