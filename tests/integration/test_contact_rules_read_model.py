@@ -20,7 +20,7 @@ from domain.timeline import NOT_DELETED, format_timestamp
 from projections.paging import InvalidPageToken
 from projections.runner import ReadModel
 from projections.verify import verify
-from tests.conftest import FakeClock, new_target
+from tests.conftest import START, FakeClock, new_target
 from tests.integration.conftest import caught_up
 
 WINDOW = CallingWindow.parse(
@@ -269,3 +269,31 @@ def test_dispatch_candidates_go_on_from_where_the_last_ended_then_from_the_oldes
     service.resume_outdial(customer, outdial)
     assert caught_up(read_model)
     assert candidates(4) == dialable[:4]  # none left where it ended: the oldest first
+
+
+def test_each_contact_rule_write_is_visible_to_the_next_read(
+    stored_service: OutdialService, read_model: ReadModel, customer: UUID
+) -> None:
+    """The projection follows every new event: a writer waiting for its position is never
+    left waiting for an event the read model does not show."""
+    service, queries = stored_service, read_model.queries
+    outdial = service.create_outdial(customer).value.id
+    positions = [
+        service.pause_outdial(customer, outdial, reason="complaint").position,
+        service.change_calling_window(customer, outdial, WINDOW).position,
+        service.resume_outdial(customer, outdial).position,
+        service.add_do_not_call(customer, [NewEntry("+821100000001")]).position,
+    ]
+    for position in positions:  # each, though a later one may have been applied with it
+        assert position is not None
+        assert read_model.wait_until_applied(position, timeout=5)
+    [entry] = queries.page_do_not_call(customer, now=START, page_size=10).rows
+    assert read_model.wait_until_applied(
+        service.remove_do_not_call(customer, UUID(entry["id"])).position, timeout=5
+    )
+    removed = queries.get_do_not_call(customer, UUID(entry["id"]))
+    assert removed is not None
+    assert removed["tm_delete"] != NOT_DELETED
+    row = queries.get_outdial(customer, outdial)
+    assert row is not None
+    assert (row["status"], row["calling_window"]) == ("running", WINDOW.as_dict())
