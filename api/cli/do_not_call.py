@@ -31,7 +31,7 @@ import orjson
 
 from api import presenters
 from api.bootstrap import Services, bootstrap
-from api.cli.importing import SHOWN_PROBLEMS, ProgressBar
+from api.cli.importing import ProgressBar, report_bad_rows
 from api.cli.rows import (
     Problem,
     Row,
@@ -94,16 +94,7 @@ def _import(
         print(f"outdial dnc import: {error}; nothing imported", file=sys.stderr)
         return 1
     if problems and not args.skip_invalid:
-        for problem in problems[:SHOWN_PROBLEMS]:
-            print(f"outdial dnc import: {problem}", file=sys.stderr)
-        more = len(problems) - SHOWN_PROBLEMS
-        if more > 0:
-            print(f"outdial dnc import: and {more} more bad rows", file=sys.stderr)
-        print(
-            f"outdial dnc import: {len(problems)} bad rows, nothing imported "
-            "(--skip-invalid imports the others)",
-            file=sys.stderr,
-        )
+        report_bad_rows("outdial dnc import", problems)
         return 1
     began = time.monotonic()
     with path.open(newline="", encoding="utf-8-sig") as file, ProgressBar(valid) as advance:

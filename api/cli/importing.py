@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 from uuid import UUID
@@ -27,6 +28,20 @@ from application.importing import identity, import_targets
 from application.service import BATCH_MAX
 
 SHOWN_PROBLEMS = 50  # bad rows listed at most, then a count
+
+
+def report_bad_rows(command: str, problems: Sequence[object]) -> None:
+    """Why a file was refused whole: its first bad rows, how many more, what to do."""
+    for problem in problems[:SHOWN_PROBLEMS]:
+        print(f"{command}: {problem}", file=sys.stderr)
+    more = len(problems) - SHOWN_PROBLEMS
+    if more > 0:
+        print(f"{command}: and {more} more bad rows", file=sys.stderr)
+    print(
+        f"{command}: {len(problems)} bad rows, nothing imported "
+        "(--skip-invalid imports the others)",
+        file=sys.stderr,
+    )
 
 
 def import_file(settings: Settings, args: argparse.Namespace) -> int:
@@ -77,16 +92,7 @@ def _import(
         print(f"outdial import: {error}; nothing imported", file=sys.stderr)
         return 1
     if problems and not args.skip_invalid:
-        for problem in problems[:SHOWN_PROBLEMS]:
-            print(f"outdial import: {problem}", file=sys.stderr)
-        more = len(problems) - SHOWN_PROBLEMS
-        if more > 0:
-            print(f"outdial import: and {more} more bad rows", file=sys.stderr)
-        print(
-            f"outdial import: {len(problems)} bad rows, nothing imported "
-            "(--skip-invalid imports the others)",
-            file=sys.stderr,
-        )
+        report_bad_rows("outdial import", problems)
         return 1
     service = services.service
     identify = identity((c for c in header if c in KNOWN), service, customer, args.outdial_id)
