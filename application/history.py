@@ -66,26 +66,18 @@ def target_events(
 ) -> list[CanMutateAggregate[UUID]]:
     """The target's stored events, oldest first (scoped like every other read: its
     Created event names the customer and the outdial it belongs to)."""
-    events = stored_events(app, target_id)
-    created = events[0] if events else None
-    if (
-        not isinstance(created, Target.Created)
-        or created.customer_id != customer_id
-        or created.outdial_id != outdial_id
-    ):
-        raise TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
-    return events
+    missing = TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
+    return _owned_events(
+        app, target_id, Target.Created, customer_id, missing, outdial_id=outdial_id
+    )
 
 
 def outdial_events(
     app: OutdialService, customer_id: UUID, outdial_id: UUID
 ) -> list[CanMutateAggregate[UUID]]:
     """The outdial's stored events, oldest first: who paused it, when and why."""
-    events = stored_events(app, outdial_id)
-    created = events[0] if events else None
-    if not isinstance(created, Outdial.Created) or created.customer_id != customer_id:
-        raise OutdialNotFound(f"outdial {outdial_id} not found")
-    return events
+    missing = OutdialNotFound(f"outdial {outdial_id} not found")
+    return _owned_events(app, outdial_id, Outdial.Created, customer_id, missing)
 
 
 def do_not_call_events(
@@ -93,10 +85,29 @@ def do_not_call_events(
 ) -> list[CanMutateAggregate[UUID]]:
     """The do-not-call entry's stored events, oldest first: who added, changed and
     removed it."""
-    events = stored_events(app, entry_id)
-    added = events[0] if events else None
-    if not isinstance(added, DoNotCallEntry.Added) or added.customer_id != customer_id:
-        raise DoNotCallEntryNotFound(f"do-not-call entry {entry_id} not found")
+    missing = DoNotCallEntryNotFound(f"do-not-call entry {entry_id} not found")
+    return _owned_events(app, entry_id, DoNotCallEntry.Added, customer_id, missing)
+
+
+def _owned_events(
+    app: OutdialService,
+    aggregate_id: UUID,
+    first: type,
+    customer_id: UUID,
+    missing: Exception,
+    **belongs_to: UUID,
+) -> list[CanMutateAggregate[UUID]]:
+    """An aggregate's stored events when its first event is of type ``first`` and names
+    this customer (and ``belongs_to``'s values), else ``missing``: reads scoped like
+    every other read."""
+    events = stored_events(app, aggregate_id)
+    created = events[0] if events else None
+    if (
+        not isinstance(created, first)
+        or getattr(created, "customer_id", None) != customer_id
+        or any(getattr(created, name) != value for name, value in belongs_to.items())
+    ):
+        raise missing
     return events
 
 
