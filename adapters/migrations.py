@@ -286,6 +286,14 @@ _READ_MODEL_2: tuple[Step, ...] = (
     Backfill("targets' addresses and time zones", _fill_addresses_and_zones),
 )
 
+# Retry rules by reason (SPEC §11): what they decided, as the available query needs it.
+# Every target recorded before them has no rules' decisions: the defaults are its values.
+_READ_MODEL_3: tuple[Step, ...] = (
+    "ALTER TABLE targets ADD COLUMN closed INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE targets ADD COLUMN finished INTEGER NOT NULL DEFAULT 0",
+    "ALTER TABLE targets ADD COLUMN retry_at TEXT",
+)
+
 READ_MODEL = Schema(
     "read_model",
     "readmodel.sqlite3",
@@ -304,6 +312,13 @@ READ_MODEL = Schema(
             "prefix lengths, outdials' zone sets",
             sqlite=_READ_MODEL_2,
             postgres=_READ_MODEL_2,
+        ),
+        Migration(
+            3,
+            "retry rules: a target's destinations closed by a rule, whether a rule finished "
+            "it, when its rule's own retry interval ends",
+            sqlite=_READ_MODEL_3,
+            postgres=_READ_MODEL_3,
         ),
     ),
 )

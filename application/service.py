@@ -40,13 +40,14 @@ from domain.do_not_call import (
     DoNotCall,
     DoNotCallEntry,
     candidate_entry_ids,
+    checked_entry_target,
     entry_id,
     rules_of,
 )
 from domain.errors import InvalidValue, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN, Outdial
 from domain.plan import Plan
-from domain.target import Dial, Target
+from domain.target import SWEEPER, Dial, Target
 
 Clock = Callable[[], datetime]
 BATCH_MAX = 1_000
@@ -414,10 +415,12 @@ class OutdialService(Application[UUID]):
     ) -> Written[Target]:
         """Record a dial's result; repeating the same finish records nothing."""
         target = self.get_target(customer_id, outdial_id, target_id)
-        target.finish_dial(
-            dial_id=dial_id, result=result, reason=reason, at=self.clock(), actor=actor
+        at = self.clock()
+        recorded = target.finish_dial(
+            dial_id=dial_id, result=result, reason=reason, at=at, actor=actor
         )
-        return self._save(target, answer=target)
+        listed = self._listed_by_rule(target, dial_id, at=at, actor=actor) if recorded else []
+        return self._save(target, *listed, answer=target)
 
     def dispatch(
         self,
@@ -489,8 +492,38 @@ class OutdialService(Application[UUID]):
     def time_out_dial(self, target_id: UUID, dial_id: UUID) -> Written[Target]:
         """The service's own finish of a dial past its plan's dial_timeout."""
         target = self._load(Target, target_id, TargetNotFound)
-        target.time_out_dial(dial_id=dial_id, at=self.clock())
-        return self._save(target, answer=target)
+        at = self.clock()
+        target.time_out_dial(dial_id=dial_id, at=at)
+        listed = self._listed_by_rule(target, dial_id, at=at, actor=SWEEPER)
+        return self._save(target, *listed, answer=target)
+
+    def _listed_by_rule(
+        self, target: Target, dial_id: UUID, *, at: datetime, actor: str
+    ) -> list[DoNotCallEntry]:
+        """The do-not-call entry a ``do_not_call`` rule puts the dialed address on, saved
+        in the same atomic write as the finish that decided it (none when no such rule
+        decided, or the entry is already there for good). An address no entry can hold
+        (an extension that looks like a number but is none) is only finished."""
+        decision = target.decision_of(dial_id)
+        if decision is None or decision.rule.action != "do_not_call":
+            return []
+        address = target.dials[str(dial_id)].destination.target
+        try:
+            checked_entry_target(address, "exact")
+        except InvalidValue:
+            return []
+        the_id = entry_id(target.customer_id, address, "exact", EVERY_OUTDIAL)
+        existing = next(iter(self._aggregates_of(DoNotCallEntry, [the_id])), None)
+        entry = DoNotCallEntry.for_dial(
+            existing,
+            customer_id=target.customer_id,
+            target=address,
+            dial_id=dial_id,
+            reason=decision.reason,
+            at=at,
+            actor=actor,
+        )
+        return [entry] if entry.pending_events else []
 
     # -- the do-not-call list ----------------------------------------------------
 

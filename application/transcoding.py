@@ -13,6 +13,7 @@ from eventsourcing.persistence import JSONTranscoder, Transcoding
 from domain.address import Address
 from domain.calling_window import CallingWindow
 from domain.plan import Plan
+from domain.retry_rules import Decision
 from domain.target import Dial
 
 
@@ -31,11 +32,11 @@ class PlanAsDict(Transcoding):
     type = Plan
     name = "plan"
 
-    def encode(self, obj: Plan) -> dict[str, int]:
+    def encode(self, obj: Plan) -> dict[str, object]:
         return obj.as_dict()
 
-    def decode(self, data: dict[str, int]) -> Plan:
-        return Plan(**data)
+    def decode(self, data: dict[str, object]) -> Plan:
+        return Plan.from_dict(data)  # one stored before retry rules has none
 
 
 class DialAsDict(Transcoding):
@@ -64,8 +65,22 @@ class CallingWindowAsDict(Transcoding):
         return CallingWindow.parse(data)
 
 
+class DecisionAsDict(Transcoding):
+    """What a retry rule did to a target (snapshots carry it)."""
+
+    type = Decision
+    name = "retry_decision"
+
+    def encode(self, obj: Decision) -> dict[str, Any]:
+        return obj.as_dict()
+
+    def decode(self, data: dict[str, Any]) -> Decision:
+        return Decision.from_dict(data)
+
+
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:
     transcoder.register(AddressAsDict())
     transcoder.register(PlanAsDict())
     transcoder.register(DialAsDict())
     transcoder.register(CallingWindowAsDict())
+    transcoder.register(DecisionAsDict())

@@ -207,6 +207,38 @@ class DoNotCallEntry(Aggregate, created_event_name="Added"):
             actor=actor,
         )
 
+    @classmethod
+    def for_dial(
+        cls,
+        existing: DoNotCallEntry | None,
+        *,
+        customer_id: UUID,
+        target: str,
+        dial_id: UUID,
+        reason: str,
+        at: datetime,
+        actor: str = "",
+    ) -> DoNotCallEntry:
+        """The entry a ``do_not_call`` retry rule puts a dialed address on: exact, for
+        every outdial of the customer, for good, its reason ``dial DIAL_ID: REASON``. One
+        already there for good stays as it is; a removed or expiring one is added again,
+        for good, with the rule's reason."""
+        said = f"dial {dial_id}: {reason}"
+        if existing is None:
+            return cls.add(
+                customer_id=customer_id,
+                target=target,
+                match="exact",
+                outdial_id=EVERY_OUTDIAL,
+                reason=said,
+                expires_at=None,
+                at=at,
+                actor=actor,
+            )
+        if existing.is_removed or existing.expires_at is not None:
+            existing.add_again(reason=said, expires_at=None, keep_expiry=False, at=at, actor=actor)
+        return existing
+
     @property
     def is_removed(self) -> bool:
         return self.removed_at is not None

@@ -30,6 +30,7 @@ from domain.errors import (
     TargetNotDialable,
 )
 from domain.plan import DESTINATION_SLOTS, Plan
+from domain.retry_rules import Decision
 from domain.text import check_plain_text, checked_data, checked_detail, checked_name
 from domain.timeline import event_time
 
@@ -40,6 +41,10 @@ REASON_MAX = 64
 SWEEPER = "system:sweeper"
 REFERENCE_ID_MAX = 255
 TIMEOUT_REASON = "timeout"
+# Rules no waiting lifts: while one blocks, a target has no ready_at.
+_UNLIFTABLE = frozenset(
+    {"OUTDIAL_DELETED", "OUTDIAL_PAUSED", "DELETED", "NOT_IDLE", "NO_TRIES_LEFT", "ON_DO_NOT_CALL"}
+)
 
 
 @dataclass(frozen=True)
@@ -80,6 +85,8 @@ class Target(Aggregate):
     """An outdial target; see the module docstring for how its state is derived."""
 
     TOPIC = "outdial:Target"
+    # 2: retry rules' decisions (closed, finished_by, waits_by); see upcast_v1_v2.
+    class_version = 2
 
     # Declared for type checkers only: annotations at run time would make the
     # library turn the aggregate into a dataclass with these as __init__ arguments.
@@ -97,6 +104,12 @@ class Target(Aggregate):
         dial_in_flight: UUID | None
         succeeded: bool
         last_dial_ended_at: datetime | None
+        # The retry rules' decisions: destinations closed (next_destination) by index as
+        # text, the finish or do_not_call that made it done, and the retry rule with its
+        # own interval that the last ended dial waits by.
+        closed: dict[str, Decision]
+        finished_by: Decision | None
+        waits_by: Decision | None
 
     class Created(Aggregate.Created):
         TOPIC = "outdial:Target.Created"
@@ -123,6 +136,9 @@ class Target(Aggregate):
             target.dial_in_flight = None
             target.succeeded = False
             target.last_dial_ended_at = None
+            target.closed = {}
+            target.finished_by = None
+            target.waits_by = None
 
     class DialStarted(Aggregate.Event):
         TOPIC = "outdial:Target.DialStarted"
@@ -168,11 +184,15 @@ class Target(Aggregate):
             dial = target.dials[str(self.dial_id)]
             if self.result == "success":
                 target.succeeded = True
+            decision = target._decide(dial, self.result, self.reason)
             if self.late:
+                # The try was counted and the wait began when the service timed it out:
+                # of its rule only what closes a destination or finishes counts now.
                 target.dials[str(self.dial_id)] = replace(
                     dial, result=self.result, reason=self.reason, late=True
                 )
-                if target.succeeded:
+                finished = target.succeeded or target.finished_by is not None
+                if finished or (target.status == "idle" and target._exhausted(dial.plan)):
                     target.status = "done"
                 return
             target.dials[str(self.dial_id)] = replace(
@@ -184,8 +204,10 @@ class Target(Aggregate):
             )
             target.dial_in_flight = None
             target.last_dial_ended_at = self.timestamp
-            exhausted = dial.plan.next_destination(target.destinations, target.try_counts) is None
-            target.status = "done" if target.succeeded or exhausted else "idle"
+            waits = decision is not None and decision.rule.retry_interval is not None
+            target.waits_by = decision if waits else None
+            done = target.succeeded or target.finished_by is not None
+            target.status = "done" if done or target._exhausted(dial.plan) else "idle"
 
     class Deleted(Aggregate.Event):
         TOPIC = "outdial:Target.Deleted"
@@ -195,9 +217,15 @@ class Target(Aggregate):
             target: Target = aggregate
             target.deleted_at = self.timestamp
 
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        """A snapshot taken before retry rules: no rule has decided anything yet."""
+        state.update(closed={}, finished_by=None, waits_by=None)
+
     def __deepcopy__(self, memo: dict[int, Any]) -> Target:
         """A copy for one command: it shares the immutable values (addresses, plans, the
-        dials it remembers, times) and copies the containers events change, which costs
+        dials it remembers, times, decisions) and copies the containers events change in
+        place (``closed`` is replaced, never changed), which costs
         far less than a deep copy of a long dial history."""
         copied = copy.copy(self)
         copied.__dict__.update(
@@ -282,6 +310,11 @@ class Target(Aggregate):
         if destination_index is not None:
             if self.destinations[destination_index] is None:
                 raise TargetNotDialable(f"destination_{destination_index} is not set")
+            closed = self.closed.get(str(destination_index))
+            if closed is not None:
+                raise TargetNotDialable(
+                    f"destination_{destination_index} is closed: {closed.describe()}"
+                )
             if not plan.is_eligible(destination_index, self.destinations, self.try_counts):
                 raise TargetNotDialable(
                     f"destination_{destination_index} has used its "
@@ -364,7 +397,27 @@ class Target(Aggregate):
         return self.deleted_at is not None
 
     def next_destination(self, plan: Plan) -> int | None:
-        return plan.next_destination(self.destinations, self.try_counts)
+        return plan.next_destination(self.destinations, self.try_counts, self.closed_destinations)
+
+    @property
+    def closed_destinations(self) -> frozenset[int]:
+        """The destinations a retry rule closed (next_destination): never dialed again."""
+        return frozenset(int(index) for index in self.closed)
+
+    @property
+    def retry_at(self) -> datetime | None:
+        """When the last dial's retry rule's own interval ends; None when the plan's
+        try_interval decides."""
+        waits_by, ended = self.waits_by, self.last_dial_ended_at
+        if waits_by is None or ended is None or waits_by.rule.retry_interval is None:
+            return None
+        return ended + timedelta(milliseconds=waits_by.rule.retry_interval)
+
+    def decision_of(self, dial_id: UUID) -> Decision | None:
+        """The retry rule that decided this dial's latest recorded finish, if one did."""
+        dial = self._dial(dial_id)
+        rule = None if dial.in_flight else dial.plan.rule_for(dial.result, dial.reason)
+        return None if rule is None else Decision(dial.id, dial.reason, rule)
 
     # -- internals --------------------------------------------------------------
 
@@ -392,17 +445,23 @@ class Target(Aggregate):
         if self.is_deleted:
             blocked.append(Blocked("DELETED", "the target is deleted"))
         if self.status != "idle":
-            blocked.append(Blocked("NOT_IDLE", f"the target is {self.status}, not idle"))
+            blocked.append(Blocked("NOT_IDLE", self._status_said()))
         on_list = blocked_destinations(self.destinations, self.outdial_id, do_not_call, now)
+        closed = self.closed_destinations
         eligible = [
             n
             for n in range(DESTINATION_SLOTS)
-            if plan.is_eligible(n, self.destinations, self.try_counts)
+            if plan.is_eligible(n, self.destinations, self.try_counts, closed)
             and destination_index in (None, n)
         ]
         judged = next((n for n in eligible if n not in on_list), None)
         if not eligible:
-            blocked.append(Blocked("NO_TRIES_LEFT", "no destination has tries left under the plan"))
+            said = "no destination has tries left under the plan" + "".join(
+                f"; destination {n} closed: {self.closed[str(n)].describe()}"
+                for n in sorted(closed)
+                if destination_index in (None, n)
+            )
+            blocked.append(Blocked("NO_TRIES_LEFT", said))
         elif judged is None:
             entries = tuple(dict.fromkeys(e for n in eligible for e in on_list[n]))
             which = ", ".join(f"destination_{n}" for n in eligible)
@@ -411,13 +470,18 @@ class Target(Aggregate):
             )
         ready_at = None
         if self.last_dial_ended_at is not None:
-            ready_at = self.last_dial_ended_at + timedelta(milliseconds=plan.try_interval)
+            # A retry rule's own interval, else the plan's try_interval.
+            ready_at = self.retry_at or self.last_dial_ended_at + timedelta(
+                milliseconds=plan.try_interval
+            )
             if honour_try_interval and now < ready_at:
-                blocked.append(
-                    Blocked(
-                        "TRY_INTERVAL", f"the try_interval has not passed (ready at {ready_at})"
+                said = f"the try_interval has not passed (ready at {ready_at})"
+                if self.retry_at is not None and self.waits_by is not None:
+                    said = (
+                        f"the retry interval has not passed (ready at {ready_at} "
+                        f"{self.waits_by.by_rule()})"
                     )
-                )
+                blocked.append(Blocked("TRY_INTERVAL", said))
         zones: tuple[str, ...] = ()
         if window is not None and judged is not None:
             destination = self.destinations[judged]
@@ -437,7 +501,32 @@ class Target(Aggregate):
                 ready_at = opens
             elif waits and ready_at is not None:
                 ready_at = window.next_open(zones, ready_at)
+        if any(b.rule in _UNLIFTABLE for b in blocked):
+            ready_at = None
         return Availability(tuple(blocked), judged, ready_at, zones)
+
+    def _status_said(self) -> str:
+        if self.status == "done" and not self.succeeded and self.finished_by is not None:
+            return f"the target is done: {self.finished_by.describe()}"
+        return f"the target is {self.status}, not idle"
+
+    def _decide(self, dial: Dial, result: str, reason: str) -> Decision | None:
+        """Apply the rule a finish's reason matches under its dial's plan: a destination
+        closed, or the target finished. Run by the event's ``apply`` (so on replay too).
+        Answers the decision when the rule retries: the wait it sets."""
+        rule = dial.plan.rule_for(result, reason)
+        if rule is None:
+            return None
+        decision = Decision(dial.id, reason, rule)
+        if rule.action == "next_destination":
+            self.closed = {**self.closed, str(dial.destination_index): decision}
+        elif rule.action in ("finish", "do_not_call") and self.finished_by is None:
+            self.finished_by = decision
+        return decision if rule.action == "retry" else None
+
+    def _exhausted(self, plan: Plan) -> bool:
+        """No destination is eligible any more under ``plan``."""
+        return self.next_destination(plan) is None
 
     def _dial(self, dial_id: UUID) -> Dial:
         try:

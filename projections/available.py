@@ -27,7 +27,10 @@ condition of it:
   can be available, and the statement walks the ``targets_available_zone`` index once
   per such key, so the targets a closed window stops (half a campaign, and all of what
   is left once the open half is dialed) are never passed over;
-- ``try_interval`` passed since the last dial ended.
+- destination N **closed** by a retry rule (``next_destination``, bit N of ``closed``):
+  not eligible;
+- ``try_interval`` passed since the last dial ended, or when the last dial's retry rule
+  has an interval of its own, its end (``retry_at``) passed.
 
 tests/integration/test_available_rules.py holds the answers to the domain's.
 """
@@ -102,7 +105,10 @@ class Window:
 
 
 def _eligible(n: int) -> str:
-    return f"(t.destination_{n} IS NOT NULL AND t.try_count_{n} < :max_{n})"
+    return (
+        f"(t.destination_{n} IS NOT NULL AND t.try_count_{n} < :max_{n} "
+        f"AND (t.closed & {1 << n}) = 0)"
+    )
 
 
 def _blocked(n: int, lengths: Sequence[int], sqlite: bool) -> str:
@@ -172,7 +178,8 @@ def available_statement(
         "t.customer_id = :customer",
         "t.status = 'idle'",
         "t.tm_delete = :live",
-        "(t.last_dial_end IS NULL OR t.last_dial_end <= :ready)",
+        "((t.retry_at IS NULL AND (t.last_dial_end IS NULL OR t.last_dial_end <= :ready)) "
+        "OR t.retry_at <= :now)",
     ]
     if after is not None:  # a range of the index both stores walk from its start
         where.append(

@@ -53,7 +53,7 @@ class ReadModelQueries:
     def outdial_plan(self, customer_id: UUID, outdial_id: UUID) -> Plan | None:
         """The outdial's own plan, or None when the customer has no such outdial."""
         row = self.get_outdial(customer_id, outdial_id)
-        return None if row is None else Plan(**row["plan"])
+        return None if row is None else Plan.from_dict(row["plan"])
 
     def page_outdials(self, customer_id: UUID, *, page_size: int, page_token: str = "") -> Page:
         return self._page(

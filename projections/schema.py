@@ -74,6 +74,13 @@ COLUMNS: dict[str, tuple[str, ...]] = {
         "succeeded",  # 1 once any dial succeeded: the target stays done
         *ADDRESSES,
         *ZONES,
+        # Retry rules' decisions (domain.retry_rules): bit N set when destination N is
+        # closed (next_destination); 1 once a finish or do_not_call rule made it done;
+        # when the last dial's retry rule's own interval ends (NULL: the plan's
+        # try_interval counts from last_dial_end).
+        "closed",
+        "finished",
+        "retry_at",
     ),
     DIALS: (
         "id",

@@ -114,6 +114,9 @@ def created_row(event: Target.Created) -> Row:
         "zones_2": zones_of(destinations[2]),
         "zones_3": zones_of(destinations[3]),
         "zones_4": zones_of(destinations[4]),
+        "closed": 0,
+        "finished": 0,
+        "retry_at": None,
     }
 
 
@@ -165,12 +168,24 @@ def dial_finished(rows: ChangedRows, event: Target.DialFinished) -> None:
         msg = f"dial {event.dial_id} of target {event.originator_id} has no row"
         raise LookupError(msg)
     succeeded = bool(target["succeeded"]) or event.result == "success"
+    plan = Plan.from_dict(decode_row({"plan": dial["plan"]})["plan"])
+    rule = plan.rule_for(event.result, event.reason)
+    closed, finished = target["closed"], bool(target["finished"])
+    if rule is not None and rule.action == "next_destination":
+        closed |= 1 << dial["destination_index"]
+    finished = finished or (rule is not None and rule.action in ("finish", "do_not_call"))
     dial_changes: dict[str, Any] = {"result": event.result, "reason": event.reason}
-    target_changes: dict[str, Any] = {"succeeded": int(succeeded)}
+    target_changes: dict[str, Any] = {
+        "succeeded": int(succeeded),
+        "closed": closed,
+        "finished": int(finished),
+    }
+    exhausted = _exhausted(target, plan, closed)
     if event.late:
-        # The caller's finish after the service timed the dial out: the dial ended then.
+        # The caller's finish after the service timed the dial out: the dial ended then,
+        # and the wait began; of its rule only what closes or finishes counts now.
         dial_changes["late"] = 1
-        if succeeded:
+        if succeeded or finished or (target["status"] == "idle" and exhausted):
             target_changes["status"] = "done"
     else:
         end = format_timestamp(event.timestamp)
@@ -181,10 +196,14 @@ def dial_finished(rows: ChangedRows, event: Target.DialFinished) -> None:
             // timedelta(milliseconds=1),
             timed_out=int(event.timed_out),
         )
+        interval = None if rule is None else rule.retry_interval
         target_changes.update(
             dial_in_flight=None,
             last_dial_end=end,
-            status="done" if succeeded or _exhausted(target, dial) else "idle",
+            retry_at=None
+            if interval is None
+            else format_timestamp(event.timestamp + timedelta(milliseconds=interval)),
+            status="done" if succeeded or finished or exhausted else "idle",
         )
     rows.update(DIALS, dial["id"], dial_changes)
     _touch(rows, event, target_changes)
@@ -209,13 +228,14 @@ def _touch(rows: ChangedRows, event: Target.Event, changes: dict[str, Any]) -> N
     rows.update(TARGETS, str(event.originator_id), changes)
 
 
-def _exhausted(target: Row, dial: Row) -> bool:
-    """No destination has tries left under the plan the finished dial ran under.
+def _exhausted(target: Row, plan: Plan, closed: int) -> bool:
+    """No destination is eligible any more under the plan the finished dial ran under,
+    with the destinations ``closed`` (a bit each) that its rule may just have closed.
 
     The target row is as it was before this event; a finish changes no try count.
     """
-    stored = decode_row({"plan": dial["plan"], **{d: target[d] for d in DESTINATIONS}})
-    plan = Plan(**stored["plan"])
+    stored = decode_row({d: target[d] for d in DESTINATIONS})
     destinations = [None if stored[d] is None else Address(**stored[d]) for d in DESTINATIONS]
     try_counts = [target[column] for column in TRY_COUNTS]
-    return plan.next_destination(destinations, try_counts) is None
+    shut = {n for n in range(DESTINATION_SLOTS) if closed >> n & 1}
+    return plan.next_destination(destinations, try_counts, shut) is None

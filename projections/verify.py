@@ -204,6 +204,9 @@ def target_row(target: Target) -> Row:
             else format_timestamp(target.last_dial_ended_at)
         ),
         "succeeded": int(target.succeeded),
+        "closed": sum(1 << n for n in target.closed_destinations),
+        "finished": int(target.finished_by is not None),
+        "retry_at": None if target.retry_at is None else format_timestamp(target.retry_at),
     }
     for n in range(DESTINATION_SLOTS):
         row[f"destination_{n}"] = to_json(target.destinations[n])

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 from uuid import UUID
 
 from pydantic import BaseModel, Field
@@ -94,7 +94,7 @@ class DispatchIn(BaseModel):
     plan: PlanChangesIn | None = None
     limit: int = Field(ge=1, le=LIMIT_MAX, description="How many targets to claim at most.")
 
-    def plan_changes(self) -> dict[str, int]:
+    def plan_changes(self) -> dict[str, Any]:
         return self.plan.changes() if self.plan else {}
 
 
@@ -114,7 +114,7 @@ class DialStartIn(BaseModel):
     )
     reference_id: str = Field(default="", max_length=REFERENCE_ID_MAX)
 
-    def plan_changes(self) -> dict[str, int]:
+    def plan_changes(self) -> dict[str, Any]:
         return self.plan.changes() if self.plan else {}
 
 

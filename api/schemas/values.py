@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
@@ -14,6 +14,7 @@ from domain.plan import (
     MAX_TRY_COUNT_LIMIT,
     TRY_INTERVAL_MAX_MS,
 )
+from domain.retry_rules import RETRY_RULES_MAX, RULE_REASON_MAX, Action
 
 TARGET_RULES = (
     "tel/whatsapp: E.164; sip: user@domain; email: an e-mail address; "
@@ -72,8 +73,34 @@ DialTimeout = Annotated[
 ]
 
 
+RULES_SAID = (
+    'What a failed dial\'s reason does, first match wins (case-insensitive; "*" matches '
+    "any); no match or no rules: retry after try_interval. In a request's plan, left out: "
+    "the outdial's; [] none."
+)
+
+
+class RetryRuleOut(BaseModel):
+    """A failed dial's reason and what it does to the target."""
+
+    reason: str = Field(examples=["busy"])
+    action: Action
+    retry_interval: TryInterval | None = Field(
+        default=None, description="ms; only with retry; left out: the plan's try_interval"
+    )
+
+
+class RetryRuleIn(RetryRuleOut):
+    model_config = STRICT_BODY
+
+    reason: str = Field(
+        min_length=1, max_length=RULE_REASON_MAX, examples=["busy"], description='or "*"'
+    )
+
+
 class PlanOut(BaseModel):
-    """How targets are dialed: tries per destination, ms between dials, ms until timeout."""
+    """How targets are dialed: tries per destination, ms between dials, ms until timeout,
+    and what a failed dial's reason does."""
 
     max_try_count_0: TryCount
     max_try_count_1: TryCount
@@ -82,6 +109,7 @@ class PlanOut(BaseModel):
     max_try_count_4: TryCount
     try_interval: TryInterval
     dial_timeout: DialTimeout
+    retry_rules: list[RetryRuleOut] = Field(description=RULES_SAID)
 
 
 class TryPlanQuery(BaseModel):
@@ -94,8 +122,9 @@ class TryPlanQuery(BaseModel):
     max_try_count_4: Annotated[TryCount | None, WholeNumber] = None
     try_interval: Annotated[TryInterval | None, WholeNumber] = None
 
-    def changes(self) -> dict[str, int]:
-        return self.model_dump(exclude_none=True)
+    def changes(self) -> dict[str, Any]:
+        changed: dict[str, Any] = self.model_dump(exclude_none=True)
+        return changed
 
 
 class PlanChangesIn(TryPlanQuery):
@@ -104,3 +133,6 @@ class PlanChangesIn(TryPlanQuery):
     model_config = STRICT_BODY
 
     dial_timeout: DialTimeout | None = None
+    retry_rules: list[RetryRuleIn] | None = Field(
+        default=None, max_length=RETRY_RULES_MAX, description=RULES_SAID
+    )

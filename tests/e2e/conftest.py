@@ -42,6 +42,7 @@ DEFAULT_PLAN = {
     "max_try_count_4": 1,
     "try_interval": 0,
     "dial_timeout": 60000,
+    "retry_rules": [],
 }
 # A target's fields on the wire, in the seed resource's order.
 SEED_ORDER = [

@@ -462,7 +462,7 @@ def test_a_read_model_of_the_release_before_the_contact_rules_gains_what_they_ne
             at=datetime(2026, 1, 1, tzinfo=UTC),
         )
         expected.append(created_row(target.collect_events()[0]))  # type: ignore[arg-type]
-    new = {*ADDRESSES, *ZONES}
+    new = {*ADDRESSES, *ZONES, "closed", "finished", "retry_at"}  # columns of later migrations
     with previous_release.connection(storage, READ_MODEL.file) as db:
         mark = "%s" if storage.database_url else "?"
         for row in expected:
