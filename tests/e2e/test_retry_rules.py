@@ -222,6 +222,7 @@ def test_do_not_call_finishes_the_target_and_lists_the_number_for_every_outdial(
     (dial,) = ok(dispatch(client, outdial["id"]))["result"]
     done = finish(client, dial, "fail", "do_not_call_requested")
     assert done["status"] == "done"  # TEL_1 is never dialed either
+    assert ok(client.get(targets_path(outdial["id"], target["id"])))["status"] == "done"
 
     listed = ok(client.get("/v1.0/do_not_call", params={"target": TEL_0}))["result"]
     (entry,) = listed
