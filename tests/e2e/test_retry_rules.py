@@ -5,7 +5,10 @@ themselves are tested where they live (tests/unit/test_retry_rules.py)."""
 
 from __future__ import annotations
 
+import json
+import re
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -321,3 +324,52 @@ def test_rules_leave_the_ready_time_on_the_wire_as_a_wire_timestamp(
     assert judged["ready_at"] == format_timestamp(
         parse_timestamp(ended["tm_end"]) + timedelta(minutes=5)
     )
+
+
+def documented_plan() -> dict[str, Any]:
+    """The plan docs/retry-rules.md shows, as its curl sends it."""
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "retry-rules.md").read_text()
+    found = re.search(r"/plan -H \"\$H\" -d '(\{.*?\})'", doc, re.S)
+    assert found is not None, "docs/retry-rules.md shows a plan with rules"
+    plan: dict[str, Any] = json.loads(found.group(1))
+    return plan
+
+
+def test_the_documented_timeline_is_what_the_service_does(
+    timed: TestClient, clock: FakeClock
+) -> None:
+    """Erin's rows in docs/retry-rules.md, dial by dial, under the plan it shows."""
+    client = timed
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "retry-rules.md").read_text()
+    clock.now = clock.now.replace(hour=10, minute=0, second=0, microsecond=0)  # the doc's
+    outdial = create_outdial(client)
+    ok(client.put(plan_path(outdial["id"]), json=documented_plan()))
+    erin = create_target(client, outdial["id"], TEL_0, TEL_1, name="Erin")
+
+    def dial_and_fail(reason: str, ring_s: int) -> dict[str, Any]:
+        (dial,) = ok(dispatch(client, outdial["id"]))["result"]
+        clock.advance(seconds=ring_s)
+        finish(client, dial, "fail", reason)
+        return availability(client, erin)
+
+    said = dial_and_fail("BUSY", 20)
+    assert "ready at 2026-01-01 10:05:20" in said["blocked_by"][0]["message"]
+    assert "by rule busy, 300 s" in said["blocked_by"][0]["message"]
+    assert "ready at 10:05:20 by rule busy, 300 s" in doc
+    clock.advance(seconds=300)
+    said = dial_and_fail("invalid_number", 11)
+    assert (said["next_destination"], said["blocked_by"][0]["rule"]) == (1, "TRY_INTERVAL")
+    assert abs(parse_timestamp(said["ready_at"]) - clock.now - timedelta(seconds=60)) < MS
+    clock.advance(seconds=60)
+    said = dial_and_fail("noanswer", 19)
+    assert said["blocked_by"][0]["message"].startswith("the try_interval has not passed")
+    clock.advance(seconds=60)
+    said = dial_and_fail("do_not_call_requested", 15)
+    (not_idle,) = [b for b in said["blocked_by"] if b["rule"] == "NOT_IDLE"]
+    assert not_idle["message"].startswith(
+        "the target is done: do_not_call_requested → do_not_call, dial "
+    )
+    assert "do_not_call_requested → do_not_call, dial …" in doc
+    assert said["ready_at"] is None
+    (entry,) = ok(client.get("/v1.0/do_not_call", params={"target": TEL_1}))["result"]
+    assert entry["reason"].endswith(": do_not_call_requested")
