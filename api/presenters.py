@@ -23,6 +23,7 @@ from domain.calling_window import CallingWindow
 from domain.do_not_call import DoNotCallEntry
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS, Plan
+from domain.retry_rules import Decision
 from domain.target import Dial, Target
 from domain.timeline import format_timestamp
 from projections.paging import Page
@@ -186,7 +187,8 @@ def events(records: Iterable[EventRecord]) -> list[Wire]:
 
 
 def replay(steps: Iterable[tuple[EventRecord, Target]]) -> list[Wire]:
-    """Each event, the target's state after it, and the fields it changed ([old, new]).
+    """Each event, the target's state after it, the fields it changed ([old, new]) and,
+    for a DialFinished a retry rule decided, that rule (else ``rule`` is null).
 
     Before Created there was no target, so its old values are null, not defaults.
     """
@@ -199,9 +201,30 @@ def replay(steps: Iterable[tuple[EventRecord, Target]]) -> list[Wire]:
             for field, value in state.items()
             if before is None or before[field] != value
         }
-        items.append({"event": event(record), "state": state, "changes": changes})
+        items.append(
+            {
+                "event": event(record),
+                "state": state,
+                "changes": changes,
+                "rule": _rule_of(record, after),
+            }
+        )
         before = state
     return items
+
+
+def _rule_of(record: EventRecord, after: Target) -> Wire | None:
+    """The rule that decided a DialFinished, read from the target just after it (its
+    dial's latest finish is this one), with what the domain says of the decision."""
+    if record.type != "DialFinished":
+        return None
+    decision = after.decision_of(record.data["dial_id"])
+    return None if decision is None else decided(decision)
+
+
+def decided(decision: Decision) -> Wire:
+    """A rule's decision on the wire: the rule, and ``said`` as people read it."""
+    return {**decision.rule.as_dict(), "said": decision.describe()}
 
 
 def to_wire(value: Any) -> Any:

@@ -92,8 +92,9 @@ def verify_read_model(settings: Settings, args: argparse.Namespace) -> int:
 
 
 def replay_target(settings: Settings, args: argparse.Namespace) -> int:
-    """Each event of a target and what it changed: one block per event, readable in an
-    80-column terminal; ``--json`` prints the wire form of GET .../replay instead."""
+    """Each event of a target and what it changed, and under a finish a retry rule
+    decided, the rule: one block per event, readable in an 80-column terminal;
+    ``--json`` prints the wire form of GET .../replay instead."""
     with bootstrap(settings) as services:
         steps = presenters.replay(replay_steps(stored_events(services.service, args.target_id)))
     if not steps:
@@ -111,6 +112,8 @@ def replay_target(settings: Settings, args: argparse.Namespace) -> int:
         said = [f"{name}={value}" for name, value in said_by(event)]
         if said:
             print(_fit("  " + "  ".join(said)))
+        if step["rule"] is not None:
+            print(_fit(f"  rule: {step['rule']['said']}"))
         for field, old, new in changed(step):
             print(_fit(f"  {field}: {new}" if old is None else f"  {field}: {old} -> {new}"))
     return 0

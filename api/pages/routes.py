@@ -27,7 +27,7 @@ from api.pages.session import (
     signing_in,
 )
 from api.pages.templating import STYLE, templates
-from api.pages.timeline import AXIS, ROW, WIDTH, duration_text, lay_out
+from api.pages.timeline import AXIS, ROW, WIDTH, duration_text, lay_out, rule_words
 from api.problems import Problem, Throttled, Unauthenticated, problem_of
 from api.schemas.common import OutdialId, PlainText, TargetId, parse_time
 from api.schemas.dials import DialResult
@@ -37,6 +37,7 @@ from application.errors import OutdialNotFound
 from application.history import EventRecord, replay_steps, target_events
 from domain.address import ADDRESS_FIELD_MAX
 from domain.errors import InvalidValue
+from domain.retry_rules import Decision
 from domain.target import REFERENCE_ID_MAX, Target
 from domain.text import NAME_MAX
 from projections.schema import DESTINATIONS
@@ -209,7 +210,9 @@ def target_page(
     queries: Queries,
     clock: Now,
 ) -> HTMLResponse:
-    """A target's timeline and its replay, read from the event store itself."""
+    """A target's timeline and its replay, read from the event store itself, with what
+    its plan's retry rules decided: each finish's rule, the destinations they closed and
+    the finish that made it done."""
     records: list[EventRecord] = []
     replayed: list[Target] = []
 
@@ -223,19 +226,43 @@ def target_page(
     last = replayed[0]  # target_events found at least the Created event
     judged, _ = service.availability(customer, outdial_id, target_id)
     outdial = queries.get_outdial(customer, outdial_id)
+    decisions = {dial_id: last.decision_of(dial.id) for dial_id, dial in last.dials.items()}
     return render(
         request,
         "target.html",
         target=steps[-1]["state"],
         outdial_name=outdial["name"] if outdial else "",
         steps=steps,
-        timeline=lay_out(records, last.dials, clock()),
+        timeline=lay_out(records, last.dials, clock(), decisions),
         dial_count=len(last.dials),
+        closed=last.closed_destinations,
+        decided=_decided(last, records),
         availability=judged,
         width=WIDTH,
         axis=AXIS,
         row_height=ROW,
     )
+
+
+def _decided(target: Target, records: list[EventRecord]) -> list[tuple[str, int | None]]:
+    """What the retry rules decided that still holds, as people read it, with the
+    version of the finish that decided it: each closed destination, then the finish."""
+    finished_at: dict[tuple[str, str], int] = {
+        (str(r.data["dial_id"]), r.data["reason"]): r.version
+        for r in records
+        if r.type == "DialFinished"
+    }
+
+    def at(decision: Decision) -> int | None:
+        return finished_at.get((str(decision.dial_id), decision.reason))
+
+    said = [
+        (f"destination {n} closed: {rule_words(target.closed[n])}", at(target.closed[n]))
+        for n in sorted(target.closed, key=int)
+    ]
+    if target.finished_by is not None and not target.succeeded:  # as availability says it
+        said.append((f"target finished: {rule_words(target.finished_by)}", at(target.finished_by)))
+    return said
 
 
 # The text filters of /v1.0/dials, with the same limits.

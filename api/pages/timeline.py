@@ -9,11 +9,12 @@ so the layout is tested without a browser.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from application.history import EventRecord
+from domain.retry_rules import Decision
 from domain.target import Dial
 
 # The drawing's coordinate system (the SVG scales to the page's width).
@@ -88,8 +89,16 @@ class Timeline:
         return self.height - 6
 
 
-def lay_out(events: Sequence[EventRecord], dials: dict[str, Dial], now: datetime) -> Timeline:
-    """The rows, markers and ticks of a target's history; ``now`` ends a dial in flight."""
+def lay_out(
+    events: Sequence[EventRecord],
+    dials: dict[str, Dial],
+    now: datetime,
+    decisions: Mapping[str, Decision | None] | None = None,
+) -> Timeline:
+    """The rows, markers and ticks of a target's history; ``now`` ends a dial in flight.
+    ``decisions``: by dial id, the retry rule that decided its finish (``decision_of``),
+    which its row says in place of the bare reason."""
+    decided = decisions or {}
     if not events:
         msg = "a target has at least its Created event"
         raise ValueError(msg)
@@ -115,7 +124,8 @@ def lay_out(events: Sequence[EventRecord], dials: dict[str, Dial], now: datetime
         )
         dial_id = str(event.data.get("dial_id", ""))
         if event.type == "DialStarted" and dial_id in dials:
-            row = _dial_row(dials[dial_id], AXIS + ROW * len(rows), x_of, now)
+            y = AXIS + ROW * len(rows)
+            row = _dial_row(dials[dial_id], decided.get(dial_id), y, x_of, now)
             rows.append(row)
             row_of_dial[dial_id] = row
         elif event.type == "DialFinished" and dial_id in row_of_dial:
@@ -138,13 +148,23 @@ def lay_out(events: Sequence[EventRecord], dials: dict[str, Dial], now: datetime
     )
 
 
-def _dial_row(dial: Dial, y: float, x_of: Position, now: datetime) -> Row:
+def rule_words(decision: Decision) -> str:
+    """What a rule decided, without the dial (the row or line already names it):
+    ``busy → retry after 300 s``."""
+    return decision.describe().removesuffix(f", dial {decision.dial_id}")
+
+
+def _dial_row(
+    dial: Dial, decision: Decision | None, y: float, x_of: Position, now: datetime
+) -> Row:
     ended = dial.ended_at or now
     left = x_of(dial.started_at)
     width = max(x_of(ended) - left, BAR_MIN)
     outcome = dial.result or "progressing"
     said = [outcome]
-    if dial.reason:
+    if decision is not None:
+        said.append(rule_words(decision))  # the reason, and what its rule did
+    elif dial.reason:
         said.append(dial.reason)
     if dial.timed_out:
         said.append("timed out")

@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from api.schemas.common import Timestamp
 from api.schemas.targets import TargetOut
+from api.schemas.values import RetryRuleOut
 
 
 class EventOut(BaseModel):
@@ -54,11 +55,25 @@ class DoNotCallEventsOut(BaseModel):
     result: list[DoNotCallEventOut]
 
 
+class ReplayRuleOut(RetryRuleOut):
+    """The retry rule of the dial's plan that decided this finish."""
+
+    said: str = Field(
+        description="The decision as people read it: the reason (for the rule * the "
+        "dial's own), the action and the dial.",
+        examples=["invalid_number → next_destination, dial 5e0d7d8b-8f5c-4b53-a1b7-0d3c4f8e9a10"],
+    )
+
+
 class ReplayStepOut(BaseModel):
     event: EventOut
     state: TargetOut = Field(description="The target after the event.")
     changes: dict[str, tuple[Any, Any]] = Field(
         description="The fields the event changed: [old, new]; old is null for Created."
+    )
+    rule: ReplayRuleOut | None = Field(
+        description="A DialFinished that a retry rule decided (a fail whose reason matched "
+        "a rule of the plan its DialStarted recorded): that rule; else null."
     )
 
 
