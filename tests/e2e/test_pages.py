@@ -165,6 +165,15 @@ def test_the_outdial_page_shows_its_plan_and_its_targets_filtered_by_status(
     assert "Alice" in every
     assert "Bob" in every
     assert "60000 ms" in every  # the plan's dial timeout
+    assert "No retry rules" in every
+    rules = [
+        {"reason": "busy", "action": "retry", "retry_interval": 300_000},
+        {"reason": "fax", "action": "next_destination"},
+    ]
+    ok(client.put(f"/v1.0/outdials/{made['outdial']['id']}/plan", json={"retry_rules": rules}))
+    ruled = text_of(signed_in.get(path))
+    assert "busy retry 300000 ms" in ruled
+    assert "fax next_destination" in ruled
     assert "Alice" in text_of(done)
     assert "Bob" not in text_of(done)
     assert "Bob" in text_of(unfiltered)  # an empty form field filters nothing
