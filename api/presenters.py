@@ -186,31 +186,76 @@ def events(records: Iterable[EventRecord]) -> list[Wire]:
     return [event(record) for record in records]
 
 
+# What an event can change of a target after its Created, in the order of the state:
+# status, try counts and times. The rest is the target's own and is only compared.
+_TRY_COUNT_FIELDS = tuple(f"try_count_{n}" for n in range(DESTINATION_SLOTS))
+_MOVED_FIELDS = ("status", *_TRY_COUNT_FIELDS, "tm_update", "tm_delete")
+
+
 def replay(steps: Iterable[tuple[EventRecord, Target]]) -> list[Wire]:
     """Each event, the target's state after it, the fields it changed ([old, new]) and,
     for a DialFinished a retry rule decided, that rule (else ``rule`` is null).
 
     Before Created there was no target, so its old values are null, not defaults.
+
+    Each state is ``target(after)``, built from the state before it: only status, try
+    counts and times are read again while the target's own values (ids, name, detail,
+    data, destinations, creation time) equal the ones the state before was made from, so
+    the states share those values' wire forms; once they differ (no event of today
+    changes them), the state is made whole again.
     """
     items: list[Wire] = []
     before: Wire | None = None
+    own: tuple[Any, ...] = ()
+    deleted_at: datetime | None = None
     for record, after in steps:
-        state = target(after)
-        changes = {
-            field: [None if before is None else before[field], value]
-            for field, value in state.items()
-            if before is None or before[field] != value
-        }
+        wired = event(record)
+        now_own = (
+            after.id,
+            after.outdial_id,
+            after.name,
+            after.detail,
+            after.data,
+            after.created_on,
+            *after.destinations,
+        )
+        if before is None or now_own != own:
+            state = target(after)
+            changes = _changes(before, state, state)
+        else:
+            state = before.copy()
+            state["status"] = after.status
+            try_counts = after.try_counts
+            for n, field in enumerate(_TRY_COUNT_FIELDS):
+                state[field] = try_counts[n]
+            modified_on = after.modified_on
+            state["tm_update"] = (
+                wired["timestamp"]
+                if modified_on is record.timestamp
+                else format_timestamp(modified_on)
+            )
+            if after.deleted_at is not deleted_at:
+                state["tm_delete"] = format_timestamp(after.deleted_at)
+            changes = _changes(before, state, _MOVED_FIELDS)
         items.append(
             {
-                "event": event(record),
+                "event": wired,
                 "state": state,
                 "changes": changes,
                 "rule": _rule_of(record, after),
             }
         )
-        before = state
+        before, own, deleted_at = state, now_own, after.deleted_at
     return items
+
+
+def _changes(before: Wire | None, after: Wire, fields: Iterable[str]) -> Wire:
+    """The fields among ``fields`` whose value differs, in that order, as [old, new]."""
+    if before is None:
+        return {field: [None, after[field]] for field in fields}
+    return {
+        field: [before[field], after[field]] for field in fields if before[field] != after[field]
+    }
 
 
 def _rule_of(record: EventRecord, after: Target) -> Wire | None:
@@ -229,6 +274,19 @@ def decided(decision: Decision) -> Wire:
 
 def to_wire(value: Any) -> Any:
     """A stored value as JSON: ids as strings, times as wire timestamps, values as objects."""
+    # The exact types first, each to what the checks below make of it; then the checks,
+    # for anything else (a subclass).
+    kind = type(value)
+    if kind in _AS_IS:
+        return value
+    if kind is UUID:
+        return str(value)
+    if kind is dict:
+        return {str(k): to_wire(v) for k, v in value.items()}
+    if kind is list or kind is tuple:
+        return [to_wire(v) for v in value]
+    if kind in _VALUES:
+        return value.as_dict()
     if value is None or isinstance(value, str | int | float):
         return value
     if isinstance(value, dict):
@@ -239,6 +297,11 @@ def to_wire(value: Any) -> Any:
         return str(value)
     if isinstance(value, datetime):
         return format_timestamp(value)
-    if isinstance(value, Address | Plan | CallingWindow):
+    if isinstance(value, _VALUES):
         return value.as_dict()
     return value
+
+
+# Values that are their own wire form (bool too, as an int would be), and value objects.
+_AS_IS = frozenset({str, int, bool, float, type(None)})
+_VALUES = (Address, Plan, CallingWindow)

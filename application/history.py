@@ -49,16 +49,32 @@ def event_record(event: CanMutateAggregate[UUID]) -> EventRecord:
     # Every field of the event's class, so one stored before a field existed shows its
     # default (an old DialStarted: actor "", manual false) like a new one.
     data = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
-    if dataclasses.is_dataclass(event):
-        for field in dataclasses.fields(event):
-            if field.name not in _EVENT_ENVELOPE and field.name not in data:
-                data[field.name] = getattr(event, field.name)
+    for name in _fields_of(type(event)):
+        if name not in data:
+            data[name] = getattr(event, name)
     return EventRecord(
         version=event.originator_version,
         type=type(event).__name__,
         timestamp=event.timestamp,
         data=data,
     )
+
+
+# The fields of each event class outside the envelope, in declaration order, looked up
+# once per class rather than by ``dataclasses.fields`` for every event.
+_FIELDS: dict[type, tuple[str, ...]] = {}
+
+
+def _fields_of(kind: type) -> tuple[str, ...]:
+    names = _FIELDS.get(kind)
+    if names is None:
+        names = (
+            tuple(f.name for f in dataclasses.fields(kind) if f.name not in _EVENT_ENVELOPE)
+            if dataclasses.is_dataclass(kind)
+            else ()
+        )
+        _FIELDS[kind] = names
+    return names
 
 
 def target_events(
