@@ -14,6 +14,8 @@ from collections.abc import Callable
 from uuid import UUID, uuid4
 
 import orjson
+from eventsourcing.application import Application
+from eventsourcing.domain import Aggregate
 
 from adapters.event_log import StoredEventLog
 from adapters.read_model_store import open_read_model
@@ -250,6 +252,62 @@ def _write_targets(app: OutdialService, customer: UUID, outdial: UUID, count: in
     return app.recorder.max_notification_id() or 0
 
 
+class _Bare(Aggregate):
+    """The smallest aggregate the library saves: the reference of the service's save."""
+
+
+class _BareApplication(Application[UUID]):
+    name = "benchbare"  # its own tables on PostgreSQL
+
+
+def _save_rates(
+    app: OutdialService, env: dict[str, str], customer: UUID, outdial: UUID, quick: bool
+) -> dict[int, tuple[float, float]]:
+    """{threads: (the service's saves/s, a bare library application's saves/s)}: each new
+    aggregate saved alone, from 1 thread and from 8, after a warm-up (the first saves of a
+    process open its connections). An earlier row timed 300 cold saves in one thread."""
+    own = {k: v for k, v in env.items() if k != "APPLICATION_RECORDER_TOPIC"}
+    if "SQLITE_DBNAME" in own:  # a file of its own, beside the service's
+        own["SQLITE_DBNAME"] += ".bare"
+    bare = _BareApplication(env={**own, "CREATE_TABLE": "y"})
+    count = 200 if quick else 2_000
+
+    def ours() -> None:
+        app.save(
+            Target.create(
+                target_id=uuid4(),
+                outdial_id=outdial,
+                customer_id=customer,
+                destinations=NEW.destinations,
+                at=app.clock(),
+            )
+        )
+
+    def theirs() -> None:
+        bare.save(_Bare())
+
+    def rate(save: Callable[[], None], threads: int) -> float:
+        each = count // threads
+
+        def run() -> None:
+            for _ in range(each):
+                save()
+
+        workers = [threading.Thread(target=run) for _ in range(threads)]
+        began = time.perf_counter()
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+        return each * threads / (time.perf_counter() - began)
+
+    for save in (ours, theirs):  # warm-up: connections, caches, the tables' first pages
+        rate(save, 8)
+    rates = {threads: (rate(ours, threads), rate(theirs, threads)) for threads in (1, 8)}
+    bare.close()
+    return rates
+
+
 def projection_and_rebuild(report: Report, *, quick: bool) -> None:
     sizes = {"sqlite": 2_000 if quick else 50_000, "postgres": 1_000 if quick else 30_000}
     for kind in STORES:
@@ -258,19 +316,7 @@ def projection_and_rebuild(report: Report, *, quick: bool) -> None:
             events = StoredEventLog(app, store.storage)
             customer = uuid4()
             outdial = app.create_outdial(customer).value.id
-            # The raw library: saving one new aggregate at a time.
-            began = time.perf_counter()
-            for _ in range(300):
-                app.save(
-                    Target.create(
-                        target_id=uuid4(),
-                        outdial_id=outdial,
-                        customer_id=customer,
-                        destinations=NEW.destinations,
-                        at=app.clock(),
-                    )
-                )
-            save_rate = 300 / (time.perf_counter() - began)
+            saves = _save_rates(app, store.storage.event_store_env(), customer, outdial, quick)
             # Writes going on while the live projection follows them.
             read_model = open_read_model(store.storage, events)
             projection = LiveProjection(read_model)
@@ -297,7 +343,17 @@ def projection_and_rebuild(report: Report, *, quick: bool) -> None:
             read_model.close()
             events.close()
             app.close()
-        report.add(Figure(kind, "raw library: save one new aggregate", save_rate, "saves/s"))
+        for threads, (ours, bare) in saves.items():
+            report.add(
+                Figure(
+                    kind,
+                    f"the service's save of one new target, {threads} thread(s), warm",
+                    ours,
+                    "saves/s",
+                    reference=bare,
+                    reference_name="a bare library application saving a bare aggregate",
+                )
+            )
         report.add(
             Figure(
                 kind,
