@@ -6,6 +6,7 @@ test module imports another.
 
 from __future__ import annotations
 
+import html
 import re
 import warnings
 from collections.abc import Iterator
@@ -166,6 +167,21 @@ def client(app: FastAPI, key: str) -> Iterator[TestClient]:
     """Acts for the first customer; the lifespan runs the read model and the sweeper."""
     with TestClient(app, headers=bearer(key)) as test_client:
         yield test_client
+
+
+@pytest.fixture
+def signed_in(app: FastAPI, client: TestClient, key: str) -> Iterator[TestClient]:
+    """A browser signed in as the first customer: the session cookie, no header."""
+    with TestClient(app, follow_redirects=False) as session:
+        session.get(f"/ui/outdials?token={key}")
+        assert "outdial_session" in session.cookies
+        yield session
+
+
+def text_of(page: Any) -> str:
+    """What a person reads on the page: its text without tags, spaces collapsed."""
+    without_tags = re.sub(r"<[^>]+>", " ", page.text)
+    return " ".join(html.unescape(without_tags).split())
 
 
 def ok(response: Any) -> Any:

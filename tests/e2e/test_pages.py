@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -26,24 +25,10 @@ from tests.e2e.conftest import (
     ok,
     serving_of,
     set_plan,
+    text_of,
 )
 
 pytestmark = pytest.mark.shared_app
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, client: TestClient, key: str) -> Iterator[TestClient]:
-    """A browser signed in as the first customer: the session cookie, no header."""
-    with TestClient(app, follow_redirects=False) as session:
-        session.get(f"/ui/outdials?token={key}")
-        assert "outdial_session" in session.cookies
-        yield session
-
-
-def text_of(page: Any) -> str:
-    """What a person reads on the page: its text without tags, spaces collapsed."""
-    without_tags = re.sub(r"<[^>]+>", " ", page.text)
-    return " ".join(html.unescape(without_tags).split())
 
 
 def campaign(client: TestClient) -> dict[str, Any]:

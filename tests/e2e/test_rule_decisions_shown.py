@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from datetime import timedelta
 from typing import Any
 from uuid import uuid4
@@ -29,6 +28,7 @@ from tests.e2e.conftest import (
     ok,
     serving_of,
     targets_path,
+    text_of,
 )
 
 pytestmark = pytest.mark.shared_app
@@ -40,21 +40,6 @@ RULES = [
 TIMEOUT_RETRIES = {"reason": "timeout", "action": "retry", "retry_interval": 600_000}
 CLOSED = "invalid_number → next_destination"
 WAITS = "busy → retry after 300 s"
-
-
-@pytest.fixture
-def signed_in(app: FastAPI, client: TestClient, key: str) -> Iterator[TestClient]:
-    """A browser signed in as the first customer: the session cookie, no header."""
-    with TestClient(app, follow_redirects=False) as session:
-        session.get(f"/ui/outdials?token={key}")
-        assert "outdial_session" in session.cookies
-        yield session
-
-
-def text_of(page: Any) -> str:
-    """What a person reads on the page: its text without tags, spaces collapsed."""
-    without_tags = re.sub(r"<[^>]+>", " ", page.text)
-    return " ".join(html.unescape(without_tags).split())
 
 
 def where(app: FastAPI) -> list[str]:

@@ -124,18 +124,6 @@ def plain_list(events: list[Any]) -> bytes:
 # -- histories -------------------------------------------------------------------------
 
 
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def service(clock: FakeClock) -> Iterator[OutdialService]:
-    in_memory = OutdialService(clock=clock)
-    yield in_memory
-    in_memory.close()
-
-
 def every_kind_of_step(service: OutdialService, clock: FakeClock) -> list[Any]:
     """A target's stored events: a retry by its rule, a manual start with a reference, a
     timeout and its late finish closing a destination, a finish with no rule, a success,
