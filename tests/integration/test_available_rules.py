@@ -2,7 +2,10 @@
 the domain's ``Target.availability`` answers, with every contact rule of SPEC §10 in play: a
 paused outdial, calling windows judged in numbers' zones (one zone, many zones, none) or the
 window's own, and do-not-call entries exact and by prefix, for every outdial or one,
-expired, removed and added again; on both stores."""
+expired, removed and added again; and the plans' retry rules: destinations closed, targets
+finished (and their addresses listed by do_not_call), own retry intervals not yet passed or
+passed, decided by finishes in time or late (after the service timed the dial out) under
+the rules of the plan each dial ran under; on both stores."""
 
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ from domain.address import Address
 from domain.calling_window import CallingWindow, number_time_zones
 from domain.do_not_call import EVERY_OUTDIAL
 from domain.plan import DEFAULT_PLAN, Plan
+from domain.target import Target
 from projections.available import Window
 from projections.queries import ReadModelQueries
 from projections.rebuild import catch_up
@@ -93,13 +97,74 @@ targets = st.lists(
     min_size=1,
     max_size=6,
 )
-plans = st.builds(
-    lambda tries, interval: DEFAULT_PLAN.with_changes(
-        {**{f"max_try_count_{n}": t for n, t in enumerate(tries)}, "try_interval": interval}
-    ),
-    st.lists(st.integers(0, 2), min_size=5, max_size=5),
-    st.sampled_from([0, 60_000]),
+# Few reasons, so that the rules often match the reasons dials finish with ("timeout": the
+# service's time-out).
+REASONS = ["busy", "noanswer", "timeout"]
+cased = st.builds(
+    lambda reason, case: case(reason),
+    st.sampled_from(REASONS),
+    st.sampled_from([str, str.upper, str.title]),
 )
+
+
+def wired(specs: list[tuple[str, str, int | None]]) -> list[dict[str, Any]]:
+    """Retry rules in their wire form, none after "*" (it would never match)."""
+    rules: list[dict[str, Any]] = []
+    for reason, action, interval in specs:
+        rule: dict[str, Any] = {"reason": reason, "action": action}
+        if action == "retry" and interval is not None:
+            rule["retry_interval"] = interval
+        rules.append(rule)
+        if reason == "*":
+            break
+    return rules
+
+
+# Every action, those that end a target less often; own intervals that end at once, before
+# the try_interval, within the week ``later`` spans, or after it.
+ACTIONS = ["retry", "next_destination", "retry", "next_destination", "finish", "do_not_call"]
+intervals = st.sampled_from([3_600_000, None, 0, 30_000, 86_400_000, 604_800_000])
+# 0 to 4 rules, mostly some.
+retry_rules: st.SearchStrategy[list[dict[str, Any]]] = st.lists(
+    st.tuples(cased | st.just("*"), st.sampled_from(ACTIONS), intervals),
+    min_size=1,
+    max_size=4,
+    unique_by=lambda spec: spec[0].casefold(),
+).map(wired) | st.just([])
+
+
+def plans_with(rules: st.SearchStrategy[list[dict[str, Any]]]) -> st.SearchStrategy[Plan]:
+    """Plans of 0 to 2 tries a destination, either try_interval, and these rules."""
+    return st.builds(
+        lambda tries, interval, rules: DEFAULT_PLAN.with_changes(
+            {
+                **{f"max_try_count_{n}": t for n, t in enumerate(tries)},
+                "try_interval": interval,
+                "retry_rules": rules,
+            }
+        ),
+        st.lists(st.sampled_from([2, 1, 0]), min_size=5, max_size=5),
+        st.sampled_from([0, 60_000]),
+        rules,
+    )
+
+
+plans = plans_with(retry_rules)
+# A dial made before the judgement: its own plan (None: the campaign's, the plan judged;
+# another's tries and rules decide otherwise what is exhausted and closed), what became of
+# it (finished; timed out; timed out and finished late; left in flight), the result and
+# the reason its caller gave.
+Dialed = tuple[Plan | None, str, str, str]
+a_dial: st.SearchStrategy[Dialed] = st.tuples(
+    st.none() | plans,
+    st.sampled_from(["finish", "late", "finish", "time_out", "in_flight"]),
+    st.sampled_from(["fail", "fail", "fail", "success"]),
+    cased | st.sampled_from(["", "normal"]),
+)
+# Dials, each of a target (an index into them), mostly some.
+dials: st.SearchStrategy[list[tuple[int, Dialed]]] = st.lists(
+    st.tuples(st.integers(0, 5), a_dial), min_size=1, max_size=5
+) | st.just([])
 entries = st.lists(
     st.tuples(
         st.sampled_from(ENTRY_TARGETS),
@@ -130,10 +195,10 @@ entries = st.lists(
 @given(
     destinations=targets,
     plan=plans,
-    dialed=st.lists(st.integers(0, 5), max_size=4),
+    dialed=dials,
     window=st.none() | windows,
     listed=entries,
-    paused=st.booleans(),
+    paused=st.sampled_from([False, False, True]),  # a paused outdial answers nothing
     later=st.integers(0, 7 * 24 * 60),
 )
 def test_available_answers_as_the_domain_judges(
@@ -144,7 +209,7 @@ def test_available_answers_as_the_domain_judges(
     clock: FakeClock,
     destinations: list[list[Address | None]],
     plan: Plan,
-    dialed: list[int],
+    dialed: list[tuple[int, Dialed]],
     window: dict[str, Any] | None,
     listed: list[tuple[tuple[str, str], str, str]],
     paused: bool,
@@ -157,11 +222,8 @@ def test_available_answers_as_the_domain_judges(
     service.change_outdial_plan(customer, outdial, plan.as_dict())
     made = service.create_targets(customer, outdial, [NewTarget(d) for d in destinations]).value
     ids = [t.id for t in made]
-    for pick in dialed:  # some tries used, some try_intervals running
-        target = ids[pick % len(ids)]
-        with suppress(*REFUSALS):
-            dial = service.start_dial(customer, outdial, target).value
-            service.finish_dial(customer, outdial, target, dial.id, result="fail", reason="busy")
+    for pick, dial in dialed:  # tries used, intervals running, rules deciding
+        _dial(service, clock, customer, outdial, ids[pick % len(ids)], *dial)
     scopes = {"every": EVERY_OUTDIAL, "this": outdial, "another": another}
     for (target_text, match), scope, fate in listed:
         expires = clock.now + timedelta(minutes=later // 2 + 1)  # past by then, or not
@@ -203,6 +265,8 @@ def test_available_answers_as_the_domain_judges(
             event("walks per zone key" if judged_window.walks is not None else "one walk")
     for availability in judged.values():  # what the examples reached (--hypothesis-show-statistics)
         event(" ".join(sorted({b.rule for b in availability.blocked_by})) or "available")
+    for target in ids:  # and what the retry rules had decided
+        event(_decided(service.get_target(customer, outdial, target), clock))
     assert {row["id"] for row in rows} == expected, _explain(judged, window, clock)
     assert [row["tm_update"] for row in rows] == sorted(row["tm_update"] for row in rows)
     for _ in range(2):  # dispatch's candidates: the same, from where they ended last
@@ -210,6 +274,156 @@ def test_available_answers_as_the_domain_judges(
             customer, outdial, plan=plan, now=clock.now, limit=100
         )
         assert sorted(candidates) == sorted(UUID(row["id"]) for row in rows)
+
+
+# Rules for every reason a dial of the focused property finishes with, and "*" or not after
+# them: most finishes decide something.
+decisive_rules = st.builds(
+    lambda specs, rest: wired([*specs, *rest]),
+    st.permutations(REASONS).flatmap(
+        lambda reasons: st.tuples(
+            *(st.tuples(st.just(reason), st.sampled_from(ACTIONS), intervals) for reason in reasons)
+        )
+    ),
+    st.lists(st.tuples(st.just("*"), st.sampled_from(ACTIONS), intervals), max_size=1),
+)
+decisive_plans = plans_with(decisive_rules)
+a_decisive_dial: st.SearchStrategy[Dialed] = st.tuples(
+    st.none() | decisive_plans,
+    st.sampled_from(["finish", "late", "finish", "time_out", "finish", "in_flight"]),
+    st.sampled_from(["fail", "fail", "fail", "success"]),
+    cased,
+)
+# Numbers some targets share: a do_not_call rule's entry for one blocks the others.
+NUMBERS = [Address("tel", f"+82110000000{n}") for n in range(1, 4)]
+# Targets of one to three destinations, each with dials one after another.
+lives = st.lists(
+    st.tuples(
+        st.lists(st.sampled_from(NUMBERS), min_size=1, max_size=3),
+        st.lists(a_decisive_dial, min_size=1, max_size=4),
+    ),
+    min_size=1,
+    max_size=5,
+)
+
+
+@settings(
+    max_examples=examples(25),
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
+@example(  # a closed destination is the only one with tries left under the plan changed
+    plan=DEFAULT_PLAN.with_changes(
+        {"retry_rules": [{"reason": "busy", "action": "next_destination"}]}
+    ),
+    lives=[([NUMBERS[0], NUMBERS[1]], [(None, "finish", "fail", "Busy")])],
+    other=DEFAULT_PLAN.with_changes({"max_try_count_0": 2, "max_try_count_1": 0}),
+    waits=[61],
+)
+@example(  # a rule's own interval ends before the plan's try_interval, and then after it
+    plan=DEFAULT_PLAN.with_changes(
+        {
+            "max_try_count_0": 2,
+            "try_interval": 60_000,
+            "retry_rules": [
+                {"reason": "busy", "action": "retry", "retry_interval": 0},
+                {"reason": "*", "action": "retry", "retry_interval": 3_600_000},
+            ],
+        }
+    ),
+    lives=[
+        ([NUMBERS[0]], [(None, "finish", "fail", "BUSY")]),
+        ([NUMBERS[1]], [(None, "finish", "fail", "noanswer")]),
+    ],
+    other=DEFAULT_PLAN.with_changes({"max_try_count_0": 2}),
+    waits=[1, 61, 3_600],
+)
+@given(
+    plan=decisive_plans,
+    lives=lives,
+    other=decisive_plans,
+    # Judged at once, then after each of these waits (s): past the try_interval and the
+    # shorter rules' intervals, past an hour, a day, a week.
+    waits=st.lists(st.sampled_from([1, 61, 3_600, 86_400, 604_800]), min_size=1, max_size=4),
+)
+def test_available_answers_as_the_domain_judges_what_retry_rules_decided(
+    storage: Storage,
+    stored_service: OutdialService,
+    events: StoredEventLog,
+    view: ReadModelView,
+    clock: FakeClock,
+    plan: Plan,
+    lives: list[tuple[list[Address], list[Dialed]]],
+    other: Plan,
+    waits: list[int],
+) -> None:
+    """Without the contact rules: targets whose destinations a rule closed (available by
+    another destination with tries left under the plan judged, or by none), finished by a
+    rule, or waiting for a rule's own interval, at once and later; the dials ran under the
+    campaign's plan, or one of their own with other tries and rules; judged under the
+    campaign's plan, and under ``other`` (a plan changed since)."""
+    service = stored_service
+    customer = uuid4()
+    outdial = service.create_outdial(customer).value.id
+    service.change_outdial_plan(customer, outdial, plan.as_dict())
+    news = [NewTarget([*numbers, *[None] * (5 - len(numbers))]) for numbers, _ in lives]
+    ids = [t.id for t in service.create_targets(customer, outdial, news).value]
+    for target, (_, dialed) in zip(ids, lives, strict=True):
+        for dial in dialed:
+            _dial(service, clock, customer, outdial, target, *dial)
+    catch_up(events, view)
+    queries = ReadModelQueries(view)
+    for wait in [0, *waits]:
+        clock.advance(seconds=wait)
+        for judged_by in (plan, other):
+            judged = {
+                t: service.availability(customer, outdial, t, plan_changes=judged_by.as_dict())[0]
+                for t in ids
+            }
+            for t, availability in judged.items():
+                rules = " ".join(sorted({b.rule for b in availability.blocked_by})) or "available"
+                event(f"{rules}; {_decided(service.get_target(customer, outdial, t), clock)}")
+            rows = queries.available_targets(
+                customer, outdial, plan=judged_by, now=clock.now, limit=100
+            )
+            expected = {str(t) for t, a in judged.items() if a.available}
+            assert {row["id"] for row in rows} == expected, _explain(judged, None, clock)
+            candidates = queries.available_target_ids(
+                customer, outdial, plan=judged_by, now=clock.now, limit=100
+            )
+            assert sorted(candidates) == sorted(UUID(row["id"]) for row in rows)
+
+
+def _dial(
+    service: OutdialService,
+    clock: FakeClock,
+    customer: UUID,
+    outdial: UUID,
+    target: UUID,
+    own: Plan | None,
+    fate: str,
+    result: str,
+    reason: str,
+) -> None:
+    """One dial of the target, under the campaign's plan or its ``own``; ``fate``: finished
+    in time, timed out by the service, timed out and then finished late, or left in flight.
+    Nothing when the target may not be dialed."""
+    changes = None if own is None else own.as_dict()
+    with suppress(*REFUSALS):
+        dial = service.start_dial(customer, outdial, target, plan_changes=changes).value
+        if fate in ("time_out", "late"):
+            clock.advance(milliseconds=dial.plan.dial_timeout + 1)
+            service.time_out_dial(target, dial.id)
+        if fate in ("finish", "late"):
+            service.finish_dial(customer, outdial, target, dial.id, result=result, reason=reason)
+
+
+def _decided(target: Target, clock: FakeClock) -> str:
+    """What the retry rules decided of a target, for the statistics."""
+    retry_at = target.retry_at
+    waits = "none" if retry_at is None else "ahead" if retry_at > clock.now else "passed"
+    finished = target.finished_by is not None
+    return f"rules: closed {len(target.closed)}, finished {finished}, retry_at {waits}"
 
 
 def _explain(judged: dict[UUID, Any], window: dict[str, Any] | None, clock: FakeClock) -> str:
