@@ -31,6 +31,8 @@ from projections.queries import ReadModelQueries
 from projections.rebuild import catch_up
 from projections.store import ReadModelView
 from tests.conftest import FakeClock, examples
+from tests.retry_rule_strategies import cased as rule_reasons
+from tests.retry_rule_strategies import wired
 
 # Numbers of one zone, of dozens (a US toll-free number), of none, numbers that share
 # prefixes, and addresses that are no number (one shaped like a number's prefix).
@@ -100,24 +102,7 @@ targets = st.lists(
 # Few reasons, so that the rules often match the reasons dials finish with ("timeout": the
 # service's time-out).
 REASONS = ["busy", "noanswer", "timeout"]
-cased = st.builds(
-    lambda reason, case: case(reason),
-    st.sampled_from(REASONS),
-    st.sampled_from([str, str.upper, str.title]),
-)
-
-
-def wired(specs: list[tuple[str, str, int | None]]) -> list[dict[str, Any]]:
-    """Retry rules in their wire form, none after "*" (it would never match)."""
-    rules: list[dict[str, Any]] = []
-    for reason, action, interval in specs:
-        rule: dict[str, Any] = {"reason": reason, "action": action}
-        if action == "retry" and interval is not None:
-            rule["retry_interval"] = interval
-        rules.append(rule)
-        if reason == "*":
-            break
-    return rules
+cased = rule_reasons(REASONS)
 
 
 # Every action, those that end a target less often; own intervals that end at once, before

@@ -22,28 +22,13 @@ from application.service import OutdialService
 from projections.rebuild import catch_up
 from projections.verify import verify
 from tests.conftest import FakeClock, examples, new_target
+from tests.retry_rule_strategies import cased as rule_reasons
+from tests.retry_rule_strategies import wired
 
 REASONS = ["busy", "noanswer", "invalid_number", "amd", "timeout"]
-cased = st.builds(
-    lambda reason, case: case(reason),
-    st.sampled_from(REASONS),
-    st.sampled_from([str, str.upper, str.title]),
-)
+cased = rule_reasons(REASONS)
 # A finish's reason: one a rule may name (in any case), or another.
 reasons = cased | st.sampled_from(["", "normal", "no answer"])
-
-
-def wired(specs: list[tuple[str, str, int | None]]) -> list[dict[str, Any]]:
-    """Retry rules in their wire form, none after "*" (it would never match)."""
-    rules: list[dict[str, Any]] = []
-    for reason, action, interval in specs:
-        rule: dict[str, Any] = {"reason": reason, "action": action}
-        if action == "retry" and interval is not None:
-            rule["retry_interval"] = interval
-        rules.append(rule)
-        if reason == "*":
-            break
-    return rules
 
 
 def rule_lists(min_size: int) -> st.SearchStrategy[list[dict[str, Any]]]:
