@@ -61,8 +61,13 @@ class ChangedRows(Rows):
     of events touching a row several times costs one read and one write of it.
     """
 
-    def __init__(self, cursor: Cursor, placeholders: PlaceholderStyle) -> None:
+    def __init__(
+        self, cursor: Cursor, placeholders: PlaceholderStyle, *, remember: int = 0
+    ) -> None:
         super().__init__(cursor, placeholders)
+        # Rows written out stay known, up to this many of the newest, so a long
+        # transaction (a rebuild) does not read back what it has just written.
+        self._remember = remember
         self._known: dict[tuple[str, str], Row] = {}
         self._inserted: set[tuple[str, str]] = set()
         self._changed: dict[tuple[str, str], set[str]] = {}
@@ -148,7 +153,9 @@ class ChangedRows(Rows):
                 f"VALUES ({', '.join(f':{c}' for c in columns)}) ON CONFLICT DO NOTHING"
             )
             self._cursor.executemany(self._sql(statement), list(members.values()))
-        self._known.clear()
+        if len(self._known) > self._remember:
+            for key in list(self._known)[: len(self._known) - self._remember]:
+                del self._known[key]
         self._inserted.clear()
         self._changed.clear()
         self._absent.clear()
@@ -160,6 +167,7 @@ class ChangedRows(Rows):
     def execute(self, statement: str, params: Mapping[str, Any] | None = None) -> None:
         self.flush()
         super().execute(statement, params)
+        self._known.clear()  # a statement may have changed any row
 
 
 class PlaceholderStyle(Protocol):

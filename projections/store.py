@@ -20,6 +20,9 @@ from projections.schema import COLUMNS, SECRETS, STATUS, Row
 # Pinned: the view is configured by READMODEL_* settings, and on PostgreSQL its tracking
 # table is readmodel_tracking; a rename would orphan the stored position.
 VIEW_NAME = "readmodel"
+# Rows a rebuild keeps in memory once written out: a target's later events usually come
+# soon after its first, and are then applied without reading its row back.
+REBUILD_REMEMBERED = 10_000
 
 
 class ReadModelView(TrackingRecorder, ABC):
@@ -98,7 +101,7 @@ class ReadModelView(TrackingRecorder, ABC):
         """
         with self._writing() as cursor:
             self._lock_tracking(cursor)
-            rows = ChangedRows(cursor, self.placeholders)
+            rows = ChangedRows(cursor, self.placeholders, remember=REBUILD_REMEMBERED)
             last = position()
             for table in COLUMNS:
                 rows.execute(f"DELETE FROM {table}")
