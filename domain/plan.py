@@ -7,14 +7,14 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from domain.errors import InvalidValue
-from domain.retry_rules import RetryRule, checked_rules, rule_for
+from domain.retry_rules import RETRY_INTERVAL_MAX_MS, RetryRule, checked_rules, rule_for
 
 if TYPE_CHECKING:
     from domain.address import Address
 
 DESTINATION_SLOTS = 5
 MAX_TRY_COUNT_LIMIT = 100
-TRY_INTERVAL_MAX_MS = 604_800_000
+TRY_INTERVAL_MAX_MS = RETRY_INTERVAL_MAX_MS
 DIAL_TIMEOUT_MIN_MS = 1_000
 DIAL_TIMEOUT_MAX_MS = 86_400_000
 

@@ -27,7 +27,9 @@ RETRY_RULES_MAX = 32
 ANY_REASON = "*"
 # A dial's reason is cut to this length when recorded, so a longer rule could never match.
 RULE_REASON_MAX = 64
-RETRY_INTERVAL_MAX_MS = 604_800_000  # the plan's try_interval range
+# The longest wait between dials, a week: a rule's retry_interval and the plan's
+# try_interval (domain.plan) share it.
+RETRY_INTERVAL_MAX_MS = 604_800_000
 
 
 @dataclass(frozen=True)
@@ -67,6 +69,15 @@ class RetryRule:
                     f"{field}.retry_interval", f"must be between 0 and {RETRY_INTERVAL_MAX_MS}"
                 )
         return cls(reason, str(action), interval)
+
+    @property
+    def closes_destination(self) -> bool:
+        return self.action == "next_destination"
+
+    @property
+    def finishes(self) -> bool:
+        """``finish``, and ``do_not_call`` (which also lists the dialed address)."""
+        return self.action in ("finish", "do_not_call")
 
     def matches(self, reason: str) -> bool:
         return self.reason == ANY_REASON or self.reason.casefold() == reason.casefold()

@@ -518,9 +518,9 @@ class Target(Aggregate):
         if rule is None:
             return None
         decision = Decision(dial.id, reason, rule)
-        if rule.action == "next_destination":
+        if rule.closes_destination:
             self.closed = {**self.closed, str(dial.destination_index): decision}
-        elif rule.action in ("finish", "do_not_call") and self.finished_by is None:
+        elif rule.finishes and self.finished_by is None:
             self.finished_by = decision
         return decision if rule.action == "retry" else None
 

@@ -171,9 +171,9 @@ def dial_finished(rows: ChangedRows, event: Target.DialFinished) -> None:
     plan = Plan.from_dict(decode_row({"plan": dial["plan"]})["plan"])
     rule = plan.rule_for(event.result, event.reason)
     closed, finished = target["closed"], bool(target["finished"])
-    if rule is not None and rule.action == "next_destination":
+    if rule is not None and rule.closes_destination:
         closed |= 1 << dial["destination_index"]
-    finished = finished or (rule is not None and rule.action in ("finish", "do_not_call"))
+    finished = finished or (rule is not None and rule.finishes)
     dial_changes: dict[str, Any] = {"result": event.result, "reason": event.reason}
     target_changes: dict[str, Any] = {
         "succeeded": int(succeeded),
