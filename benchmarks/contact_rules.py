@@ -25,7 +25,8 @@ import orjson
 from adapters.event_log import StoredEventLog
 from adapters.read_model_store import open_read_model
 from application.service import NewEntry, NewTarget, OutdialService
-from benchmarks.load import Request, RequestFactory, run_load
+from benchmarks.load import RequestFactory, run_load
+from benchmarks.paths import dispatch_load
 from benchmarks.report import Figure, Report
 from benchmarks.servers import PYTHON, Server, service
 from benchmarks.stores import Store, fresh
@@ -213,19 +214,8 @@ def _contact_rules_on(report: Report, kind: str, targets: int, listed: int) -> N
 def _dispatch(server: Server, outdial_id: str, dialable: set[str]) -> tuple[int, int, int, float]:
     """4 dispatchers until every dialable target is claimed: (claimed, claimed twice,
     claimed though blocked or closed, claims per second)."""
-    body = orjson.dumps({"limit": LIMIT})
-
-    def claim(client: int, n: int, last: bytes) -> Request:
-        return "POST", f"/v1.0/outdials/{outdial_id}/dispatch", body
-
-    result = run_load(
-        server.url,
-        claim,
-        clients=4,
-        seconds=3600,
-        headers=server.headers,
-        requests_per_client=len(dialable) // (4 * LIMIT) + 2,
-        keep_answers=True,
+    result = dispatch_load(
+        server, outdial_id, limit=LIMIT, requests=len(dialable) // (4 * LIMIT) + 2
     )
     dials = [dial for answer in result.answers for dial in orjson.loads(answer)["result"]]
     claimed = Counter(dial["outdial_target_id"] for dial in dials)

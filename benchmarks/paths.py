@@ -30,6 +30,25 @@ class PathFigures:
         return self.dial_cycle.rate / 2
 
 
+def dispatch_load(server: Server, outdial_id: str, *, limit: int, requests: int) -> LoadResult:
+    """4 dispatchers claiming ``limit`` targets a request, ``requests`` each, with every
+    answer kept (the dials claimed)."""
+    body = orjson.dumps({"limit": limit})
+
+    def claim(client: int, n: int, last: bytes) -> Request:
+        return "POST", f"/v1.0/outdials/{outdial_id}/dispatch", body
+
+    return run_load(
+        server.url,
+        claim,
+        clients=4,
+        seconds=3600,
+        headers=server.headers,
+        requests_per_client=requests,
+        keep_answers=True,
+    )
+
+
 def measure_paths(server: Server, *, seconds: float, clients: int = 8) -> PathFigures:
     with server.client() as http:
         outdial = http.post("/v1.0/outdials", json={"name": "bench"}).json()["id"]

@@ -22,7 +22,7 @@ from adapters.read_model_store import open_read_model
 from application.service import NewTarget, OutdialService
 from benchmarks.contact_rules import contact_rules
 from benchmarks.load import LoadResult, Request, run_load
-from benchmarks.paths import PathFigures, measure_paths
+from benchmarks.paths import PathFigures, dispatch_load, measure_paths
 from benchmarks.report import Figure, Report
 from benchmarks.servers import Server, nothing, reference, service
 from benchmarks.stores import fresh
@@ -201,20 +201,7 @@ def _dispatchers_on(report: Report, kind: str, count: int, *, workers: int = 1) 
                     content=BATCH_BODY,
                     headers={"Content-Type": "application/json"},
                 )
-        body = orjson.dumps({"limit": 10})
-
-        def claim(client: int, n: int, last: bytes) -> Request:
-            return "POST", f"/v1.0/outdials/{outdial}/dispatch", body
-
-        result = run_load(
-            server.url,
-            claim,
-            clients=4,
-            seconds=3600,
-            headers=server.headers,
-            requests_per_client=count // 40 + 2,
-            keep_answers=True,
-        )
+        result = dispatch_load(server, outdial, limit=10, requests=count // 40 + 2)
         claimed = Counter(
             dial["outdial_target_id"]
             for answer in result.answers
