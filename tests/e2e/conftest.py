@@ -206,7 +206,7 @@ def create_outdial(client: TestClient, **body: Any) -> dict[str, Any]:
     return outdial
 
 
-def set_plan(client: TestClient, outdial_id: str, **plan: int) -> dict[str, Any]:
+def set_plan(client: TestClient, outdial_id: str, **plan: Any) -> dict[str, Any]:
     outdial: dict[str, Any] = ok(client.put(f"/v1.0/outdials/{outdial_id}/plan", json=plan))
     return outdial
 

@@ -29,6 +29,7 @@ from tests.e2e.conftest import (
     finish,
     new_key,
     ok,
+    set_plan,
     targets_path,
 )
 
@@ -66,11 +67,11 @@ def test_a_plan_holds_its_rules_and_a_change_without_them_keeps_them(
 ) -> None:
     outdial = create_outdial(client)
     assert outdial["plan"] == DEFAULT_PLAN  # no rules: every failure retries, as before
-    changed = ok(client.put(plan_path(outdial["id"]), json={"retry_rules": RULES}))
+    changed = set_plan(client, outdial["id"], **{"retry_rules": RULES})
     assert changed["plan"] == {**DEFAULT_PLAN, "retry_rules": RULES}
-    kept = ok(client.put(plan_path(outdial["id"]), json={"try_interval": 60_000}))
+    kept = set_plan(client, outdial["id"], **{"try_interval": 60_000})
     assert kept["plan"]["retry_rules"] == RULES
-    cleared = ok(client.put(plan_path(outdial["id"]), json={"retry_rules": []}))
+    cleared = set_plan(client, outdial["id"], **{"retry_rules": []})
     assert cleared["plan"]["retry_rules"] == []
     events = ok(client.get(f"/v1.0/outdials/{outdial['id']}/events"))["result"]
     assert [e["data"]["plan"]["retry_rules"] for e in events if e["type"] == "PlanChanged"] == [
@@ -114,7 +115,7 @@ def test_a_plan_with_a_rule_that_cannot_be_is_400_naming_the_field_and_changes_n
     client: TestClient, rules: Any, field: str
 ) -> None:
     outdial = create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json={"retry_rules": RULES}))
+    set_plan(client, outdial["id"], **{"retry_rules": RULES})
     refused = error_of(client.put(plan_path(outdial["id"]), json={"retry_rules": rules}), 400)
     assert field in refused["message"]
     assert ok(client.get(f"/v1.0/outdials/{outdial['id']}"))["plan"]["retry_rules"] == RULES
@@ -127,16 +128,15 @@ def test_rules_decide_by_reason_what_the_next_dispatch_does(
     still has tries; fax finishes the target. No rule for noanswer: the plan's interval."""
     client = timed
     outdial = create_outdial(client)
-    ok(
-        client.put(
-            plan_path(outdial["id"]),
-            json={
-                "max_try_count_0": 5,
-                "max_try_count_1": 5,
-                "try_interval": 60_000,
-                "retry_rules": RULES,
-            },
-        )
+    set_plan(
+        client,
+        outdial["id"],
+        **{
+            "max_try_count_0": 5,
+            "max_try_count_1": 5,
+            "try_interval": 60_000,
+            "retry_rules": RULES,
+        },
     )
     target = create_target(client, outdial["id"], TEL_0, TEL_1)
 
@@ -190,7 +190,7 @@ def test_a_closed_destination_is_named_when_no_destination_is_left(
     client: TestClient,
 ) -> None:
     outdial = create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json={"max_try_count_0": 3, "retry_rules": RULES}))
+    set_plan(client, outdial["id"], **{"max_try_count_0": 3, "retry_rules": RULES})
     target = create_target(client, outdial["id"], TEL_0)
     (dial,) = ok(dispatch(client, outdial["id"]))["result"]
     assert finish(client, dial, "fail", "invalid_number")["status"] == "done"
@@ -204,7 +204,7 @@ def test_a_request_plan_brings_its_own_rules_or_none(client: TestClient) -> None
     """A dispatch's plan without rules keeps the outdial's; "retry_rules": [] dials under
     none, so busy is then an ordinary failure that retries."""
     outdial = create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json={"max_try_count_0": 2, "retry_rules": RULES}))
+    set_plan(client, outdial["id"], **{"max_try_count_0": 2, "retry_rules": RULES})
     for number in (TEL_0, TEL_1):
         create_target(client, outdial["id"], number)
     (with_rules,) = ok(dispatch(client, outdial["id"], plan={"try_interval": 0}))["result"]
@@ -219,7 +219,7 @@ def test_do_not_call_finishes_the_target_and_lists_the_number_for_every_outdial(
     client: TestClient, key: str
 ) -> None:
     outdial, other = create_outdial(client), create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json={"max_try_count_0": 3, "retry_rules": RULES}))
+    set_plan(client, outdial["id"], **{"max_try_count_0": 3, "retry_rules": RULES})
     target = create_target(client, outdial["id"], TEL_0, TEL_1)
     elsewhere = create_target(client, other["id"], TEL_0)
     (dial,) = ok(dispatch(client, outdial["id"]))["result"]
@@ -243,7 +243,7 @@ def test_do_not_call_finishes_the_target_and_lists_the_number_for_every_outdial(
 
 def test_a_removed_entry_is_put_back_for_good_by_the_rule(client: TestClient) -> None:
     outdial = create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json={"retry_rules": RULES}))
+    set_plan(client, outdial["id"], **{"retry_rules": RULES})
     (added,) = ok(client.post("/v1.0/do_not_call", json={"entries": [{"target": TEL_0}]}))["result"]
     ok(client.delete(f"/v1.0/do_not_call/{added['id']}"))
     create_target(client, outdial["id"], TEL_0)
@@ -262,16 +262,15 @@ def test_the_sweepers_timeout_and_a_late_finish_follow_their_own_reasons_rules(
     client = timed
     outdial = create_outdial(client)
     rules = [{"reason": "timeout", "action": "next_destination"}, *RULES]
-    ok(
-        client.put(
-            plan_path(outdial["id"]),
-            json={
-                "max_try_count_0": 3,
-                "max_try_count_1": 3,
-                "dial_timeout": 30_000,
-                "retry_rules": rules,
-            },
-        )
+    set_plan(
+        client,
+        outdial["id"],
+        **{
+            "max_try_count_0": 3,
+            "max_try_count_1": 3,
+            "dial_timeout": 30_000,
+            "retry_rules": rules,
+        },
     )
     target = create_target(client, outdial["id"], TEL_0, TEL_1)
     path = targets_path(outdial["id"], target["id"])
@@ -298,12 +297,7 @@ def test_the_sweepers_timeout_and_a_late_finish_follow_their_own_reasons_rules(
 
 def test_a_success_is_never_judged_by_the_rules(client: TestClient) -> None:
     outdial = create_outdial(client)
-    ok(
-        client.put(
-            plan_path(outdial["id"]),
-            json={"retry_rules": [{"reason": "*", "action": "do_not_call"}]},
-        )
-    )
+    set_plan(client, outdial["id"], **{"retry_rules": [{"reason": "*", "action": "do_not_call"}]})
     create_target(client, outdial["id"], TEL_0)
     (dial,) = ok(dispatch(client, outdial["id"]))["result"]
     assert finish(client, dial, "success", "normal")["status"] == "done"
@@ -315,7 +309,7 @@ def test_rules_leave_the_ready_time_on_the_wire_as_a_wire_timestamp(
 ) -> None:
     client = timed
     outdial = create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json={"retry_rules": RULES[:1], "max_try_count_0": 2}))
+    set_plan(client, outdial["id"], **{"retry_rules": RULES[:1], "max_try_count_0": 2})
     target = create_target(client, outdial["id"], TEL_0)
     (dial,) = ok(dispatch(client, outdial["id"]))["result"]
     finish(client, dial, "fail", "busy")
@@ -343,7 +337,7 @@ def test_the_documented_timeline_is_what_the_service_does(
     doc = (Path(__file__).resolve().parents[2] / "docs" / "retry-rules.md").read_text()
     clock.now = clock.now.replace(hour=10, minute=0, second=0, microsecond=0)  # the doc's
     outdial = create_outdial(client)
-    ok(client.put(plan_path(outdial["id"]), json=documented_plan()))
+    set_plan(client, outdial["id"], **documented_plan())
     erin = create_target(client, outdial["id"], TEL_0, TEL_1, name="Erin")
 
     def dial_and_fail(reason: str, ring_s: int) -> dict[str, Any]:

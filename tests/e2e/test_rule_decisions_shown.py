@@ -27,6 +27,7 @@ from tests.e2e.conftest import (
     create_target,
     ok,
     serving_of,
+    set_plan,
     targets_path,
     text_of,
 )
@@ -53,7 +54,7 @@ def where(app: FastAPI) -> list[str]:
 def outdial_with_rules(client: TestClient, *rules: dict[str, Any]) -> str:
     outdial: str = create_outdial(client, name="rules list")["id"]
     plan = {"max_try_count_0": 2, "retry_rules": [*RULES, *rules]}
-    ok(client.put(f"/v1.0/outdials/{outdial}/plan", json=plan))
+    set_plan(client, outdial, **plan)
     return outdial
 
 

@@ -35,6 +35,7 @@ from domain.plan import Plan
 from domain.retry_rules import RetryRule
 from domain.target import TIMEOUT_REASON, Dial, Target
 from tests.conftest import FakeClock, examples
+from tests.retry_rule_strategies import wired
 
 # Reasons rules are written for ("timeout": the service's own finish of a dial), and one
 # as long as a rule's reason may be, which a longer reason matches once it is cut to 64.
@@ -45,31 +46,17 @@ ACTIONS = ["retry", "next_destination", "retry", "next_destination", "finish", "
 cases = st.sampled_from([str, str.upper, str.title, str.swapcase])
 
 
-def wired_rules(specs: list[tuple[str, Any, str, int | None]]) -> list[dict[str, Any]]:
-    """Rules in their wire form, none after ``"*"`` (it would never match)."""
-    wired: list[dict[str, Any]] = []
-    for reason, case, action, interval in specs:
-        rule: dict[str, Any] = {"reason": case(reason), "action": action}
-        if action == "retry" and interval is not None:
-            rule["retry_interval"] = interval
-        wired.append(rule)
-        if reason == "*":
-            break
-    return wired
-
-
 # 0 to 4 rules, mostly some (with none, every failure retries as before rules).
 retry_rules: st.SearchStrategy[list[dict[str, Any]]] = st.lists(
     st.tuples(
-        st.sampled_from([*RULE_REASONS, "*"]),
-        cases,
+        st.builds(lambda reason, case: case(reason), st.sampled_from([*RULE_REASONS, "*"]), cases),
         st.sampled_from(ACTIONS),
         st.sampled_from([30_000, None, 1_000, 90_000, 0]),
     ),
     min_size=1,
     max_size=4,
-    unique_by=lambda spec: spec[0],
-).map(wired_rules) | st.just([])
+    unique_by=lambda spec: spec[0].casefold(),
+).map(wired) | st.just([])
 # Tries listed from 2: hypothesis draws the first often, and a target is done soon enough
 # under plans of one try each (at once under none).
 plans = st.builds(
