@@ -292,8 +292,12 @@ class LiveProjection:
             self._position = None  # rolled back
             if unreachable(error):
                 raise
-            self.last_error = f"{type(error).__name__}: {error}".splitlines()[0]
-            log.warning("a batch failed (%s); applying it an event at a time", self.last_error)
+            said = f"{type(error).__name__}: {error}".splitlines()[0]
+            if self._failed_at is None:
+                # While it is stuck, the error that stopped it stays the one reported:
+                # this retry either moves past it or names the event again.
+                self.last_error = said
+            log.warning("a batch failed (%s); applying it an event at a time", said)
         for _ in range(self.batch):
             after = self._position = self.read_model.position() or 0
             try:
