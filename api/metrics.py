@@ -43,6 +43,10 @@ class Metrics:
             StoreCollector(events_recorded, projection_position, projection_lag, projection_active)
         )
 
+    def watch_commits(self, counts: Callable[[], tuple[int, int]]) -> None:
+        """``counts``: this process's event-store transactions and the writes they saved."""
+        self.registry.register(CommitCollector(counts))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -87,4 +91,26 @@ class StoreCollector(Collector):
             "outdial_projection_active",
             "1 while this process's projection is the store's active one, 0 otherwise.",
             value=int(self._active()),
+        )
+
+
+class CommitCollector(Collector):
+    """This process's event-store transactions beside the writes they saved: their ratio
+    is what group commit saves (a transaction for each write when there is no
+    concurrency, fewer under it)."""
+
+    def __init__(self, counts: Callable[[], tuple[int, int]]) -> None:
+        self._counts = counts
+
+    def collect(self) -> Iterable[Metric]:
+        transactions, writes = self._counts()
+        yield CounterMetricFamily(
+            "outdial_event_store_transactions",
+            "Event-store transactions this process committed or tried, failed ones included.",
+            value=transactions,
+        )
+        yield CounterMetricFamily(
+            "outdial_event_store_writes",
+            "Writes (commands with events) this process saved to the event store.",
+            value=writes,
         )

@@ -61,6 +61,8 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
         lambda: serving.services.read_model.lag(),
         lambda: serving.projection is not None and serving.projection.active,
     )
+    commits = serving.services.service.commits.counts
+    metrics.watch_commits(lambda: (commits.transactions, commits.commands))
     # Added last, so outermost: it counts the answers the error handling produced too.
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

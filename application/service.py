@@ -27,6 +27,7 @@ from application.errors import (
     OutdialNotFound,
     TargetNotFound,
 )
+from application.group_commit import GroupCommit
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
 from application.transcoding import register_domain_transcodings
@@ -103,6 +104,7 @@ class OutdialService(Application[UUID]):
         self._dispatcher = Dispatcher()
         self._bulk = bulk_reads_of(self.recorder)
         self._listeners: list[RecordedListener] = []
+        self.commits = GroupCommit(self.mapper, self.recorder)
 
     def on_recorded(self, listener: RecordedListener) -> None:
         """``listener`` is given the events of each write this service records, with
@@ -652,10 +654,11 @@ class OutdialService(Application[UUID]):
 
         What ``Application.save`` does, collecting the events straight from our own
         aggregates rather than through its runtime protocol checks, which cost a batch
-        of targets a third of its time (benchmarks/findings.py)."""
+        of targets a third of its time (benchmarks/findings.py); the write may share its
+        transaction with other commands' (application/group_commit.py)."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         with translate_conflicts():
-            recordings = self.events.put(events)
+            recordings = self.commits.put(events)
         for event in events:
             if event.originator_version % TARGET_SNAPSHOT_INTERVAL == 0 and isinstance(
                 event, Target.Event

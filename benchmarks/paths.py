@@ -16,6 +16,8 @@ TARGET_BODY = orjson.dumps(
     {"name": "bench", "destination_0": {"type": "tel", "target": "+821100000001"}}
 )
 FINISH_BODY = orjson.dumps({"result": "fail", "reason": "busy"})
+# Concurrent clients of every hot path.
+PATH_CLIENTS = 8
 
 
 @dataclass(frozen=True)
@@ -24,6 +26,9 @@ class PathFigures:
     get_target: LoadResult
     get_page: LoadResult
     dial_cycle: LoadResult  # requests: starts and finishes; cycles are half of them
+    # Event-store transactions per write saved, over the POST and dial-cycle loads (None
+    # for a server that does not count them: the reference).
+    transactions_per_write: float | None = None
 
     @property
     def cycles_per_second(self) -> float:
@@ -49,9 +54,28 @@ def dispatch_load(server: Server, outdial_id: str, *, limit: int, requests: int)
     )
 
 
-def measure_paths(server: Server, *, seconds: float, clients: int = 8) -> PathFigures:
+def commit_counts(server: Server) -> tuple[float, float] | None:
+    """The server's event-store transactions and the writes they saved, from /metrics."""
+    with server.client() as http:
+        answer = http.get("/metrics")
+    if answer.status_code != 200:
+        return None
+    found: dict[str, float] = {}
+    for line in answer.text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("outdial_event_store_transactions_total", "outdial_event_store_writes_total"):
+            found[name] = float(value)
+    if len(found) != 2:
+        return None
+    return found["outdial_event_store_transactions_total"], found[
+        "outdial_event_store_writes_total"
+    ]
+
+
+def measure_paths(server: Server, *, seconds: float, clients: int = PATH_CLIENTS) -> PathFigures:
     with server.client() as http:
         outdial = http.post("/v1.0/outdials", json={"name": "bench"}).json()["id"]
+    counted_before = commit_counts(server)
     targets = f"/v1.0/outdials/{outdial}/targets"
 
     def post(client: int, n: int, last: bytes) -> Request:
@@ -99,4 +123,10 @@ def measure_paths(server: Server, *, seconds: float, clients: int = 8) -> PathFi
         headers=server.headers,
         requests_per_client=min(per_client, int(seconds * 400)),
     )
-    return PathFigures(posted, got, paged, cycled)
+    counted_after = commit_counts(server)
+    per_write = None
+    if counted_before is not None and counted_after is not None:
+        transactions = counted_after[0] - counted_before[0]
+        writes = counted_after[1] - counted_before[1]
+        per_write = transactions / writes if writes else None
+    return PathFigures(posted, got, paged, cycled, per_write)

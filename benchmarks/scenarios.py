@@ -22,7 +22,7 @@ from adapters.read_model_store import open_read_model
 from application.service import NewTarget, OutdialService
 from benchmarks.contact_rules import contact_rules
 from benchmarks.load import LoadResult, Request, run_load
-from benchmarks.paths import PathFigures, dispatch_load, measure_paths
+from benchmarks.paths import PATH_CLIENTS, PathFigures, dispatch_load, measure_paths
 from benchmarks.report import Figure, Report
 from benchmarks.servers import Server, nothing, reference, service
 from benchmarks.stores import fresh
@@ -73,6 +73,19 @@ def hot_paths(report: Report, *, quick: bool) -> None:
             ("GET a page of 100 targets", lambda f: f.get_page.rate, 0.8),
             ("dial cycle (start + finish)", lambda f: f.cycles_per_second, 0.5),
         ]
+        per_write = [f.transactions_per_write for f in ours if f.transactions_per_write]
+        if per_write:
+            report.add(
+                Figure(
+                    kind,
+                    f"event-store transactions per write, {PATH_CLIENTS} writers "
+                    "(POST and dial cycle loads)",
+                    _median(per_write),
+                    "",
+                    target="<= 0.5",
+                    met=_median(per_write) <= 0.5,
+                )
+            )
         for name, pick, target in picks:
             value = _median([pick(f) for f in ours])
             crud = _median([pick(f) for f in theirs])

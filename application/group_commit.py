@@ -1,0 +1,189 @@
+"""Group commit: the events of commands saved at the same moment go to the event store in
+one transaction (one lock, one flush to disk) instead of one each.
+
+A command's thread encodes its own events, then joins the queue. If no group is being
+committed it leads: it takes everything queued (up to GROUP_EVENTS_MAX events) and
+inserts it in one transaction, while the commands arriving meanwhile queue for the next
+group. A command alone commits at once; under concurrency the groups grow by themselves,
+with no timer to wait for.
+
+What each command is told is what it would have been told alone:
+- nothing is answered before its group has committed;
+- when the group's transaction fails on a conflict (IntegrityError: two commands of the
+  group on one aggregate, or another writer first), each of its commands is committed
+  again alone, in the order they arrived, so only the ones that really conflict fail and
+  the first of two on one aggregate wins, as it would have alone;
+- a command whose events cannot be encoded fails before it joins, never its group;
+- any other failure of the store (unreachable, the commit lost) is every member's: it
+  would have failed each of them alone, and committing them again might store twice.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    IntegrityError,
+    Mapper,
+    Notification,
+    Recording,
+    StoredEvent,
+)
+
+# Events one group's transaction holds at most (a group has at least one command, however
+# large): a group stays one short transaction when bulk writers queue.
+GROUP_EVENTS_MAX = 5_000
+
+
+@dataclass(eq=False)  # each command is itself: found in the queue by identity
+class _Command:
+    events: Sequence[Any]
+    stored: list[StoredEvent]
+    recordings: list[Recording[Any]] | None = None
+    error: BaseException | None = None
+    done: bool = False
+
+    def answer(self) -> list[Recording[Any]]:
+        if self.error is not None:
+            raise self.error
+        assert self.recordings is not None
+        return self.recordings
+
+
+@dataclass
+class CommitCounts:
+    """Event-store transactions and the commands they saved, since the process started."""
+
+    transactions: int = 0
+    commands: int = 0
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def add(self, transactions: int, commands: int) -> None:
+        with self.lock:
+            self.transactions += transactions
+            self.commands += commands
+
+
+class GroupCommit:
+    """Saves domain events as ``EventStore.put`` does, several commands per transaction."""
+
+    def __init__(
+        self,
+        mapper: Mapper[Any],
+        recorder: ApplicationRecorder,
+        *,
+        events_max: int = GROUP_EVENTS_MAX,
+    ) -> None:
+        self._mapper = mapper
+        self._recorder = recorder
+        self._events_max = events_max
+        self._changed = threading.Condition()
+        self._queued: list[_Command] = []
+        self._committing = False
+        self.counts = CommitCounts()
+
+    def put(self, events: Sequence[Any]) -> list[Recording[Any]]:
+        """Record ``events`` in one transaction (perhaps shared with other commands'),
+        returning their recordings once that transaction has committed."""
+        if not events:
+            return []
+        command = _Command(events, [self._mapper.to_stored_event(e) for e in events])
+        with self._changed:
+            self._queued.append(command)
+        while True:
+            with self._changed:
+                while self._committing and not command.done:
+                    self._changed.wait()
+                if command.done:
+                    return command.answer()
+                # Lead: the group is what is queued, this command perhaps not in it when
+                # the commands ahead of it fill the group (then it leads the next one).
+                self._committing = True
+                group = self._take_group()
+            try:
+                self._commit(group)
+            except BaseException as error:  # _commit answers every Exception itself
+                with self._changed:
+                    if command in self._queued:
+                        self._queued.remove(command)
+                for member in [*group, command]:
+                    if not member.done:
+                        member.error, member.done = error, True
+                raise
+            finally:
+                with self._changed:
+                    self._committing = False
+                    self._changed.notify_all()
+
+    def _take_group(self) -> list[_Command]:
+        """The queued commands in arrival order, up to the group's size (called locked)."""
+        size = 0
+        taken = 0
+        for taken, command in enumerate(self._queued, start=1):  # noqa: B007
+            size += len(command.stored)
+            if size >= self._events_max:
+                break
+        group, self._queued = self._queued[:taken], self._queued[taken:]
+        return group
+
+    def _commit(self, group: list[_Command]) -> None:
+        stored = [event for command in group for event in command.stored]
+        try:
+            ids = self._recorder.insert_events(stored)
+        except IntegrityError as error:
+            if len(group) == 1:
+                self._settle(group[0], error=error, transactions=1)
+                return
+            self.counts.add(1, 0)  # the failed group's transaction
+            for command in group:
+                self._commit_alone(command)
+            return
+        except Exception as error:
+            self.counts.add(1, 0)
+            for command in group:
+                command.error, command.done = error, True
+            return
+        self.counts.add(1, len(group))
+        start = 0
+        for command in group:
+            end = start + len(command.stored)
+            command.recordings = _recordings(command, ids[start:end] if ids else None)
+            command.done = True
+            start = end
+
+    def _commit_alone(self, command: _Command) -> None:
+        try:
+            ids = self._recorder.insert_events(command.stored)
+        except Exception as error:
+            self._settle(command, error=error, transactions=1)
+            return
+        command.recordings = _recordings(command, ids)
+        command.done = True
+        self.counts.add(1, 1)
+
+    def _settle(self, command: _Command, *, error: BaseException, transactions: int) -> None:
+        command.error, command.done = error, True
+        self.counts.add(transactions, 0)
+
+
+def _recordings(command: _Command, ids: Sequence[int] | None) -> list[Recording[Any]]:
+    """What ``EventStore.put`` answers: each event with its notification."""
+    if not ids:
+        return []
+    return [
+        Recording(
+            event,
+            Notification(
+                originator_id=stored.originator_id,
+                originator_version=stored.originator_version,
+                topic=stored.topic,
+                state=stored.state,
+                id=notification_id,
+            ),
+        )
+        for event, stored, notification_id in zip(command.events, command.stored, ids, strict=True)
+    ]
