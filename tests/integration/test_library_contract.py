@@ -187,6 +187,30 @@ def test_unsynced_commits_refuse_a_conflicting_batch_whole_as_an_insert_does(
     assert recorder.max_notification_id() == 1
 
 
+def test_select_events_reads_what_the_librarys_own_query_reads(
+    stored_service: OutdialService,
+) -> None:
+    """Guards the SQLite recorder's ``select_events`` on a connection of its own: every
+    combination of bounds, order and limit answers what the library's query answers,
+    and a commit is seen by the next read."""
+    recorder: Any = stored_service.recorder
+    ids, _ = _interleaved(recorder)
+    library_query = super(type(recorder), recorder).select_events
+    for aggregate in (*ids, uuid4()):
+        for gt, lte, desc, limit in [
+            (None, None, False, None),
+            (1, None, False, None),
+            (None, 2, True, None),
+            (1, 3, False, 1),
+            (None, None, True, 2),
+        ]:
+            ours = recorder.select_events(aggregate, gt=gt, lte=lte, desc=desc, limit=limit)
+            theirs = library_query(aggregate, gt=gt, lte=lte, desc=desc, limit=limit)
+            assert [_fields(e) for e in ours] == [_fields(e) for e in theirs]
+    _record(recorder, [(ids[0], 4)])
+    assert [e.originator_version for e in recorder.select_events(ids[0], gt=3)] == [4]
+
+
 def test_select_events_of_reads_what_select_events_reads(stored_service: OutdialService) -> None:
     """Guards ``select_events_of`` (its SQL on ``events_table_name``, the ids' column
     type, ``datastore.schema`` on PostgreSQL): the events of several aggregates, by
