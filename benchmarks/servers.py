@@ -87,15 +87,18 @@ def service(
     database_url: str | None = None,
     extra: Sequence[str] = (),
     env: dict[str, str] | None = None,
+    key: str = "",
 ) -> Iterator[Server]:
-    """`outdial serve` on a store, with its first key read from what it prints."""
+    """`outdial serve` on a store, with its first key read from what it prints (or
+    ``key``, one made before on a store that has keys: nothing is printed then)."""
     env = {**(env or {}), **({"OUTDIAL_DATABASE_URL": database_url} if database_url else {})}
     args = [PYTHON, "-m", "api.cli", "serve", *extra]
     if data_dir is not None:
         args += ["--data-dir", str(data_dir)]
     with _running(args, env, "/healthz") as server:
         assert server.process.stdout is not None
-        for line in server.process.stdout:
+        server.key = key
+        for line in [] if key else server.process.stdout:
             if KEY_LINE.match(line.strip()):
                 server.key = line.strip()
                 break
