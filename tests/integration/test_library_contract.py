@@ -285,6 +285,34 @@ def test_sqlite_events_table_holds_hex_ids_and_numbers_notifications_by_rowid(
 
 
 @pytest.mark.postgres
+def test_postgres_insert_numbers_and_stores_events_as_the_librarys_own_insert(
+    postgres_service: OutdialService,
+) -> None:
+    """Guards the PostgreSQL recorder's own insert (arrays of columns, with the library's
+    lock and NOTIFY, ``_fetch_ids_after_insert_events`` reading its RETURNING): events
+    numbered in the order given, stored byte for byte, a duplicate refused whole, as the
+    library's composite-array insert does, which writes the same table after it."""
+    recorder: Any = postgres_service.recorder
+    b, a = uuid4(), uuid4()
+    ours = [StoredEvent(b, 1, TOPIC, b"\x00b1"), StoredEvent(a, 1, TOPIC, b"a1\xff")]
+    ids = recorder.insert_events(ours)
+    assert ids == sorted(ids) and len(ids) == 2
+    library_insert = super(type(recorder), recorder)._insert_stored_events
+    with recorder.datastore.transaction(commit=True) as cursor:
+        library_insert(cursor, [StoredEvent(a, 2, TOPIC, b"a2")])
+    found = recorder.select_notifications(start=ids[0], limit=10)
+    assert [(n.originator_id, n.originator_version, bytes(n.state)) for n in found] == [
+        (b, 1, b"\x00b1"),
+        (a, 1, b"a1\xff"),
+        (a, 2, b"a2"),
+    ]
+    assert [n.id for n in found][:2] == ids
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b""), ours[0]])
+    assert len(recorder.select_notifications(start=1, limit=10)) == 3
+
+
+@pytest.mark.postgres
 def test_postgres_events_table_holds_uuid_ids_and_a_notification_id_column(
     postgres_storage: Storage, postgres_service: OutdialService
 ) -> None:
