@@ -1,10 +1,10 @@
 """Keeps the read model along with an import (application/importing.py ``ReadModelAlong``).
 
-While a projection of the store is active, the import paces itself to it: it runs at most
-LEAD batches ahead, so a running `serve` sees the targets soon and stays ready. With none
-active, the import starts a projection process of its own for its length: the store's
-projection under the store's lease (a `serve` started meanwhile stands by, then takes
-over), on the import's other core. Should that process fail, the import applies its
+The import paces itself to the store's active projection: it runs at most LEAD batches
+ahead, so a running `serve` sees the targets soon and stays ready. It also starts a
+projection process of its own for its length, on the import's other core: the store's
+projection under the store's lease, which stands by while a `serve`'s is active and takes
+over when none is (a `serve` started meanwhile stands by, then takes over). Should that process fail, the import applies its
 events itself. Either way every event goes through the one applier
 (projections/applier.py).
 """
@@ -47,15 +47,17 @@ class ImportProjection:
         services.service.on_recorded(self._hand_over)
 
     def start(self) -> None:
-        """With no projection active, start the import's own (while the rows are checked)."""
-        if not self._projection_active():
-            self._beside = _SPAWN.Process(
-                target=run_import_projection,
-                args=(self._services.settings, self._finishing),
-                name="outdial-import-projection",
-                daemon=True,
-            )
-            self._beside.start()
+        """Start the import's own projection process (while the rows are checked). It
+        applies only while it holds the store's lease, standing by while another
+        projection is active. Started whatever the status row says: a projection that
+        died a moment ago still looks active there, and the import would wait for it."""
+        self._beside = _SPAWN.Process(
+            target=run_import_projection,
+            args=(self._services.settings, self._finishing),
+            name="outdial-import-projection",
+            daemon=True,
+        )
+        self._beside.start()
 
     def written(self, position: int) -> None:
         self._ahead.append(position)
