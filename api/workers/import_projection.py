@@ -4,8 +4,8 @@ The import paces itself to the store's active projection: it runs at most LEAD b
 ahead, so a running `serve` sees the targets soon and stays ready. It also starts a
 projection process of its own for its length, on the import's other core: the store's
 projection under the store's lease, which stands by while a `serve`'s is active and takes
-over when none is (a `serve` started meanwhile stands by, then takes over). Should that process fail, the import applies its
-events itself. Either way every event goes through the one applier
+over when none is (a `serve` started meanwhile stands by, then takes over). Should that
+process fail, the import applies its events itself. Either way every event goes through the one applier
 (projections/applier.py).
 """
 

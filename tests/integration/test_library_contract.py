@@ -296,7 +296,8 @@ def test_postgres_insert_numbers_and_stores_events_as_the_librarys_own_insert(
     b, a = uuid4(), uuid4()
     ours = [StoredEvent(b, 1, TOPIC, b"\x00b1"), StoredEvent(a, 1, TOPIC, b"a1\xff")]
     ids = recorder.insert_events(ours)
-    assert ids == sorted(ids) and len(ids) == 2
+    assert len(ids) == 2
+    assert ids == sorted(ids)
     library_insert = super(type(recorder), recorder)._insert_stored_events
     with recorder.datastore.transaction(commit=True) as cursor:
         library_insert(cursor, [StoredEvent(a, 2, TOPIC, b"a2")])
