@@ -5,8 +5,8 @@ ahead, so a running `serve` sees the targets soon and stays ready. It also start
 projection process of its own for its length, on the import's other core: the store's
 projection under the store's lease, which stands by while a `serve`'s is active and takes
 over when none is (a `serve` started meanwhile stands by, then takes over). Should that
-process fail, the import applies its events itself. Either way every event goes through the one applier
-(projections/applier.py).
+process fail, the import applies its events itself. Either way every event goes through
+the one applier (projections/applier.py).
 """
 
 from __future__ import annotations
