@@ -11,7 +11,8 @@ import tempfile
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from uuid import UUID, uuid4
 
@@ -21,6 +22,7 @@ from eventsourcing.domain import Aggregate
 
 from adapters.event_log import StoredEventLog
 from adapters.read_model_store import open_read_model
+from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
 from benchmarks.contact_rules import contact_rules
 from benchmarks.load import LoadResult, Request, run_load
@@ -31,7 +33,7 @@ from benchmarks.stores import fresh
 from domain.address import Address
 from domain.target import Target
 from projections.rebuild import rebuild
-from projections.runner import LiveProjection
+from projections.runner import ReadModel
 
 STORES = ("sqlite", "postgres")
 NEW = NewTarget([Address("tel", "+821100000001"), None, None, None, None])
@@ -262,6 +264,29 @@ def _dispatchers_on(report: Report, kind: str, count: int, *, workers: int = 1) 
 # -- the live projection, rebuild and the raw library -----------------------------------
 
 
+@contextmanager
+def _projecting(storage: Storage, read_model: ReadModel, events: StoredEventLog) -> Iterator[None]:
+    """`outdial project` on the store, running and caught up for the block."""
+    where = (
+        ["--database-url", storage.database_url]
+        if storage.database_url
+        else ["--data-dir", str(storage.data_dir)]
+    )
+    process = subprocess.Popen(
+        [sys.executable, "-m", "api.cli", "project", *where],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        if not read_model.wait_until_applied(events.head(), timeout=120):
+            msg = "the projection process did not catch up"
+            raise RuntimeError(msg)
+        yield
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
 def _write_targets(app: OutdialService, customer: UUID, outdial: UUID, count: int) -> int:
     """``count`` targets, each dialed and finished once: 3 events a target, written by the
     domain in batches of 1,000 aggregates a save."""
@@ -340,20 +365,18 @@ def projection_and_rebuild(report: Report, *, quick: bool) -> None:
             customer = uuid4()
             outdial = app.create_outdial(customer).value.id
             saves = _save_rates(app, store.storage.event_store_env(), customer, outdial, quick)
-            # Writes going on while the live projection follows them.
+            # Writes going on while the live projection follows them, in a process of its
+            # own as `outdial project` runs it: from the moment it has caught up until it
+            # has applied everything written meanwhile.
             read_model = open_read_model(store.storage, events)
-            projection = LiveProjection(read_model)
-            writer = threading.Thread(
-                target=_write_targets, args=(app, customer, outdial, sizes[kind])
-            )
-            began = time.perf_counter()
-            projection.start()
-            writer.start()
-            writer.join()
-            head = events.head()
-            read_model.wait_until_applied(head, timeout=3600)
-            live_rate = head / (time.perf_counter() - began)
-            projection.stop()
+            with _projecting(store.storage, read_model, events):
+                caught_up = events.head()
+                began = time.perf_counter()
+                _write_targets(app, customer, outdial, sizes[kind])
+                head = events.head()
+                while (read_model.position() or 0) < head:
+                    time.sleep(0.01)
+                live_rate = (head - caught_up) / (time.perf_counter() - began)
             # Reading the notification log as the library does (the floor of any reader).
             began = time.perf_counter()
             position = 0
@@ -380,13 +403,14 @@ def projection_and_rebuild(report: Report, *, quick: bool) -> None:
         report.add(
             Figure(
                 kind,
-                f"live projection under write load ({head:,} events)",
+                f"live projection under write load ({head - caught_up:,} events), "
+                "in a process of its own",
                 live_rate,
                 "events/s",
                 reference=read_rate,
                 reference_name="reading the notification log",
-                target=">= 10,000 events/s" if kind == "sqlite" else "",
-                met=live_rate >= 10_000 if kind == "sqlite" else None,
+                target=">= 10,000 events/s" if kind == "sqlite" else ">= 5,000 events/s",
+                met=live_rate >= (10_000 if kind == "sqlite" else 5_000),
             )
         )
         report.add(

@@ -255,6 +255,9 @@ def test_metrics_count_requests_by_route_template_and_show_the_store(
     assert "outdial_events_appended_total 1.0" in text
     assert "outdial_projection_position 1.0" in text
     assert "outdial_projection_lag 0.0" in text
+    # One write (the outdial), saved alone: one event-store transaction.
+    assert "outdial_event_store_transactions_total 1.0" in text
+    assert "outdial_event_store_writes_total 1.0" in text
 
 
 @SQLITE_ONLY
