@@ -267,9 +267,18 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
             self.datastore.transaction(commit=False) as cursor,
             cursor.connection.cursor(name="outdial_aggregates") as named,
         ):
+            lift_idle_limit(cursor)
             named.itersize = STREAM_BATCH
             named.execute(statement, (until,))
             yield (_stored(row) for row in named)
+
+
+def lift_idle_limit(cursor: Any) -> None:
+    """Lift, for the rest of this transaction, the limit the library sets on every
+    connection (POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT, 5 s): a stream read beside
+    another (verify merges the events with the read model's rows) sits idle in its
+    transaction while the other is read, which at a million targets is longer than that."""
+    cursor.execute("SET LOCAL idle_in_transaction_session_timeout = 0")
 
 
 def _stored(row: Any) -> StoredEvent:

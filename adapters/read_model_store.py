@@ -133,6 +133,7 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
             # One snapshot for the whole read, as SQLite gives: verify reads the position
             # and the rows it compares in one transaction.
             cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
+            library.lift_idle_limit(cursor)
             yield Rows(cursor, self.placeholders, library.stream_postgres_rows)
 
     def query(self, statement: str, params: Mapping[str, Any]) -> list[Row]:

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 import sqlite3
+import time
 from pathlib import Path
 from uuid import uuid4
 
 import pytest
 
 from adapters.event_log import StoredEventLog
+from adapters.read_model_store import open_view, read_model_env
 from adapters.stores import Storage
 from api.cli import main
 from application.service import OutdialService
+from projections.verify import verifying
 from tests.conftest import new_target
 from tests.integration.conftest import caught_up, projected
 
@@ -127,3 +130,30 @@ def test_commands_refuse_a_data_directory_that_does_not_exist(
     assert err.splitlines() == [err.splitlines()[0]]
     assert f"data directory {typo} does not exist" in err
     assert not (tmp_path / "a").exists()  # nothing created
+
+
+@pytest.mark.postgres
+def test_verify_outlasts_the_librarys_idle_in_transaction_limit(
+    postgres_storage: Storage,
+) -> None:
+    """verify reads the events and the read model side by side, each stream waiting in its
+    transaction while the other is read: at a million targets longer than the limit the
+    library sets on its connections. Here the limit is 1 s and both wait 2 s."""
+    limit = {"POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "1"}
+    service = OutdialService({**postgres_storage.event_store_env(), **limit})
+    events = StoredEventLog(service, postgres_storage)
+    with projected(postgres_storage, events) as projection:
+        some_history(service)
+        assert caught_up(projection.read_model)
+    view = open_view(
+        {**read_model_env(postgres_storage), **{f"READMODEL_{k}": v for k, v in limit.items()}}
+    )
+    try:
+        with verifying(events, view) as (position, differences):
+            time.sleep(2)
+            assert position > 0
+            assert list(differences) == []
+    finally:
+        view.close()
+        events.close()
+        service.close()
