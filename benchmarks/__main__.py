@@ -9,7 +9,7 @@ from pathlib import Path
 
 from benchmarks import scenarios
 from benchmarks.findings import FINDINGS
-from benchmarks.report import Report
+from benchmarks.report import Figure, Report
 
 RESULTS = Path(__file__).parent / "results" / "latest.md"
 
@@ -24,11 +24,16 @@ def main() -> None:
     args = parser.parse_args()
     report = Report(quick=args.quick)
     started = time.monotonic()
+    report.findings = FINDINGS
     for name, scenario in scenarios.ALL:
         if args.only and name not in args.only:
             continue
-        scenario(report, quick=args.quick)
-    report.findings = FINDINGS
+        try:
+            scenario(report, quick=args.quick)
+        except Exception as error:  # one failing scenario must not lose the others' rows
+            said = f"{type(error).__name__}: {error}".splitlines()[0][:300]
+            report.add(Figure("-", f"scenario {name}", 0, "", target="runs", met=False, note=said))
+        report.write(args.output)  # after each: an interrupted run keeps what it measured
     report.write(args.output)
     print(f"wrote {args.output} in {time.monotonic() - started:.0f} s")
 
