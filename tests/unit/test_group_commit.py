@@ -195,3 +195,31 @@ def test_a_group_holds_at_most_its_events_max_and_the_rest_follow(
     queued_behind_a_held_group(commits, recorder, counters[0], *counters[1:])
     assert [len(t) for t in recorder.transactions] == [1, 3, 3, 1]
     assert all(app.repository.get(c.id).version == 1 for c in counters)
+
+
+def test_many_concurrent_commands_are_each_recorded_once_in_fewer_transactions(
+    app: Application[UUID],
+) -> None:
+    class SlowRecorder(GatedRecorder):
+        def insert_events(self, stored: Sequence[StoredEvent], **kwargs: Any) -> Any:
+            time.sleep(0.002)  # a commit's flush: what lets the next commands queue
+            return super().insert_events(stored, **kwargs)
+
+    recorder = SlowRecorder(app.recorder)
+    commits = GroupCommit(app.mapper, recorder, events_max=7)  # type: ignore[arg-type]
+    counters = [Counter() for _ in range(200)]
+    answered: list[int] = []
+
+    def save(counter: Counter) -> None:
+        answered.extend(r.notification.id for r in commits.put(counter.collect_events()))
+
+    threads = [threading.Thread(target=save, args=(c,)) for c in counters]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert sorted(answered) == list(range(1, 201))
+    assert all(app.repository.get(c.id).version == 1 for c in counters)
+    assert commits.counts.commands == 200
+    assert commits.counts.transactions == len(recorder.transactions) < 200
+    assert max(len(t) for t in recorder.transactions) <= 7
