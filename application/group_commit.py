@@ -110,9 +110,7 @@ class GroupCommit:
                 with self._changed:
                     if command in self._queued:
                         self._queued.remove(command)
-                for member in [*group, command]:
-                    if not member.done:
-                        member.error, member.done = error, True
+                _fail([m for m in [*group, command] if not m.done], error)
                 raise
             finally:
                 with self._changed:
@@ -135,17 +133,16 @@ class GroupCommit:
         try:
             ids = self._recorder.insert_events(stored)
         except IntegrityError as error:
+            self.counts.add(1, 0)
             if len(group) == 1:
-                self._settle(group[0], error=error, transactions=1)
-                return
-            self.counts.add(1, 0)  # the failed group's transaction
-            for command in group:
-                self._commit_alone(command)
+                _fail(group, error)
+            else:  # each again alone, in arrival order: only the real conflicts fail
+                for command in group:
+                    self._commit([command])
             return
         except Exception as error:
             self.counts.add(1, 0)
-            for command in group:
-                command.error, command.done = error, True
+            _fail(group, error)
             return
         self.counts.add(1, len(group))
         start = 0
@@ -155,19 +152,10 @@ class GroupCommit:
             command.done = True
             start = end
 
-    def _commit_alone(self, command: _Command) -> None:
-        try:
-            ids = self._recorder.insert_events(command.stored)
-        except Exception as error:
-            self._settle(command, error=error, transactions=1)
-            return
-        command.recordings = _recordings(command, ids)
-        command.done = True
-        self.counts.add(1, 1)
 
-    def _settle(self, command: _Command, *, error: BaseException, transactions: int) -> None:
+def _fail(group: list[_Command], error: BaseException) -> None:
+    for command in group:
         command.error, command.done = error, True
-        self.counts.add(transactions, 0)
 
 
 def _recordings(command: _Command, ids: Sequence[int] | None) -> list[Recording[Any]]:
