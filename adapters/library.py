@@ -108,12 +108,10 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         desc: bool = False,
         limit: int | None = None,
     ) -> Sequence[StoredEvent]:
-        """The library's query, on this thread's reading connection: one statement sees
-        every commit before it, and skips the pool and the BEGIN and ROLLBACK around it,
-        most of the cost of loading a cached aggregate (benchmarks/findings.py)."""
-        reader = self._reader()
-        if reader is None:
-            return super().select_events(originator_id, gt=gt, lte=lte, desc=desc, limit=limit)
+        """The library's query, on this thread's reading connection (``_read``): one
+        statement sees every commit before it, and skips the pool and the BEGIN and
+        ROLLBACK around it, most of the cost of loading a cached aggregate
+        (benchmarks/findings.py)."""
         statement = f"SELECT {_STORED} FROM {self.events_table_name} WHERE originator_id=? "
         params: list[Any] = [
             originator_id.hex if isinstance(originator_id, UUID) else originator_id
@@ -128,7 +126,7 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
         if limit is not None:
             statement += "LIMIT ? "
             params.append(limit)
-        return [_stored_row(row) for row in reader.execute(statement, params).fetchall()]
+        return [_stored_row(row) for row in self._read(statement, params)]
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of some aggregates, by aggregate then version, in one query."""
@@ -137,13 +135,7 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             f"SELECT {_STORED} FROM {self.events_table_name} "
             f"WHERE originator_id IN ({marks}) ORDER BY originator_id, originator_version"
         )
-        ids = [i.hex for i in originator_ids]
-        reader = self._reader()
-        if reader is not None:
-            return [_stored_row(row) for row in reader.execute(statement, ids).fetchall()]
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, ids)
-            return [_stored(row) for row in cursor.fetchall()]
+        return [_stored_row(row) for row in self._read(statement, [i.hex for i in originator_ids])]
 
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Those of some aggregate ids that have events, in one query on the primary key."""
@@ -152,13 +144,17 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             f"SELECT originator_id FROM {self.events_table_name} "
             f"WHERE originator_id IN ({marks}) AND originator_version = 1"
         )
-        ids = [i.hex for i in originator_ids]
+        return {UUID(row[0]) for row in self._read(statement, [i.hex for i in originator_ids])}
+
+    def _read(self, statement: str, params: Sequence[Any]) -> list[Any]:
+        """The rows of one read statement (each indexable by column position), on this
+        thread's reading connection, or in a transaction of the library's pool in memory."""
         reader = self._reader()
         if reader is not None:
-            return {UUID(row[0]) for row in reader.execute(statement, ids).fetchall()}
+            return reader.execute(statement, params).fetchall()
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, ids)
-            return {_as_uuid(row["originator_id"]) for row in cursor.fetchall()}
+            cursor.execute(statement, params)
+            return list(cursor.fetchall())
 
     def _reader(self) -> sqlite3.Connection | None:
         """This thread's connection for reading the event file outside any transaction
@@ -290,7 +286,7 @@ def _stored(row: Any) -> StoredEvent:
     )
 
 
-def _stored_row(row: tuple[Any, ...]) -> StoredEvent:
+def _stored_row(row: Any) -> StoredEvent:
     """A row of (originator_id, originator_version, topic, state) as SQLite gives it."""
     return StoredEvent(UUID(row[0]), row[1], row[2], row[3])
 
