@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import itertools
 import random
+from collections import Counter
 from dataclasses import dataclass
 
 import orjson
@@ -70,6 +71,15 @@ def commit_counts(server: Server) -> tuple[float, float] | None:
     return found["outdial_event_store_transactions_total"], found[
         "outdial_event_store_writes_total"
     ]
+
+
+def claimed_targets(dispatched: LoadResult) -> Counter[str]:
+    """How many times each target was claimed by a dispatch load's answers."""
+    return Counter(
+        dial["outdial_target_id"]
+        for answer in dispatched.answers
+        for dial in orjson.loads(answer)["result"]
+    )
 
 
 def measure_paths(server: Server, *, seconds: float, clients: int = PATH_CLIENTS) -> PathFigures:

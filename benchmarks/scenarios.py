@@ -10,7 +10,6 @@ import sys
 import tempfile
 import threading
 import time
-from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -26,7 +25,13 @@ from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
 from benchmarks.contact_rules import contact_rules
 from benchmarks.load import LoadResult, Request, run_load
-from benchmarks.paths import PATH_CLIENTS, PathFigures, dispatch_load, measure_paths
+from benchmarks.paths import (
+    PATH_CLIENTS,
+    PathFigures,
+    claimed_targets,
+    dispatch_load,
+    measure_paths,
+)
 from benchmarks.report import Figure, Report
 from benchmarks.servers import Server, nothing, reference, service
 from benchmarks.stores import fresh
@@ -240,11 +245,7 @@ def _dispatchers_on(report: Report, kind: str, count: int, *, workers: int = 1) 
                     headers={"Content-Type": "application/json"},
                 )
         result = dispatch_load(server, outdial, limit=10, requests=count // 40 + 2)
-        claimed = Counter(
-            dial["outdial_target_id"]
-            for answer in result.answers
-            for dial in orjson.loads(answer)["result"]
-        )
+        claimed = claimed_targets(result)
     twice = sum(1 for n in claimed.values() if n > 1)
     rate = sum(claimed.values()) / result.seconds
     report.add(
@@ -545,11 +546,7 @@ def postgres_million(report: Report, *, quick: bool) -> None:
                 met=value <= 1.5 * at_small[name],
             )
         )
-    claimed = Counter(
-        dial["outdial_target_id"]
-        for answer in dispatched.answers
-        for dial in orjson.loads(answer)["result"]
-    )
+    claimed = claimed_targets(dispatched)
     twice = sum(1 for n in claimed.values() if n > 1)
     claims = sum(claimed.values()) / dispatched.seconds
     report.add(
