@@ -20,6 +20,7 @@ from adapters.migrations import migrate_store
 from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage, apply_statement_timeout, check_reachable
 from api.settings import Settings
+from application.feed import Feed
 from application.idempotency import IdempotencyKeys
 from application.service import Clock, OutdialService, utc_now
 from projections.runner import ReadModel
@@ -36,6 +37,7 @@ class Services:
     read_model: ReadModel
     keys: ApiKeys
     idempotency: IdempotencyKeys
+    feed: Feed
 
     def projection_lease(self) -> ProjectionLease:
         """The lease that makes one projection worker of the store the active one."""
@@ -83,4 +85,5 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
             read_model=read_model,
             keys=keys,
             idempotency=idempotency,
+            feed=Feed(service, read_model.queries, applied=lambda: read_model.position() or 0),
         )

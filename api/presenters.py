@@ -16,6 +16,7 @@ from api.schemas.dials import DialOut
 from api.schemas.do_not_call import DoNotCallEntryOut
 from api.schemas.outdials import OutdialOut
 from api.schemas.targets import TargetOut
+from application.feed import FeedEvent, FeedPage
 from application.history import EventRecord
 from domain.address import Address
 from domain.availability import Availability
@@ -305,3 +306,27 @@ def to_wire(value: Any) -> Any:
 # Values that are their own wire form (bool too, as an int would be), and value objects.
 _AS_IS = frozenset({str, int, bool, float, type(None)})
 _VALUES = (Address, Plan, CallingWindow)
+
+
+# -- the event feed --------------------------------------------------------------------
+
+
+def feed_event(event: FeedEvent) -> Wire:
+    record = event.record
+    data = to_wire(record.data)
+    actor = data.pop("actor", "")
+    return {
+        "position": event.position,
+        "aggregate": event.owner.aggregate,
+        "aggregate_id": str(event.aggregate_id),
+        "outdial_id": None if event.owner.outdial_id is None else str(event.owner.outdial_id),
+        "version": record.version,
+        "type": event.type,
+        "timestamp": format_timestamp(record.timestamp),
+        "actor": actor,
+        "data": data,
+    }
+
+
+def feed_page(found: FeedPage) -> Wire:
+    return {"result": [feed_event(e) for e in found.events], "next_after": found.next_after}

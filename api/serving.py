@@ -24,6 +24,7 @@ from api.access import FailedAuthentications, client_address, parse_networks
 from api.bootstrap import Services, bootstrap
 from api.problems import Throttled, Unauthenticated, Unavailable
 from api.settings import Settings
+from application.feed import Feed, FeedFollower
 from application.service import Clock, OutdialService
 from projections.queries import ReadModelQueries
 from projections.runner import LiveProjection, ReadModel
@@ -88,6 +89,9 @@ class Serving:
             self.services.keys, self.settings.auth_failures_allowed
         )
         self.worker = None if self._make_worker is None else self._make_worker(self.services)
+        read_model = self.services.read_model
+        self.follower = FeedFollower(self.services.feed, read_model.wait_until_applied)
+        opened.callback(self.follower.close)
         self._opened = opened
 
 
@@ -116,6 +120,14 @@ async def _keys(request: Request) -> ApiKeys:
     return serving_of(request).services.keys
 
 
+async def _feed(request: Request) -> Feed:
+    return serving_of(request).services.feed
+
+
+async def _follower(request: Request) -> FeedFollower:
+    return serving_of(request).follower
+
+
 async def _settings(request: Request) -> Settings:
     return serving_of(request).settings
 
@@ -128,6 +140,8 @@ Service = Annotated[OutdialService, Depends(_service)]
 Queries = Annotated[ReadModelQueries, Depends(_queries)]
 ReadModelDep = Annotated[ReadModel, Depends(_read_model)]
 Keys = Annotated[ApiKeys, Depends(_keys)]
+FeedDep = Annotated[Feed, Depends(_feed)]
+FollowerDep = Annotated[FeedFollower, Depends(_follower)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 Now = Annotated[Clock, Depends(_clock)]
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -411,6 +412,38 @@ class ReadModelQueries:
         return [(UUID(r["outdial_target_id"]), UUID(r["id"])) for r in rows]
 
     # -- internals --------------------------------------------------------------
+
+    # -- the event feed ---------------------------------------------------------
+
+    def owners_of(
+        self, aggregate_ids: Collection[UUID]
+    ) -> dict[UUID, tuple[str, UUID, UUID | None]]:
+        """(aggregate, customer id, outdial id) of each of these targets, outdials and
+        do-not-call entries (None: an entry of every outdial), in three queries."""
+        if not aggregate_ids:
+            return {}
+        ids = sorted(str(i) for i in aggregate_ids)
+        marks = ", ".join(f":a{n}" for n in range(len(ids)))
+        params: dict[str, Any] = {f"a{n}": i for n, i in enumerate(ids)}
+        found: dict[UUID, tuple[str, UUID, UUID | None]] = {}
+        for aggregate, table, outdial in (
+            ("target", TARGETS, "outdial_id"),
+            ("outdial", OUTDIALS, "id"),
+            ("do_not_call", DO_NOT_CALL, "outdial_id"),
+        ):
+            statement = (
+                f"SELECT id, customer_id, {outdial} AS outdial FROM {table} WHERE id IN ({marks})"
+            )
+            for row in self.view.query(statement, params):
+                outdial_id = UUID(row["outdial"])
+                found[UUID(row["id"])] = (
+                    aggregate,
+                    UUID(row["customer_id"]),
+                    None if outdial_id == EVERY_OUTDIAL else outdial_id,
+                )
+            if len(found) == len(ids):
+                break
+        return found
 
     def _page(
         self,

@@ -8,7 +8,15 @@ from fastapi import FastAPI
 from api.http.dependencies import AnsweredBefore
 from api.http.errors import install_error_handlers
 from api.http.openapi import document_no_422
-from api.http.routes import dials, do_not_call, history, operations, outdials, targets
+from api.http.routes import (
+    dials,
+    do_not_call,
+    events,
+    history,
+    operations,
+    outdials,
+    targets,
+)
 from api.http.routing import RouteTable
 from api.metrics import Metrics
 from api.serving import Serving
@@ -25,7 +33,8 @@ def create_api(serving: Serving, metrics: Metrics) -> FastAPI:
     api.state.serving = serving
     api.state.metrics = metrics
     routers = [
-        module.router for module in (outdials, targets, dials, do_not_call, history, operations)
+        module.router
+        for module in (outdials, targets, dials, do_not_call, history, events, operations)
     ]
     for router in routers:
         api.include_router(router)
