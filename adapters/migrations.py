@@ -172,6 +172,33 @@ IDEMPOTENCY = Schema(
     ),
 )
 
+# Times are seconds since the epoch; tm_attempt is text in the wire form (it sorts).
+_WEBHOOKS_1: tuple[Step, ...] = (
+    "CREATE TABLE IF NOT EXISTS outdial_webhooks (customer_id TEXT PRIMARY KEY, "
+    "id TEXT NOT NULL, url TEXT NOT NULL, types TEXT, outdial_id TEXT, secret TEXT NOT NULL, "
+    "position BIGINT NOT NULL, failures INTEGER NOT NULL DEFAULT 0, failing_since "
+    "DOUBLE PRECISION, next_attempt DOUBLE PRECISION NOT NULL DEFAULT 0)",
+    "CREATE TABLE IF NOT EXISTS outdial_webhook_deliveries (id TEXT PRIMARY KEY, "
+    "customer_id TEXT NOT NULL, tm_attempt TEXT NOT NULL, from_position BIGINT NOT NULL, "
+    "to_position BIGINT NOT NULL, status_code INTEGER, error TEXT NOT NULL, "
+    "duration_ms INTEGER NOT NULL)",
+    "CREATE INDEX IF NOT EXISTS outdial_webhook_deliveries_by_customer "
+    "ON outdial_webhook_deliveries (customer_id, tm_attempt)",
+)
+
+WEBHOOKS = Schema(
+    "webhooks",
+    "webhooks.sqlite3",
+    (
+        Migration(
+            1,
+            "a webhook per customer with its delivery position, and its deliveries",
+            sqlite=_WEBHOOKS_1,
+            postgres=_WEBHOOKS_1,
+        ),
+    ),
+)
+
 # The same statements on both stores. Times are text in their wire form; see
 # projections/schema.py.
 _READ_MODEL_1: tuple[Step, ...] = (
@@ -324,7 +351,7 @@ READ_MODEL = Schema(
 )
 
 # In the order a store is migrated.
-SCHEMAS = (ACCESS, IDEMPOTENCY, READ_MODEL)
+SCHEMAS = (ACCESS, IDEMPOTENCY, WEBHOOKS, READ_MODEL)
 
 _VERSIONS_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (schema TEXT NOT NULL, version INTEGER NOT NULL, "

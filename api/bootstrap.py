@@ -19,10 +19,12 @@ from adapters.leases import ProjectionLease, creating_schema
 from adapters.migrations import migrate_store
 from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage, apply_statement_timeout, check_reachable
+from adapters.webhooks import WebhookAddresses, open_webhook_table
 from api.settings import Settings
 from application.feed import Feed
 from application.idempotency import IdempotencyKeys
 from application.service import Clock, OutdialService, utc_now
+from application.webhooks import Webhooks
 from projections.runner import ReadModel
 
 
@@ -38,6 +40,8 @@ class Services:
     keys: ApiKeys
     idempotency: IdempotencyKeys
     feed: Feed
+    webhooks: Webhooks
+    webhook_addresses: WebhookAddresses
 
     def projection_lease(self) -> ProjectionLease:
         """The lease that makes one projection worker of the store the active one."""
@@ -77,6 +81,10 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
             opened.callback(events.close)
             read_model = ReadModel(open_store(storage), events)
             opened.callback(read_model.close)
+            webhook_table = open_webhook_table(storage)
+            opened.callback(webhook_table.close)
+        feed = Feed(service, read_model.queries, applied=lambda: read_model.position() or 0)
+        addresses = WebhookAddresses(allow_private=settings.webhook_allow_private)
         yield Services(
             settings=settings,
             storage=storage,
@@ -85,5 +93,7 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
             read_model=read_model,
             keys=keys,
             idempotency=idempotency,
-            feed=Feed(service, read_model.queries, applied=lambda: read_model.position() or 0),
+            feed=feed,
+            webhooks=Webhooks(webhook_table, service, feed, addresses.check, head=events.head),
+            webhook_addresses=addresses,
         )

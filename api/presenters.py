@@ -18,6 +18,7 @@ from api.schemas.outdials import OutdialOut
 from api.schemas.targets import TargetOut
 from application.feed import FeedEvent, FeedPage
 from application.history import EventRecord
+from application.webhooks import Delivery, Webhook
 from domain.address import Address
 from domain.availability import Availability
 from domain.calling_window import CallingWindow
@@ -330,3 +331,26 @@ def feed_event(event: FeedEvent) -> Wire:
 
 def feed_page(found: FeedPage) -> Wire:
     return {"result": [feed_event(e) for e in found.events], "next_after": found.next_after}
+
+
+def webhook(hook: Webhook, *, now: float, secret: bool = False) -> Wire:
+    return {
+        "url": hook.url,
+        "types": None if hook.types is None else sorted(hook.types),
+        "outdial_id": None if hook.outdial_id is None else str(hook.outdial_id),
+        "secret": hook.secret if secret else None,
+        "status": hook.status(now),
+        "position": hook.position,
+    }
+
+
+def delivery(attempt: Delivery) -> Wire:
+    return {
+        "id": attempt.id,
+        "tm_attempt": format_timestamp(attempt.tm_attempt),
+        "from_position": attempt.from_position,
+        "to_position": attempt.to_position,
+        "status_code": attempt.status_code,
+        "error": attempt.error,
+        "duration_ms": attempt.duration_ms,
+    }

@@ -96,6 +96,7 @@ REASONS: tuple[tuple[str, int, str, str], ...] = (
     ("OUTDIAL_TARGET_NOT_FOUND", 404, "NOT_FOUND", "no such target in this outdial of this customer"),
     ("DIAL_NOT_FOUND", 404, "NOT_FOUND", "finishing a dial never started on this target"),
     ("VERSION_NOT_FOUND", 404, "NOT_FOUND", "`?version=` past the last event, or `?at=` before the target existed"),
+    ("WEBHOOK_NOT_FOUND", 404, "NOT_FOUND", "this customer has no webhook"),
     ("DO_NOT_CALL_ENTRY_NOT_FOUND", 404, "NOT_FOUND", "no such do-not-call entry for this customer"),
     ("METHOD_NOT_ALLOWED", 405, "INVALID_ARGUMENT", "the path does not take this method; see `Allow`"),
     ("OUTDIAL_DELETED", 409, "FAILED_PRECONDITION", "updating a deleted outdial or adding targets to it"),

@@ -26,6 +26,7 @@ from api.problems import Throttled, Unauthenticated, Unavailable
 from api.settings import Settings
 from application.feed import Feed, FeedFollower
 from application.service import Clock, OutdialService
+from application.webhooks import Webhooks
 from projections.queries import ReadModelQueries
 from projections.runner import LiveProjection, ReadModel
 
@@ -128,6 +129,10 @@ async def _follower(request: Request) -> FeedFollower:
     return serving_of(request).follower
 
 
+async def _webhooks(request: Request) -> Webhooks:
+    return serving_of(request).services.webhooks
+
+
 async def _settings(request: Request) -> Settings:
     return serving_of(request).settings
 
@@ -142,6 +147,7 @@ ReadModelDep = Annotated[ReadModel, Depends(_read_model)]
 Keys = Annotated[ApiKeys, Depends(_keys)]
 FeedDep = Annotated[Feed, Depends(_feed)]
 FollowerDep = Annotated[FeedFollower, Depends(_follower)]
+WebhooksDep = Annotated[Webhooks, Depends(_webhooks)]
 SettingsDep = Annotated[Settings, Depends(_settings)]
 Now = Annotated[Clock, Depends(_clock)]
 

@@ -94,6 +94,11 @@ class Settings(BaseSettings):
         description="comma-separated addresses or networks of the proxies in front: from "
         "them, the client address is the nearest other hop of X-Forwarded-For",
     )
+    webhook_allow_private: bool = Field(
+        default=False,
+        description="let webhooks reach private, loopback and link-local addresses (a "
+        "receiver on the operator's own network; off, a customer's webhook cannot probe it)",
+    )
     run_projections: bool = Field(
         default=True,
         description="run the read model's projection and the dial-timeout sweeper in "

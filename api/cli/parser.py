@@ -26,6 +26,7 @@ SERVICE = (
     "auth_failures_allowed",
     "trusted_proxies",
     "log_format",
+    "webhook_allow_private",
 )
 DATABASE = ("pool_size", "max_overflow", "connect_timeout_seconds", "statement_timeout_seconds")
 
@@ -82,7 +83,10 @@ def build_parser() -> argparse.ArgumentParser:
     command = _command(
         commands,
         "project",
-        parents=[store, settings_flags("sweep_interval_seconds", "log_format")],
+        parents=[
+            store,
+            settings_flags("sweep_interval_seconds", "log_format", "webhook_allow_private"),
+        ],
         help="run the read-model projection worker until stopped",
     )
     command.set_defaults(func=serve.project, creates_store=True)

@@ -16,6 +16,7 @@ from api.http.routes import (
     operations,
     outdials,
     targets,
+    webhook,
 )
 from api.http.routing import RouteTable
 from api.metrics import Metrics
@@ -34,7 +35,16 @@ def create_api(serving: Serving, metrics: Metrics) -> FastAPI:
     api.state.metrics = metrics
     routers = [
         module.router
-        for module in (outdials, targets, dials, do_not_call, history, events, operations)
+        for module in (
+            outdials,
+            targets,
+            dials,
+            do_not_call,
+            history,
+            events,
+            webhook,
+            operations,
+        )
     ]
     for router in routers:
         api.include_router(router)

@@ -4,10 +4,14 @@ delivers them."""
 from __future__ import annotations
 
 from typing import Any, Literal
+from uuid import UUID
 
 from pydantic import BaseModel, Field
 
-from api.schemas.common import Timestamp
+from api.schemas.common import BODY, Timestamp
+
+# A URL of at most this many characters.
+URL_MAX = 2_000
 
 
 class FeedEventOut(BaseModel):
@@ -36,3 +40,44 @@ class FeedPageOut(BaseModel):
         description="The last position examined: the `after` of the next read, so a filtered "
         "reader moves on even when nothing matched.",
     )
+
+
+class WebhookIn(BaseModel):
+    model_config = BODY
+
+    url: str = Field(
+        max_length=URL_MAX,
+        description="http or https; a private, loopback or link-local host is refused "
+        "unless the service allows it (OUTDIAL_WEBHOOK_ALLOW_PRIVATE).",
+    )
+    types: list[str] | None = Field(
+        default=None, description="The event types to deliver; null or [] for every type."
+    )
+    outdial_id: UUID | None = Field(default=None, description="Only this outdial's events.")
+
+
+class WebhookOut(BaseModel):
+    url: str
+    types: list[str] | None = Field(description="null: every type")
+    outdial_id: str | None
+    secret: str | None = Field(
+        description="The signing secret: in the answer of a PUT only, null elsewhere."
+    )
+    status: Literal["active", "failing"] = Field(
+        description="failing after 24 h of failed deliveries, until one is acknowledged"
+    )
+    position: int = Field(ge=0, description="The last event the receiver acknowledged.")
+
+
+class DeliveryOut(BaseModel):
+    id: str = Field(description="The X-Outdial-Delivery header of the attempt.")
+    tm_attempt: Timestamp
+    from_position: int
+    to_position: int
+    status_code: int | None = Field(description="null when nothing answered")
+    error: str = Field(description='"" when acknowledged')
+    duration_ms: int
+
+
+class DeliveriesOut(BaseModel):
+    result: list[DeliveryOut]

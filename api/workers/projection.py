@@ -1,14 +1,18 @@
-"""The projection worker: the live projection plus the dial-timeout sweeper.
+"""The projection worker: the live projection, the dial-timeout sweeper and webhook
+delivery.
 
 ``serve`` runs one in its own process; ``outdial project`` runs one on its own, for API
-processes started with ``OUTDIAL_RUN_PROJECTIONS=false``. The sweeper belongs with the
-projection because it reads the read model the projection keeps.
+processes started with ``OUTDIAL_RUN_PROJECTIONS=false``. The sweeper and the webhooks
+belong with the projection because they read what it keeps, and only its active process
+does either.
 """
 
 from __future__ import annotations
 
+from adapters.webhooks import WebhookSender
 from api.bootstrap import Services
 from api.workers.sweeper import DialTimeoutSweeper
+from api.workers.webhooks import WebhookDelivery
 from projections.runner import LiveProjection
 
 
@@ -26,11 +30,19 @@ class ProjectionWorker:
             active=lambda: self.projection.active,
             forget_old_answers=services.idempotency.forget_older_than,
         )
+        self.webhooks = WebhookDelivery(
+            services.webhooks,
+            WebhookSender(services.webhook_addresses),
+            services.service.clock,
+            active=lambda: self.projection.active,
+        )
 
     def start(self) -> None:
         self.projection.start()
         self.sweeper.start()
+        self.webhooks.start()
 
     def stop(self) -> None:
+        self.webhooks.stop()
         self.sweeper.stop()
         self.projection.stop()

@@ -3,6 +3,7 @@ needs, which the in-process client cannot show), and a reader of Server-Sent Eve
 
 from __future__ import annotations
 
+import http.server
 import queue
 import socket
 import threading
@@ -132,3 +133,63 @@ class EventStream:
         self._closed.set()
         self._thread.join(timeout=5)
         self._client.close()
+
+
+@dataclass
+class Received:
+    headers: dict[str, str]
+    body: bytes
+    at: float = field(default_factory=time.monotonic)
+
+    def events(self) -> list[dict[str, Any]]:
+        events: list[dict[str, Any]] = orjson.loads(self.body)["events"]
+        return events
+
+
+class Receiver:
+    """A webhook's receiver on 127.0.0.1: it keeps what it is sent and answers 200, or the
+    status it is told to for the next so many requests."""
+
+    def __init__(self) -> None:
+        self.received: list[Received] = []
+        self.failing = 0  # answer the next this many with `fail_status`
+        self.fail_status = 500
+        self._lock = threading.Lock()
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+                with receiver._lock:
+                    status = 200
+                    if receiver.failing > 0:
+                        receiver.failing -= 1
+                        status = receiver.fail_status
+                    else:
+                        receiver.received.append(
+                            Received({k.lower(): v for k, v in self.headers.items()}, body)
+                        )
+                self.send_response(status)
+                self.send_header("Content-Length", "0")
+                self.end_headers()
+
+            def log_message(self, format: str, *args: Any) -> None:
+                """Quiet."""
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        self._thread.start()
+
+    def fail(self, times: int, status: int = 500) -> None:
+        with self._lock:
+            self.failing, self.fail_status = times, status
+
+    def events(self) -> list[dict[str, Any]]:
+        """Every event received, in the order received."""
+        with self._lock:
+            return [event for received in self.received for event in received.events()]
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

@@ -39,7 +39,7 @@ WAITING_MAX = 1_000
 Position = Annotated[int, WholeNumber, Query(ge=0, description="A position: events after it.")]
 
 
-def _types(text: str) -> frozenset[str] | None:
+def parse_types(text: str) -> frozenset[str] | None:
     names = frozenset(name.strip() for name in text.split(",") if name.strip())
     unknown = sorted(names - EVENT_TYPES)
     if unknown:
@@ -57,7 +57,9 @@ async def feed_filter(
         str, Query(description="Comma separated event types, such as Target.DialFinished.")
     ] = "",
 ) -> FeedFilter:
-    return FeedFilter(customer, outdial_id=outdial_id, target_id=target_id, types=_types(types))
+    return FeedFilter(
+        customer, outdial_id=outdial_id, target_id=target_id, types=parse_types(types)
+    )
 
 
 Filter = Annotated[FeedFilter, Depends(feed_filter)]

@@ -1,0 +1,118 @@
+"""Webhook delivery: the active worker POSTs each webhook's next events, signed, a batch at
+a time, and moves its position on when the receiver acknowledges; a few webhooks at once,
+each in order."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import timedelta
+from uuid import UUID, uuid4
+
+import orjson
+
+from adapters.webhooks import WebhookSender
+from api import presenters
+from application.service import Clock
+from application.webhooks import BATCH_MAX, DELIVERIES_KEPT_S, Webhook, Webhooks, sign
+
+log = logging.getLogger(__name__)
+
+# How often due webhooks are looked for.
+ROUND_S = 0.25
+# Webhooks delivered at the same time (each one's batches stay in order).
+AT_ONCE = 8
+FORGET_EVERY_S = 3600.0
+USER_AGENT = "outdial-webhooks/1.0"
+
+
+class WebhookDelivery:
+    """Delivers every due webhook while this worker is the active one."""
+
+    def __init__(
+        self,
+        webhooks: Webhooks,
+        sender: WebhookSender,
+        clock: Clock,
+        *,
+        active: Callable[[], bool] = lambda: True,
+    ) -> None:
+        self._webhooks = webhooks
+        self._sender = sender
+        self._clock = clock
+        self._active = active
+        self._busy: set[UUID] = set()
+        self._lock = threading.Lock()
+        self._pool = ThreadPoolExecutor(AT_ONCE, thread_name_prefix="webhook")
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+        self._forgot_at = 0.0
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=5)
+        self._pool.shutdown(wait=True, cancel_futures=True)
+        self._sender.close()
+
+    def deliver_due(self) -> None:
+        """Start delivering each due webhook that is not being delivered already."""
+        for webhook in self._webhooks.table.due(self._clock().timestamp()):
+            with self._lock:
+                if webhook.customer_id in self._busy:
+                    continue
+                self._busy.add(webhook.customer_id)
+            self._pool.submit(self._deliver, webhook)
+
+    def deliver(self, webhook: Webhook) -> bool:
+        """Deliver the webhook's next batch; True when a full batch was acknowledged (so
+        more may wait)."""
+        page = self._webhooks.next_batch(webhook)
+        if not page.events:
+            self._webhooks.passed_over(webhook, page)
+            return False
+        body = orjson.dumps({"events": [presenters.feed_event(e) for e in page.events]})
+        delivery_id = str(uuid4())
+        at = self._clock()
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": USER_AGENT,
+            "X-Outdial-Delivery": delivery_id,
+            "X-Outdial-Signature": sign(webhook.secret, int(time.time()), body),
+        }
+        answer = self._sender.post(webhook.url, body, headers)
+        self._webhooks.answered(webhook, page, delivery_id, at, answer)
+        return answer.acknowledged and len(page.events) == BATCH_MAX
+
+    def _deliver(self, webhook: Webhook) -> None:
+        try:
+            while self.deliver(webhook) and not self._stopped.is_set():
+                found = self._webhooks.table.get(webhook.customer_id)
+                if found is None or found.id != webhook.id:
+                    return
+                webhook = found
+        except Exception:
+            log.exception("delivering the webhook of customer %s failed", webhook.customer_id)
+        finally:
+            with self._lock:
+                self._busy.discard(webhook.customer_id)
+
+    def _run(self) -> None:
+        while not self._stopped.wait(ROUND_S):
+            if not self._active():
+                continue
+            try:
+                self.deliver_due()
+                if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
+                    self._forgot_at = time.monotonic()
+                    oldest = self._clock() - timedelta(seconds=DELIVERIES_KEPT_S)
+                    self._webhooks.table.forget_deliveries_before(oldest)
+            except Exception:
+                # A store hiccup must not end delivery; the next round tries again.
+                log.exception("looking for due webhooks failed")
