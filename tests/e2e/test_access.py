@@ -241,6 +241,7 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
                     "--trusted-proxies=10.0.0.0/8",
                     "--auth-failures-allowed=5",
                     "--log-format=json",
+                    "--webhook-allow-private",
                 ]
             )
         ).items()
@@ -258,6 +259,7 @@ def test_every_setting_has_a_flag_of_the_same_meaning() -> None:
         "auth_failures_allowed": 5,
         "log_format": "json",
         "trusted_proxies": "10.0.0.0/8",
+        "webhook_allow_private": True,
         "pool_size": 2,
         "max_overflow": 1,
         "connect_timeout_seconds": 3,

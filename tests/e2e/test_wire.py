@@ -271,8 +271,9 @@ def test_openapi_documents_every_operation_with_its_key_and_its_errors(
         for method, operation in methods.items()
     ]
     v1 = [(p, m, o) for p, m, o in operations if p.startswith("/v1.0")]
-    # 13 outdial, 5 target, 7 dialing, 2 history, 5 do-not-call (docs/api.md)
-    assert len(v1) == 32
+    # 13 outdial, 5 target, 7 dialing, 2 history, 5 do-not-call, 2 feed, 4 webhook
+    # (docs/api.md)
+    assert len(v1) == 38
     for path, method, operation in v1:
         assert "422" not in operation["responses"], (path, method)
         assert {"bearer", "token", "accesskey"} <= {
@@ -281,7 +282,11 @@ def test_openapi_documents_every_operation_with_its_key_and_its_errors(
         for code in ("400", "401"):
             schema = operation["responses"][code]["content"]["application/json"]["schema"]
             assert schema == {"$ref": "#/components/schemas/ErrorResponse"}
-        assert operation["responses"]["200"]["content"]["application/json"]["schema"]
+        answer = operation["responses"]["200"]["content"]
+        if path == "/v1.0/events/stream":
+            assert "text/event-stream" in answer
+        else:
+            assert answer["application/json"]["schema"]
     assert "HTTPValidationError" not in document["components"]["schemas"]
     target = document["components"]["schemas"]["TargetOut"]
     assert list(target["properties"])[:6] == [

@@ -11,7 +11,12 @@ from adapters.migrations import SCHEMAS, describe
 
 
 def test_each_schema_numbers_its_migrations_from_1_without_a_gap() -> None:
-    assert [schema.name for schema in SCHEMAS] == ["access", "idempotency", "read_model"]
+    assert [schema.name for schema in SCHEMAS] == [
+        "access",
+        "idempotency",
+        "webhooks",
+        "read_model",
+    ]
     for schema in SCHEMAS:
         versions = [migration.version for migration in schema.migrations]
         assert versions == list(range(1, len(versions) + 1)), schema.name
