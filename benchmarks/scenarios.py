@@ -33,8 +33,9 @@ from benchmarks.paths import (
     measure_paths,
 )
 from benchmarks.report import Figure, Report
-from benchmarks.servers import Server, nothing, reference, service
+from benchmarks.servers import Server, cpu_seconds, nothing, reference, service
 from benchmarks.stores import fresh
+from benchmarks.streams import stream_readers
 from domain.address import Address
 from domain.target import Target
 from projections.rebuild import rebuild
@@ -618,20 +619,14 @@ def csv_import(report: Report, *, quick: bool) -> None:
     )
 
 
-def _cpu_seconds(pid: int) -> float:
-    with open(f"/proc/{pid}/stat") as stat:
-        fields = stat.read().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def idle(report: Report, *, quick: bool) -> None:
     seconds = 2.0 if quick else 20.0
     for kind in STORES:
         with fresh(kind) as store, service(**store.service_args) as server:  # type: ignore[arg-type]
             time.sleep(1)
-            before, began = _cpu_seconds(server.process.pid), time.monotonic()
+            before, began = cpu_seconds(server.process.pid), time.monotonic()
             time.sleep(seconds)
-            share = (_cpu_seconds(server.process.pid) - before) / (time.monotonic() - began)
+            share = (cpu_seconds(server.process.pid) - before) / (time.monotonic() - began)
         report.add(
             Figure(
                 kind,
@@ -758,4 +753,5 @@ ALL: list[tuple[str, Callable[..., None]]] = [
     ("csv_import", csv_import),
     ("postgres_million", postgres_million),
     ("contact_rules", contact_rules),
+    ("streams", stream_readers),
 ]

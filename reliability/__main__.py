@@ -4,7 +4,9 @@ On each store: the server SIGKILLed at random moments under a mixed write load (
 PostgreSQL also the active projection worker, and the database itself restarted in the
 middle of the load); after each round every acknowledged write is checked and `outdial
 verify` must pass. Then a 60 s mixed load at the highest rate the machine sustains, and a
-schemathesis run over the whole OpenAPI description. Exit 1 when anything was lost,
+schemathesis run over the whole OpenAPI description. The event feed is
+followed by a failing webhook receiver and reconnecting stream readers while processes are
+killed (reliability/feed.py). Exit 1 when anything was lost,
 applied twice, or answered 5xx; the summary line goes to stdout and into
 reliability/results/latest.md.
 """
@@ -26,6 +28,14 @@ from typing import Any
 import httpx
 
 from benchmarks.stores import fresh
+from reliability.feed import (
+    RECEIVER_DOWN_S,
+    FlakyReceiver,
+    StreamReader,
+    every_position,
+    in_order_once,
+    wait_for,
+)
 from reliability.load import Acknowledged, MixedWriters, missing
 from reliability.processes import (
     PYTHON,
@@ -199,6 +209,85 @@ def database_restart(summary: Summary) -> None:
             api.stop()
 
 
+def feed(summary: Summary, kind: str, seconds: float) -> None:
+    """A webhook whose receiver fails a fifth of deliveries and goes away for 3 s, and
+    three stream readers that hang up and reconnect, during the mixed write load, with
+    the server (on PostgreSQL also the active worker) killed twice: every event delivered
+    at least once and in order, every reader sees each event exactly once."""
+    chosen = random.Random(23)
+    with fresh(kind) as store:
+        private = ("--webhook-allow-private",)
+        if kind == "postgres":
+            api = Process(store.storage, "serve", ("--no-run-projections", *private)).start()
+            workers = [Process(store.storage, "project", private).start() for _ in range(2)]
+        else:
+            api, workers = Process(store.storage, "serve", private).start(), []
+        receiver = FlakyReceiver(seed=5)
+        readers: list[StreamReader] = []
+        try:
+            api.until_up()
+            key = first_key(store.storage)
+            headers = {"Authorization": f"Bearer {key}"}
+            with httpx.Client(base_url=api.url, headers=headers, timeout=30) as c:
+                _ready(api.url)
+                hooked = c.put("/v1.0/webhook", json={"url": receiver.url})
+                hooked.raise_for_status()
+            outdial = _first_outdial(api, key, "feed")
+            readers = [StreamReader(lambda: api.url, key, seed=n) for n in range(3)]
+            acked = Acknowledged()
+            with MixedWriters(lambda: api.url, key, outdial, acked):
+                began = time.monotonic()
+                time.sleep(seconds / 4)
+                receiver.stop()
+                time.sleep(RECEIVER_DOWN_S)
+                receiver.start()
+                for n in range(2):
+                    time.sleep(chosen.uniform(0.5, 1.5))
+                    victim = api
+                    if workers and n % 2:
+                        pid = active_worker_pid(store.storage)
+                        victim = next((w for w in workers if w.popen and w.popen.pid == pid), api)
+                    victim.kill()
+                    victim.start()
+                    victim.until_up()
+                time.sleep(max(0.0, seconds - (time.monotonic() - began)))
+            _ready(api.url)
+            every = every_position(api.url, key)
+            arrived = wait_for(
+                lambda: (
+                    set(receiver.positions) >= set(every)
+                    and all(len(r.positions) >= len(every) for r in readers)
+                ),
+                timeout=60,
+            )
+            for reader in readers:
+                reader.stop()
+            delivered = in_order_once(receiver.positions)
+            summary.note(
+                f"[{kind}] feed: {len(every)} events; webhook {receiver.deliveries} deliveries "
+                f"({receiver.failed} answered 500, down {RECEIVER_DOWN_S:.0f} s), "
+                f"{len(receiver.positions) - len(delivered)} events delivered again; "
+                f"3 stream readers, {sum(r.reconnects for r in readers)} reconnects"
+            )
+            if not arrived:
+                summary.fail(f"[{kind}] feed: not everything arrived within 60 s")
+            if delivered != sorted(delivered) or set(delivered) != set(every):
+                missed = len(set(every) - set(delivered))
+                summary.fail(f"[{kind}] webhook: {missed} events missed, or out of order")
+            for n, reader in enumerate(readers):
+                if reader.positions != every:
+                    twice = len(reader.positions) - len(set(reader.positions))
+                    missed = len(set(every) - set(reader.positions))
+                    summary.fail(f"[{kind}] stream reader {n}: {missed} missed, {twice} twice")
+            _check(summary, store, api.url, key, outdial, acked)
+        finally:
+            for reader in readers:
+                reader.stop()
+            receiver.stop()
+            for process in (api, *workers):
+                process.stop()
+
+
 def sustained(summary: Summary, kind: str, seconds: float) -> None:
     """Creates, dispatches, finishes, reads and audit searches from 8 clients for
     ``seconds`` at the highest rate they get, then verify."""
@@ -290,6 +379,8 @@ def fuzz(summary: Summary, kind: str, examples: int) -> None:
                     "--max-examples", str(examples),
                     "--header", f"Authorization: Bearer {key}",
                     "--workers", "2",
+                    # The event stream never ends by itself; the feed round reads it.
+                    "--exclude-path", "/v1.0/events/stream",
                 ],
                 capture_output=True, text=True, check=False,
             )  # fmt: skip
@@ -315,6 +406,7 @@ def main() -> int:
     parser.add_argument("--kills", type=int, default=10)
     parser.add_argument("--load-seconds", type=float, default=60.0)
     parser.add_argument("--fuzz-examples", type=int, default=30)
+    parser.add_argument("--feed-seconds", type=float, default=15.0)
     args = parser.parse_args()
     stores = ["sqlite", "postgres"] if args.store == "both" else [args.store]
     summary = Summary()
@@ -323,6 +415,7 @@ def main() -> int:
         kills(summary, kind, args.kills)
         if kind == "postgres":
             database_restart(summary)
+        feed(summary, kind, args.feed_seconds)
         sustained(summary, kind, args.load_seconds)
         fuzz(summary, kind, args.fuzz_examples)
     loads = [line.split(":") for line in summary.lines if line.startswith("load:")]
