@@ -4,12 +4,14 @@ adapters/migrations.py (schema ``idempotency``)."""
 
 from __future__ import annotations
 
-import threading
-from abc import abstractmethod
-from typing import Any
-
-from adapters.migrations import IDEMPOTENCY, location, migrate, migrate_sqlite
-from adapters.stores import POOL_WAIT_S, Storage, small_table_connection
+from adapters.migrations import IDEMPOTENCY
+from adapters.small_tables import (
+    PostgresStatements,
+    SQLiteStatements,
+    Statements,
+    open_small_table,
+)
+from adapters.stores import Storage
 from application.idempotency import IdempotencyTable, StoredClaim
 
 TABLE = "outdial_idempotency"
@@ -17,29 +19,14 @@ TABLE = "outdial_idempotency"
 
 def open_idempotency_table(storage: Storage) -> IdempotencyTable:
     """The store's table, migrated first (a read when it is current)."""
-    if storage.kind == "memory":
-        return SQLiteIdempotencyTable.in_memory()
-    where = location(storage, IDEMPOTENCY)
-    migrate(where, IDEMPOTENCY, connect_timeout=storage.connect_timeout)
-    if storage.database_url:
-        return PostgresIdempotencyTable(where)
-    return SQLiteIdempotencyTable(where)
+    return open_small_table(storage, SQLiteIdempotencyTable, PostgresIdempotencyTable)
 
 
 _COLUMNS = "fingerprint, seed, status, body, claimed_at"
 
 
-class _SQLTable(IdempotencyTable):
-    """The statements, with the placeholder of the driver (``?`` or ``%s``)."""
-
-    mark = "?"
-
-    @abstractmethod
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
-        """(rows changed, rows returned) of one statement, committed."""
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", self.mark)
+class _SQLTable(Statements, IdempotencyTable):
+    """The statements, on either store."""
 
     def insert(self, customer: str, key: str, fingerprint: str, seed: str, now: float) -> bool:
         changed, _ = self._run(
@@ -102,42 +89,9 @@ class _SQLTable(IdempotencyTable):
         return changed
 
 
-class SQLiteIdempotencyTable(_SQLTable):
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._connection = small_table_connection(path)
-
-    @classmethod
-    def in_memory(cls) -> SQLiteIdempotencyTable:
-        """A table of this process only: its connection is its whole database."""
-        table = cls(":memory:")
-        migrate_sqlite(table._connection, IDEMPOTENCY, ":memory:")
-        return table
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
-        with self._lock:
-            cursor = self._connection.execute(sql, params)
-            return cursor.rowcount, cursor.fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
+class SQLiteIdempotencyTable(SQLiteStatements, _SQLTable):
+    schema = IDEMPOTENCY
 
 
-class PostgresIdempotencyTable(_SQLTable):
-    mark = "%s"
-
-    def __init__(self, database_url: str) -> None:
-        from psycopg_pool import ConnectionPool
-
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
-        )
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
-        with self._pool.connection() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount, cursor.fetchall() if cursor.description else []
-
-    def close(self) -> None:
-        self._pool.close()
+class PostgresIdempotencyTable(PostgresStatements, _SQLTable):
+    pass

@@ -6,9 +6,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
-import threading
 import time
-from abc import abstractmethod
 from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
@@ -17,8 +15,14 @@ from uuid import UUID
 import httpx
 import orjson
 
-from adapters.migrations import WEBHOOKS, location, migrate, migrate_sqlite
-from adapters.stores import POOL_WAIT_S, Storage, small_table_connection
+from adapters.migrations import WEBHOOKS
+from adapters.small_tables import (
+    PostgresStatements,
+    SQLiteStatements,
+    Statements,
+    open_small_table,
+)
+from adapters.stores import Storage
 from application.webhooks import ANSWER_WAIT_S, Answer, Delivery, Webhook, WebhookTable
 from domain.errors import InvalidValue
 from domain.timeline import format_timestamp, parse_timestamp
@@ -35,14 +39,8 @@ _DELIVERY_COLUMNS = (
 
 
 def open_webhook_table(storage: Storage) -> WebhookTable:
-    """The store's tables, migrated first (a read when they are current)."""
-    if storage.kind == "memory":
-        return SQLiteWebhookTable.in_memory()
-    where = location(storage, WEBHOOKS)
-    migrate(where, WEBHOOKS, connect_timeout=storage.connect_timeout)
-    if storage.database_url:
-        return PostgresWebhookTable(where)
-    return SQLiteWebhookTable(where)
+    """The store's table, migrated first (a read when it is current)."""
+    return open_small_table(storage, SQLiteWebhookTable, PostgresWebhookTable)
 
 
 def _hook(row: Any) -> Webhook:
@@ -65,17 +63,8 @@ def _types(webhook: Webhook) -> str | None:
     return None if webhook.types is None else orjson.dumps(sorted(webhook.types)).decode()
 
 
-class _SQLTable(WebhookTable):
-    """The statements, with the placeholder of the driver (``?`` or ``%s``)."""
-
-    mark = "?"
-
-    @abstractmethod
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
-        """(rows changed, rows returned) of one statement, committed."""
-
-    def _sql(self, sql: str) -> str:
-        return sql.replace("?", self.mark)
+class _SQLTable(Statements, WebhookTable):
+    """The statements, on either store."""
 
     def get(self, customer_id: UUID) -> Webhook | None:
         _, rows = self._run(
@@ -202,45 +191,12 @@ class _SQLTable(WebhookTable):
         return changed
 
 
-class SQLiteWebhookTable(_SQLTable):
-    def __init__(self, path: str) -> None:
-        self._lock = threading.Lock()
-        self._connection = small_table_connection(path)
-
-    @classmethod
-    def in_memory(cls) -> SQLiteWebhookTable:
-        """Tables of this process only: its connection is its whole database."""
-        table = cls(":memory:")
-        migrate_sqlite(table._connection, WEBHOOKS, ":memory:")
-        return table
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
-        with self._lock:
-            cursor = self._connection.execute(sql, params)
-            return cursor.rowcount, cursor.fetchall()
-
-    def close(self) -> None:
-        with self._lock:
-            self._connection.close()
+class SQLiteWebhookTable(SQLiteStatements, _SQLTable):
+    schema = WEBHOOKS
 
 
-class PostgresWebhookTable(_SQLTable):
-    mark = "%s"
-
-    def __init__(self, database_url: str) -> None:
-        from psycopg_pool import ConnectionPool
-
-        self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
-        )
-
-    def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:
-        with self._pool.connection() as connection, connection.cursor() as cursor:
-            cursor.execute(sql, params)
-            return cursor.rowcount, cursor.fetchall() if cursor.description else []
-
-    def close(self) -> None:
-        self._pool.close()
+class PostgresWebhookTable(PostgresStatements, _SQLTable):
+    pass
 
 
 # -- where a webhook may point, and the POST -------------------------------------------

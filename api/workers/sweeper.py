@@ -3,16 +3,13 @@ once an hour, forgetting idempotency answers older than a day."""
 
 from __future__ import annotations
 
-import logging
-import threading
 import time
 from collections.abc import Callable
 
+from api.workers.rounds import Rounds
 from application.errors import REFUSALS
 from application.service import OutdialService
 from projections.queries import ReadModelQueries
-
-log = logging.getLogger(__name__)
 
 SWEEP_BATCH = 100
 # How often the active worker drops idempotency answers past their 24 h.
@@ -31,22 +28,17 @@ class DialTimeoutSweeper:
         active: Callable[[], bool] = lambda: True,
         forget_old_answers: Callable[[], int] = lambda: 0,
     ) -> None:
-        self._active = active
         self._forget_old_answers = forget_old_answers
         self._forgot_at = 0.0
         self._service = service
         self._queries = queries
-        self._interval = interval_seconds
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="dial-timeout-sweeper", daemon=True)
+        self._rounds = Rounds("dial-timeout-sweeper", interval_seconds, self._round, active=active)
 
     def start(self) -> None:
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._rounds.stop()
 
     def sweep(self) -> int:
         """Time out what is overdue now; the number of dials it finished."""
@@ -60,15 +52,8 @@ class DialTimeoutSweeper:
             finished += 1
         return finished
 
-    def _run(self) -> None:
-        while not self._stopped.wait(self._interval):
-            if not self._active():
-                continue
-            try:
-                self.sweep()
-                if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
-                    self._forgot_at = time.monotonic()
-                    self._forget_old_answers()
-            except Exception:
-                # A store hiccup must not end the sweeping; the next round tries again.
-                log.exception("dial timeout sweep failed")
+    def _round(self) -> None:
+        self.sweep()
+        if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
+            self._forgot_at = time.monotonic()
+            self._forget_old_answers()

@@ -16,6 +16,7 @@ import orjson
 
 from adapters.webhooks import WebhookSender
 from api import presenters
+from api.workers.rounds import Rounds
 from application.service import Clock
 from application.webhooks import BATCH_MAX, DELIVERIES_KEPT_S, Webhook, Webhooks, sign
 
@@ -43,21 +44,17 @@ class WebhookDelivery:
         self._webhooks = webhooks
         self._sender = sender
         self._clock = clock
-        self._active = active
         self._busy: set[UUID] = set()
         self._lock = threading.Lock()
         self._pool = ThreadPoolExecutor(AT_ONCE, thread_name_prefix="webhook")
-        self._stopped = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="webhooks", daemon=True)
+        self._rounds = Rounds("webhooks", ROUND_S, self._round, active=active)
         self._forgot_at = 0.0
 
     def start(self) -> None:
-        self._thread.start()
+        self._rounds.start()
 
     def stop(self) -> None:
-        self._stopped.set()
-        if self._thread.is_alive():
-            self._thread.join(timeout=5)
+        self._rounds.stop()
         self._pool.shutdown(wait=True, cancel_futures=True)
         self._sender.close()
 
@@ -92,7 +89,7 @@ class WebhookDelivery:
 
     def _deliver(self, webhook: Webhook) -> None:
         try:
-            while self.deliver(webhook) and not self._stopped.is_set():
+            while self.deliver(webhook) and not self._rounds.stopped:
                 found = self._webhooks.table.get(webhook.customer_id)
                 if found is None or found.id != webhook.id:
                     return
@@ -103,16 +100,9 @@ class WebhookDelivery:
             with self._lock:
                 self._busy.discard(webhook.customer_id)
 
-    def _run(self) -> None:
-        while not self._stopped.wait(ROUND_S):
-            if not self._active():
-                continue
-            try:
-                self.deliver_due()
-                if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
-                    self._forgot_at = time.monotonic()
-                    oldest = self._clock() - timedelta(seconds=DELIVERIES_KEPT_S)
-                    self._webhooks.table.forget_deliveries_before(oldest)
-            except Exception:
-                # A store hiccup must not end delivery; the next round tries again.
-                log.exception("looking for due webhooks failed")
+    def _round(self) -> None:
+        self.deliver_due()
+        if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
+            self._forgot_at = time.monotonic()
+            oldest = self._clock() - timedelta(seconds=DELIVERIES_KEPT_S)
+            self._webhooks.table.forget_deliveries_before(oldest)
