@@ -184,6 +184,16 @@ class _SQLTable(Statements, WebhookTable):
             for id_, customer, tm_attempt, first, last, status, error, duration in rows
         ]
 
+    def counts(self, failing_since: float) -> tuple[int, int]:
+        _, rows = self._run(
+            self._sql(
+                f"SELECT COUNT(*), COUNT(CASE WHEN failing_since <= ? THEN 1 END) FROM {HOOKS}"
+            ),
+            (failing_since,),
+        )
+        every, failing = rows[0]
+        return int(every), int(failing)
+
     def forget_deliveries_before(self, when: datetime) -> int:
         changed, _ = self._run(
             self._sql(f"DELETE FROM {DELIVERIES} WHERE tm_attempt < ?"), (format_timestamp(when),)

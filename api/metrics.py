@@ -47,6 +47,13 @@ class Metrics:
         """``counts``: this process's event-store transactions and the writes they saved."""
         self.registry.register(CommitCollector(counts))
 
+    def watch_feed(
+        self, streams: Callable[[], int], webhooks: Callable[[], tuple[int, int]]
+    ) -> None:
+        """``streams``: this process's open event streams; ``webhooks``: the store's
+        webhooks, and how many of them are failing."""
+        self.registry.register(FeedCollector(streams, webhooks))
+
     def render(self) -> bytes:
         return generate_latest(self.registry)
 
@@ -113,4 +120,31 @@ class CommitCollector(Collector):
             "outdial_event_store_writes",
             "Writes (commands with events) this process saved to the event store.",
             value=writes,
+        )
+
+
+class FeedCollector(Collector):
+    """The event feed's readers: this process's open streams, and the store's webhooks with
+    those failing for a day (what an operator alerts on)."""
+
+    def __init__(self, streams: Callable[[], int], webhooks: Callable[[], tuple[int, int]]) -> None:
+        self._streams = streams
+        self._webhooks = webhooks
+
+    def collect(self) -> Iterable[Metric]:
+        yield GaugeMetricFamily(
+            "outdial_event_streams",
+            "Event streams (GET /v1.0/events/stream) this process is sending.",
+            value=self._streams(),
+        )
+        try:
+            webhooks, failing = self._webhooks()
+        except Exception:
+            log.exception("cannot read the webhooks for /metrics")
+            return
+        yield GaugeMetricFamily("outdial_webhooks", "Webhooks of every customer.", value=webhooks)
+        yield GaugeMetricFamily(
+            "outdial_webhooks_failing",
+            "Webhooks whose deliveries have failed for 24 hours or more.",
+            value=failing,
         )

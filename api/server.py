@@ -63,6 +63,10 @@ def create_app(settings: Settings | None = None, *, clock: Clock = utc_now) -> F
     )
     commits = serving.services.service.commits.counts
     metrics.watch_commits(lambda: (commits.transactions, commits.commands))
+    metrics.watch_feed(
+        lambda: serving.follower.subscribers,
+        lambda: serving.services.webhooks.counts(serving.services.service.clock().timestamp()),
+    )
     # Added last, so outermost: it counts the answers the error handling produced too.
     app.add_middleware(RequestMetrics, metrics=metrics)
     return app

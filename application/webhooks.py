@@ -119,6 +119,10 @@ class WebhookTable(Protocol):
 
     def forget_deliveries_before(self, when: datetime) -> int: ...
 
+    def counts(self, failing_since: float) -> tuple[int, int]:
+        """Every webhook, and those failing since before ``failing_since``."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -203,6 +207,10 @@ class Webhooks:
     def deliveries(self, customer_id: UUID, limit: int) -> list[Delivery]:
         self.get(customer_id)
         return self.table.deliveries(customer_id, limit)
+
+    def counts(self, now: float) -> tuple[int, int]:
+        """How many webhooks there are, and how many are failing."""
+        return self.table.counts(now - FAILING_AFTER_S)
 
     # -- delivery ----------------------------------------------------------------------
 

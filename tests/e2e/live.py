@@ -75,7 +75,6 @@ class EventStream:
     def __init__(self, url: str, *, headers: dict[str, str], params: dict[str, Any]) -> None:
         self.received: queue.Queue[Sent | BaseException] = queue.Queue()
         self.status: int | None = None
-        self._response: httpx.Response | None = None
         self._client = httpx.Client(timeout=httpx.Timeout(30, read=None))
         self._ready = threading.Event()
         self._closed = threading.Event()
@@ -87,7 +86,6 @@ class EventStream:
     def _read(self, url: str, headers: dict[str, str], params: dict[str, Any]) -> None:
         try:
             with self._client.stream("GET", url, headers=headers, params=params) as response:
-                self._response = response
                 self.status = response.status_code
                 self._ready.set()
                 current = Sent()

@@ -111,6 +111,7 @@ def test_a_filtered_stream_sends_only_what_matches(live: Live) -> None:
         dial = live.http.post(f"/v1.0/outdials/{outdial_id}/targets/{target_id}/dials")
         assert dial.status_code == 200, dial.text
         (started,) = stream.events(1)
+        assert "outdial_event_streams 1.0" in live.http.get("/metrics").text
         assert started.event == "Target.DialStarted"
         assert started.json()["data"]["dial_id"] == dial.json()["id"]
     finally:

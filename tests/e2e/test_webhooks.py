@@ -76,6 +76,9 @@ def test_a_webhook_is_made_changed_and_deleted(hooked: TestClient, receiver: Rec
     assert error_of(hooked.delete(HOOK), 404)["reason"] == "WEBHOOK_NOT_FOUND"
     again = ok(hooked.put(HOOK, json={"url": receiver.url}))
     assert again["secret"] != made["secret"]
+    metrics = hooked.get("/metrics").text
+    assert "outdial_webhooks 1.0" in metrics
+    assert "outdial_webhooks_failing 0.0" in metrics
 
 
 def test_events_after_it_was_made_are_posted_in_order_and_signed(

@@ -86,6 +86,8 @@ def test_failures_are_retried_later_and_a_day_of_them_is_failing_until_one_is_ac
         at += timedelta(seconds=retry_pause(n))
     assert webhooks.get(customer).status(T0.timestamp() + 24 * 3600 - 1) == "active"
     assert webhooks.get(customer).status(T0.timestamp() + 24 * 3600) == "failing"
+    assert webhooks.counts(T0.timestamp() + 24 * 3600 - 1) == (1, 0)
+    assert webhooks.counts(T0.timestamp() + 24 * 3600) == (1, 1)
     later = T0 + timedelta(days=1, minutes=10)
     hook = webhooks.get(customer)
     webhooks.answered(hook, webhooks.next_batch(hook), "d4", later, ACKNOWLEDGED)
