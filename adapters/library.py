@@ -28,8 +28,13 @@ from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTracking
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Identifier
 
+from application.sealing import KeyedStoredEvent
+
 # Rows fetched at a time when streaming every aggregate's events.
 STREAM_BATCH = 2_000
+# Each target's key of its sealed fields (adapters/target_keys.py), written here in the
+# transaction of the target's Created event.
+TARGET_KEYS_TABLE = "outdial_target_keys"
 _STORED = "originator_id, originator_version, topic, state"
 
 # -- waking this process's readers -------------------------------------------------------
@@ -74,6 +79,17 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             notification_ids = self._insert_unsynced(stored_events, **kwargs)
         _wake_listeners()
         return notification_ids
+
+    def _insert_events(
+        self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The library's insert, after the keys of new targets sealed in these events
+        (the same transaction: a key is durable when its first sealed event is)."""
+        keys = [(str(e.originator_id), e.new_key) for e in _keyed(stored_events)]
+        if keys:
+            c.executemany(f"INSERT INTO {TARGET_KEYS_TABLE} (target_id, key) VALUES (?, ?)", keys)
+        ids: Sequence[int] | None = super()._insert_events(c, stored_events, **kwargs)
+        return ids
 
     def _insert_unsynced(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -220,6 +236,16 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
             Identifier(self.events_table_name),
             SQL(self.datastore.originator_id_type),
         )
+        keyed = _keyed(stored_events)
+        if keyed:
+            curs.execute(
+                SQL(
+                    "INSERT INTO {0}.{1} (target_id, key) SELECT * FROM unnest(%s::uuid[], "
+                    "%s::bytea[])"
+                ).format(Identifier(self.datastore.schema), Identifier(TARGET_KEYS_TABLE)),
+                ([e.originator_id for e in keyed], [e.new_key for e in keyed]),
+                prepare=True,
+            )
         curs.execute(
             statement,
             (
@@ -267,6 +293,10 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
             named.itersize = STREAM_BATCH
             named.execute(statement, (until,))
             yield (_stored(row) for row in named)
+
+
+def _keyed(stored_events: Sequence[StoredEvent]) -> list[KeyedStoredEvent]:
+    return [e for e in stored_events if isinstance(e, KeyedStoredEvent)]
 
 
 def lift_idle_limit(cursor: Any) -> None:

@@ -199,6 +199,27 @@ WEBHOOKS = Schema(
     ),
 )
 
+# Each target's key of its sealed personal fields (application/sealing.py): in the event
+# store's database, a table of its own, written in the transaction of the target's Created.
+TARGET_KEYS = Schema(
+    "target_keys",
+    "events.sqlite3",
+    (
+        Migration(
+            1,
+            "each target's key of its sealed personal fields",
+            sqlite=(
+                "CREATE TABLE IF NOT EXISTS outdial_target_keys (target_id TEXT PRIMARY KEY, "
+                "key BLOB NOT NULL) WITHOUT ROWID",
+            ),
+            postgres=(
+                "CREATE TABLE IF NOT EXISTS outdial_target_keys (target_id UUID PRIMARY KEY, "
+                "key BYTEA NOT NULL)",
+            ),
+        ),
+    ),
+)
+
 # The same statements on both stores. Times are text in their wire form; see
 # projections/schema.py.
 _READ_MODEL_1: tuple[Step, ...] = (
@@ -351,7 +372,7 @@ READ_MODEL = Schema(
 )
 
 # In the order a store is migrated.
-SCHEMAS = (ACCESS, IDEMPOTENCY, WEBHOOKS, READ_MODEL)
+SCHEMAS = (ACCESS, IDEMPOTENCY, WEBHOOKS, TARGET_KEYS, READ_MODEL)
 
 _VERSIONS_TABLE = (
     f"CREATE TABLE IF NOT EXISTS {VERSIONS} (schema TEXT NOT NULL, version INTEGER NOT NULL, "

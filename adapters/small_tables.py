@@ -25,6 +25,9 @@ class Statements(ABC):
     def _sql(self, sql: str) -> str:
         return sql.replace("?", self.mark)
 
+    @abstractmethod
+    def close(self) -> None: ...
+
 
 class SQLiteStatements(Statements):
     schema: ClassVar[Schema]  # what a table in memory is made with

@@ -19,6 +19,7 @@ from adapters.leases import ProjectionLease, creating_schema
 from adapters.migrations import migrate_store
 from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage, apply_statement_timeout, check_reachable
+from adapters.target_keys import open_target_keys
 from adapters.webhooks import WebhookAddresses, open_webhook_table
 from api.settings import Settings
 from application.feed import Feed
@@ -71,7 +72,9 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
     with ExitStack() as opened:
         with creating_schema(storage, connect_timeout=settings.connect_timeout_seconds):
             migrate_store(storage)  # our tables; the library makes its own as they open
-            service = OutdialService(storage.event_store_env(), clock=clock)
+            target_keys = open_target_keys(storage)
+            opened.callback(target_keys.close)
+            service = OutdialService(storage.event_store_env(), clock=clock, keys=target_keys)
             opened.callback(service.close)
             keys = ApiKeys.open(storage)
             opened.callback(keys.close)

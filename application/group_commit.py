@@ -21,7 +21,7 @@ What each command is told is what it would have been told alone:
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -77,8 +77,10 @@ class GroupCommit:
         recorder: ApplicationRecorder,
         *,
         events_max: int = GROUP_EVENTS_MAX,
+        committed: Callable[[Sequence[StoredEvent]], None] = lambda stored: None,
     ) -> None:
         self._mapper = mapper
+        self._committed = committed
         self._recorder = recorder
         self._events_max = events_max
         self._changed = threading.Condition()
@@ -145,6 +147,7 @@ class GroupCommit:
             _fail(group, error)
             return
         self.counts.add(1, len(group))
+        self._committed(stored)
         start = 0
         for command in group:
             end = start + len(command.stored)

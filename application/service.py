@@ -18,7 +18,7 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
 from application.errors import (
@@ -30,6 +30,7 @@ from application.errors import (
 from application.group_commit import GroupCommit
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
+from application.sealing import SealingMapper, TargetKeyStore
 from application.transcoding import register_domain_transcodings
 from application.written import Written
 from domain.address import Address
@@ -59,6 +60,10 @@ AGGREGATE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWA
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
+
+
+def _nothing(_: object) -> None:
+    """Nothing to do (after a commit without sealing)."""
 
 
 def utc_now() -> datetime:
@@ -96,21 +101,37 @@ class OutdialService(Application[UUID]):
     name = "outdial"
     snapshotting_intervals = {Target: TARGET_SNAPSHOT_INTERVAL}  # noqa: RUF012
 
-    def __init__(self, env: Mapping[str, str] | None = None, *, clock: Clock = utc_now) -> None:
+    def __init__(
+        self,
+        env: Mapping[str, str] | None = None,
+        *,
+        clock: Clock = utc_now,
+        keys: TargetKeyStore | None = None,
+    ) -> None:
         """``env``: the library's settings of the event store (the in-memory store when
-        none are given)."""
+        none are given); ``keys``: where targets' keys are kept, to seal their personal
+        fields in the store (application/sealing.py; without, they are stored plain)."""
+        self._keys = keys
         super().__init__({**AGGREGATE_CACHE, **(env or {})})
         self.clock = clock
         self._dispatcher = Dispatcher()
         self._bulk = bulk_reads_of(self.recorder)
         self._listeners: list[RecordedListener] = []
-        self.commits = GroupCommit(self.mapper, self.recorder)
+        sealing = self.mapper if isinstance(self.mapper, SealingMapper) else None
+        self.commits = GroupCommit(
+            self.mapper, self.recorder, committed=sealing.committed if sealing else _nothing
+        )
 
     def on_recorded(self, listener: RecordedListener) -> None:
         """``listener`` is given the events of each write this service records, with
         their notification ids, once they are committed (the live projection of this
         process applies them without reading them back)."""
         self._listeners.append(listener)
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        if self._keys is None:
+            return super().construct_mapper()
+        return SealingMapper(self.construct_transcoder(), keys=self._keys)
 
     def register_transcodings(self, transcoder: JSONTranscoder) -> None:
         super().register_transcodings(transcoder)

@@ -15,6 +15,7 @@ def test_each_schema_numbers_its_migrations_from_1_without_a_gap() -> None:
         "access",
         "idempotency",
         "webhooks",
+        "target_keys",
         "read_model",
     ]
     for schema in SCHEMAS:

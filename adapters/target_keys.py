@@ -1,0 +1,90 @@
+"""Each target's key of its sealed personal fields (application/sealing.py): the table
+``outdial_target_keys`` in the event store's database (SQLite's events file, or the
+PostgreSQL database), or memory; made by adapters/migrations.py (schema ``target_keys``).
+
+A new key is written by the event store's recorder in the transaction that records its
+target's Created event (adapters/library.py), so a key is durable exactly when its first
+sealed event is. Keys are read through a cache of this process: a key never changes while
+it exists.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from typing import Any
+from uuid import UUID
+
+from adapters.library import TARGET_KEYS_TABLE
+from adapters.migrations import TARGET_KEYS
+from adapters.small_tables import PostgresStatements, SQLiteStatements, Statements
+from adapters.stores import EVENTS_DBNAME, Storage
+
+TABLE = TARGET_KEYS_TABLE
+# Keys a process remembers (the most recently used).
+KEYS_REMEMBERED = 100_000
+
+
+class TargetKeys:
+    """The application's TargetKeyStore: keys read from their table, through a cache."""
+
+    def __init__(self, table: _KeyTable | None) -> None:
+        self._table = table  # None: in memory, where the cache is the whole store
+        self._known: OrderedDict[UUID, bytes] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def key_of(self, target_id: UUID) -> bytes | None:
+        with self._lock:
+            key = self._known.get(target_id)
+            if key is not None:
+                self._known.move_to_end(target_id)
+                return key
+        if self._table is None:
+            return None
+        key = self._table.key_of(target_id)
+        if key is not None:
+            self._remember(target_id, key)
+        return key
+
+    def stored(self, target_id: UUID, key: bytes) -> None:
+        self._remember(target_id, key)  # in memory, the only place it is kept
+
+    def _remember(self, target_id: UUID, key: bytes) -> None:
+        with self._lock:
+            self._known[target_id] = key
+            # In memory the cache is the store: it forgets nothing.
+            if len(self._known) > KEYS_REMEMBERED and self._table is not None:
+                self._known.popitem(last=False)
+
+    def close(self) -> None:
+        if self._table is not None:
+            self._table.close()
+
+
+class _KeyTable(Statements):
+    def key_of(self, target_id: UUID) -> bytes | None:
+        _, rows = self._run(
+            self._sql(f"SELECT key FROM {TABLE} WHERE target_id = ?"), (self._id(target_id),)
+        )
+        return bytes(rows[0][0]) if rows else None
+
+    def _id(self, target_id: UUID) -> Any:
+        return str(target_id)
+
+
+class _SQLiteKeyTable(SQLiteStatements, _KeyTable):
+    schema = TARGET_KEYS
+
+
+class _PostgresKeyTable(PostgresStatements, _KeyTable):
+    def _id(self, target_id: UUID) -> Any:
+        return target_id
+
+
+def open_target_keys(storage: Storage) -> TargetKeys:
+    """The store's keys (its table is made by the store's migrations)."""
+    if storage.database_url:
+        return TargetKeys(_PostgresKeyTable(storage.database_url))
+    if storage.data_dir is not None:
+        return TargetKeys(_SQLiteKeyTable(str(storage.data_dir / EVENTS_DBNAME)))
+    return TargetKeys(None)

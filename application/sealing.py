@@ -1,0 +1,268 @@
+"""A target's personal data sealed in the event store: how its events are stored.
+
+A target is a person: its name, detail, data and its destinations' target, target_name,
+name and detail are personal, and so is the destination a dial records. They are stored
+only as AES-GCM ciphertext under a random 256-bit key of that one target, the target's id
+bound as associated data; the key lives outside the log (adapters/target_keys.py), so
+destroying it erases the person while the events stay whole.
+
+The domain never sees this: the mapper seals an event as it is stored and opens it as it
+is read, so every reader (the repository, the projection, history, the feed) gets the
+plaintext. An event of a target whose key is gone reads with those fields blank and
+``erased`` set. Events stored before sealing have no ``sealed`` field and read as before.
+
+The stored form of a sealed event is the event's own state with its personal fields blank
+(an address keeps its type) and ``sealed``: ``"v1:" + base64(nonce + ciphertext)`` of the
+JSON of the fields as they were. A Target's snapshot is sealed whole. The names here are
+part of the stored format: never rename one.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+from uuid import UUID
+
+import orjson
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from eventsourcing.domain import DomainEventProtocol, Snapshot
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+)
+
+from domain.address import Address
+from domain.target import Target
+
+SEALED = "sealed"  # the stored field that holds the ciphertext
+ERASED = "erased"  # set on an event read without its key
+_VERSION = "v1:"
+_NONCE_BYTES = 12
+KEY_BYTES = 32
+# An address's fields that say who and where (its type does not): target, target_name,
+# name and detail, sealed as a list in this order.
+
+
+class TargetKeyStore(Protocol):
+    """Where each target's key is kept, outside the event store's tables."""
+
+    def key_of(self, target_id: UUID) -> bytes | None:
+        """The target's key, or None when it has none (destroyed: erased)."""
+        ...
+
+    def stored(self, target_id: UUID, key: bytes) -> None:
+        """A new target's key, just committed with its Created event (the event store's
+        recorder writes it in that transaction; memory keeps it here)."""
+        ...
+
+
+@dataclass(frozen=True)
+class KeyedStoredEvent(StoredEvent):
+    """A stored Created event with the new key its target's fields are sealed under: the
+    recorder stores the key in the same transaction as the event."""
+
+    new_key: bytes = b""
+
+
+class KeyMissing(MapperDeserialisationError):
+    """A target's key is gone (erased) where a whole state was sealed with it."""
+
+
+def _seal(key: bytes, target_id: UUID, fields: dict[str, Any]) -> str:
+    nonce = os.urandom(_NONCE_BYTES)
+    sealed = AESGCM(key).encrypt(nonce, orjson.dumps(fields), target_id.bytes)
+    return _VERSION + base64.b64encode(nonce + sealed).decode()
+
+
+def _open(key: bytes, target_id: UUID, token: str) -> dict[str, Any]:
+    if not token.startswith(_VERSION):
+        msg = f"a sealed field of target {target_id} has an unknown form"
+        raise MapperDeserialisationError(msg)
+    raw = base64.b64decode(token[len(_VERSION) :])
+    try:
+        opened = AESGCM(key).decrypt(raw[:_NONCE_BYTES], raw[_NONCE_BYTES:], target_id.bytes)
+    except InvalidTag:
+        msg = f"the sealed fields of target {target_id} do not open with its key"
+        raise MapperDeserialisationError(msg) from None
+    fields: dict[str, Any] = orjson.loads(opened)
+    return fields
+
+
+def _address_fields(address: Address | None) -> list[str] | None:
+    if address is None:
+        return None
+    return [address.target, address.target_name, address.name, address.detail]
+
+
+# One blank address per type: addresses are immutable, so every blank one is shared.
+_BLANKS: dict[str, Address] = {}
+
+
+def _blank(address: Address | None) -> Address | None:
+    if address is None:
+        return None
+    blank = _BLANKS.get(address.type)
+    if blank is None:
+        blank = _BLANKS[address.type] = Address(address.type, "")
+    return blank
+
+
+def _filled(address: Address | None, fields: list[str] | None) -> Address | None:
+    if address is None or fields is None:
+        return address
+    target, target_name, name, detail = fields
+    return Address(address.type, target, target_name, name, detail)
+
+
+# What each sealed event class keeps personal: its fields as sealed, and the event's
+# state with them blank; then the reverse. Only Target events hold personal data.
+Personal = tuple[
+    Callable[[dict[str, Any]], dict[str, Any]],  # the personal fields of a state
+    Callable[[dict[str, Any]], None],  # blank them in a state (in place)
+    Callable[[dict[str, Any], dict[str, Any]], None],  # fill them in again (in place)
+]
+
+
+def _created_fields(state: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": state["name"],
+        "detail": state["detail"],
+        "data": state["data"],
+        "destinations": [_address_fields(a) for a in state["destinations"]],
+    }
+
+
+def _created_blank(state: dict[str, Any]) -> None:
+    state.update(
+        name="", detail="", data="", destinations=[_blank(a) for a in state["destinations"]]
+    )
+
+
+def _created_fill(state: dict[str, Any], fields: dict[str, Any]) -> None:
+    state.update(
+        name=fields["name"],
+        detail=fields["detail"],
+        data=fields["data"],
+        destinations=[
+            _filled(a, f)
+            for a, f in zip(state["destinations"], fields["destinations"], strict=True)
+        ],
+    )
+
+
+def _started_fields(state: dict[str, Any]) -> dict[str, Any]:
+    return {"destination": _address_fields(state["destination"])}
+
+
+def _started_blank(state: dict[str, Any]) -> None:
+    state["destination"] = _blank(state["destination"])
+
+
+def _started_fill(state: dict[str, Any], fields: dict[str, Any]) -> None:
+    state["destination"] = _filled(state["destination"], fields["destination"])
+
+
+PERSONAL: dict[type, Personal] = {
+    Target.Created: (_created_fields, _created_blank, _created_fill),
+    Target.DialStarted: (_started_fields, _started_blank, _started_fill),
+}
+_TARGET_TOPIC = Target.TOPIC
+
+
+class SealingMapper(Mapper[UUID]):
+    """The library's mapper, sealing a target's personal fields as events are stored and
+    opening them as they are read."""
+
+    def __init__(
+        self,
+        transcoder: Transcoder,
+        compressor: Any = None,
+        cipher: Any = None,
+        *,
+        keys: TargetKeyStore,
+    ) -> None:
+        super().__init__(transcoder, compressor=compressor, cipher=cipher)
+        self.keys = keys
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        kind = type(domain_event)
+        personal = PERSONAL.get(kind)
+        if personal is not None:
+            return self._sealed_event(domain_event, personal)
+        if isinstance(domain_event, Snapshot) and domain_event.topic == _TARGET_TOPIC:
+            return self._sealed_snapshot(domain_event)
+        return super().to_stored_event(domain_event)
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        domain_event = super().to_domain_event(stored_event)
+        state = vars(domain_event)
+        token = state.pop(SEALED, None)
+        if token is None:
+            return domain_event  # stored before sealing, or nothing personal
+        target_id = domain_event.originator_id
+        key = self.keys.key_of(target_id)
+        if isinstance(domain_event, Snapshot):
+            if key is None:
+                msg = f"target {target_id}'s key is gone: its snapshot cannot be read"
+                raise KeyMissing(msg)
+            state["state"] = self.transcoder.decode(
+                base64.b64decode(_open(key, target_id, token)["state"])
+            )
+            return domain_event
+        if key is None:
+            state[ERASED] = True
+            return domain_event
+        PERSONAL[type(domain_event)][2](state, _open(key, target_id, token))
+        return domain_event
+
+    def committed(self, stored_events: Sequence[StoredEvent]) -> None:
+        """Events just committed: the new keys among them are the key store's now."""
+        for stored in stored_events:
+            if isinstance(stored, KeyedStoredEvent):
+                self.keys.stored(_as_uuid(stored.originator_id), stored.new_key)
+
+    def _sealed_event(self, domain_event: Any, personal: Personal) -> StoredEvent:
+        target_id: UUID = domain_event.originator_id
+        new = isinstance(domain_event, Target.Created)
+        key = os.urandom(KEY_BYTES) if new else self.keys.key_of(target_id)
+        if key is None:
+            msg = f"target {target_id} has no key: its event cannot be sealed"
+            raise KeyMissing(msg)
+        state = dict(vars(domain_event))
+        fields, blank, _ = personal
+        token = _seal(key, target_id, fields(state))
+        blank(state)
+        state[SEALED] = token
+        stored = super().to_stored_event(_with_state(domain_event, state))
+        if not new:
+            return stored
+        return KeyedStoredEvent(
+            stored.originator_id, stored.originator_version, stored.topic, stored.state, key
+        )
+
+    def _sealed_snapshot(self, snapshot: Any) -> StoredEvent:
+        target_id: UUID = snapshot.originator_id
+        key = self.keys.key_of(target_id)
+        if key is None:
+            msg = f"target {target_id} has no key: its snapshot cannot be sealed"
+            raise KeyMissing(msg)
+        whole = base64.b64encode(self.transcoder.encode(snapshot.state)).decode()
+        state = {**vars(snapshot), "state": {}, SEALED: _seal(key, target_id, {"state": whole})}
+        return super().to_stored_event(_with_state(snapshot, state))
+
+
+def _with_state(event: Any, state: dict[str, Any]) -> Any:
+    """A copy of the event holding ``state`` (the library's mapper reads ``vars``)."""
+    copy = object.__new__(type(event))
+    object.__setattr__(copy, "__dict__", state)
+    return copy
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    return value if isinstance(value, UUID) else UUID(value)

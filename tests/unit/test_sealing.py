@@ -1,0 +1,91 @@
+"""The sealing of a target's personal fields, in memory: the stored form holds none of
+them, reads give them back, and a sealed state opens only with its own target's key and
+untouched."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import replace
+from uuid import uuid4
+
+import pytest
+from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
+
+from adapters.target_keys import TargetKeys
+from application.sealing import SEALED, KeyedStoredEvent, SealingMapper
+from application.service import NewTarget, OutdialService
+from domain.address import Address
+from domain.outdial import Outdial
+from domain.target import Target
+from tests.conftest import FakeClock
+
+NUMBER = "+821099887766"
+
+
+@pytest.fixture
+def service() -> OutdialService:
+    return OutdialService(clock=FakeClock(), keys=TargetKeys(None))
+
+
+def _target(service: OutdialService) -> Target:
+    customer = uuid4()
+    outdial = service.create_outdial(customer).value
+    destinations = [
+        Address("tel", NUMBER, target_name="Mum", detail="evenings"),
+        None,
+        None,
+        None,
+        None,
+    ]
+    new = NewTarget(destinations, name="Zelda", detail="vip", data="crm:7")
+    return service.create_targets(customer, outdial.id, [new]).value[0]
+
+
+def _stored(service: OutdialService, target: Target) -> list[StoredEvent]:
+    return list(service.recorder.select_events(target.id))
+
+
+def test_a_new_target_is_stored_sealed_and_read_whole(service: OutdialService) -> None:
+    target = _target(service)
+    (created,) = _stored(service, target)
+    assert isinstance(created, KeyedStoredEvent)
+    for personal in (NUMBER, "Zelda", "Mum", "evenings", "vip", "crm:7"):
+        assert personal.encode() not in created.state
+    assert f'"{SEALED}":"v1:'.encode() in created.state
+    read = service.mapper.to_domain_event(created)
+    assert isinstance(read, Target.Created)
+    assert (read.name, read.detail, read.data) == ("Zelda", "vip", "crm:7")
+    assert read.destinations[0] == Address("tel", NUMBER, target_name="Mum", detail="evenings")
+
+
+def test_what_holds_nothing_personal_is_stored_as_it_was(service: OutdialService) -> None:
+    outdial = service.create_outdial(uuid4(), name="spring").value
+    (stored,) = service.recorder.select_events(outdial.id)
+    assert SEALED.encode() not in stored.state
+    assert isinstance(service.mapper.to_domain_event(stored), Outdial.Created)
+
+
+def test_sealed_fields_open_only_for_their_own_target(service: OutdialService) -> None:
+    first, second = _target(service), _target(service)
+    (stored,) = _stored(service, first)
+    moved = StoredEvent(second.id, 1, stored.topic, stored.state)  # under another's key and id
+    with pytest.raises(MapperDeserialisationError):
+        service.mapper.to_domain_event(moved)
+
+
+def test_a_changed_ciphertext_does_not_open(service: OutdialService) -> None:
+    (stored,) = _stored(service, _target(service))
+    start = stored.state.index(b'"v1:') + 4
+    raw = bytearray(base64.b64decode(stored.state[start : stored.state.index(b'"', start)]))
+    raw[-1] ^= 1
+    token = base64.b64encode(bytes(raw))
+    changed = stored.state[:start] + token + stored.state[stored.state.index(b'"', start) :]
+    with pytest.raises(MapperDeserialisationError):
+        service.mapper.to_domain_event(replace(stored, state=changed))
+
+
+def test_without_a_key_store_events_are_stored_plain() -> None:
+    plain = OutdialService(clock=FakeClock())
+    assert not isinstance(plain.mapper, SealingMapper)
+    (stored,) = _stored(plain, _target(plain))
+    assert NUMBER.encode() in stored.state
