@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import statistics
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -126,3 +127,20 @@ async def _read_response(reader: asyncio.StreamReader) -> tuple[int, bytes]:
             length = int(value)
     body = await reader.readexactly(length) if length else b""
     return status, body
+
+
+def threaded_rate(action: Callable[[], None], count: int, threads: int) -> float:
+    """Calls a second of ``action`` done ``count`` times, shared out among ``threads``."""
+    each = count // threads
+
+    def run() -> None:
+        for _ in range(each):
+            action()
+
+    workers = [threading.Thread(target=run) for _ in range(threads)]
+    began = time.perf_counter()
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return each * threads / (time.perf_counter() - began)

@@ -8,7 +8,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -24,7 +23,7 @@ from adapters.read_model_store import open_read_model
 from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
 from benchmarks.contact_rules import contact_rules
-from benchmarks.load import LoadResult, Request, run_load
+from benchmarks.load import LoadResult, Request, run_load, threaded_rate
 from benchmarks.paths import (
     PATH_CLIENTS,
     PathFigures,
@@ -33,6 +32,7 @@ from benchmarks.paths import (
     measure_paths,
 )
 from benchmarks.report import Figure, Report
+from benchmarks.sealing import sealing
 from benchmarks.servers import Server, cpu_seconds, nothing, reference, service
 from benchmarks.stores import fresh
 from benchmarks.streams import stream_readers
@@ -337,19 +337,7 @@ def _save_rates(
         bare.save(_Bare())
 
     def rate(save: Callable[[], None], threads: int) -> float:
-        each = count // threads
-
-        def run() -> None:
-            for _ in range(each):
-                save()
-
-        workers = [threading.Thread(target=run) for _ in range(threads)]
-        began = time.perf_counter()
-        for worker in workers:
-            worker.start()
-        for worker in workers:
-            worker.join()
-        return each * threads / (time.perf_counter() - began)
+        return threaded_rate(save, count, threads)
 
     for save in (ours, theirs):  # warm-up: connections, caches, the tables' first pages
         rate(save, 8)
@@ -754,4 +742,5 @@ ALL: list[tuple[str, Callable[..., None]]] = [
     ("postgres_million", postgres_million),
     ("contact_rules", contact_rules),
     ("streams", stream_readers),
+    ("sealing", sealing),
 ]
