@@ -10,10 +10,15 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.application import Application
+from eventsourcing.persistence import StoredEvent
 
 from adapters.append_signal import AppendSignal
 from adapters.library import WakingPostgresApplicationRecorder, WakingSQLiteApplicationRecorder
 from adapters.stores import Storage
+from application.sealing import read_ahead
+
+# Stored events whose targets' keys are fetched together while reading every aggregate.
+READ_AHEAD_WINDOW = 2_000
 
 
 class StoredEventLog:
@@ -36,6 +41,7 @@ class StoredEventLog:
         notifications = self._app.recorder.select_notifications(
             start=after, limit=limit, stop=until, inclusive_of_start=False
         )
+        read_ahead(self._app.mapper, notifications)
         to_domain_event = self._app.mapper.to_domain_event
         return [(n.id, to_domain_event(n)) for n in notifications]
 
@@ -68,10 +74,17 @@ class StoredEventLog:
             raise TypeError(msg)
         with recorder.stored_by_aggregate(until) as stored:
             to_domain_event = self._app.mapper.to_domain_event
+            ahead = self._read_ahead(stored)
             yield (
                 [to_domain_event(event) for event in group]
-                for _, group in itertools.groupby(stored, key=lambda event: event.originator_id)
+                for _, group in itertools.groupby(ahead, key=lambda event: event.originator_id)
             )
+
+    def _read_ahead(self, stored: Iterator[StoredEvent]) -> Iterator[StoredEvent]:
+        """The same events, each window of them preceded by one fetch of its keys."""
+        while window := list(itertools.islice(stored, READ_AHEAD_WINDOW)):
+            read_ahead(self._app.mapper, window)
+            yield from window
 
     def close(self) -> None:
         self._signal.close()

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 from collections import OrderedDict
+from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
@@ -23,6 +24,8 @@ from adapters.stores import EVENTS_DBNAME, Storage
 TABLE = TARGET_KEYS_TABLE
 # Keys a process remembers (the most recently used).
 KEYS_REMEMBERED = 100_000
+# Keys fetched in one query at most.
+READ_AHEAD_MAX = 500
 
 
 class TargetKeys:
@@ -46,6 +49,15 @@ class TargetKeys:
             self._remember(target_id, key)
         return key
 
+    def read_ahead(self, target_ids: Collection[UUID]) -> None:
+        if self._table is None:
+            return
+        with self._lock:
+            missing = [i for i in target_ids if i not in self._known]
+        for start in range(0, len(missing), READ_AHEAD_MAX):
+            for target_id, key in self._table.keys_of(missing[start : start + READ_AHEAD_MAX]):
+                self._remember(target_id, key)
+
     def stored(self, target_id: UUID, key: bytes) -> None:
         self._remember(target_id, key)  # in memory, the only place it is kept
 
@@ -67,6 +79,14 @@ class _KeyTable(Statements):
             self._sql(f"SELECT key FROM {TABLE} WHERE target_id = ?"), (self._id(target_id),)
         )
         return bytes(rows[0][0]) if rows else None
+
+    def keys_of(self, target_ids: list[UUID]) -> list[tuple[UUID, bytes]]:
+        marks = ", ".join("?" * len(target_ids))
+        _, rows = self._run(
+            self._sql(f"SELECT target_id, key FROM {TABLE} WHERE target_id IN ({marks})"),
+            tuple(self._id(i) for i in target_ids),
+        )
+        return [(UUID(str(target_id)), bytes(key)) for target_id, key in rows]
 
     def _id(self, target_id: UUID) -> Any:
         return str(target_id)

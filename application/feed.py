@@ -26,6 +26,7 @@ from eventsourcing.domain import CanMutateAggregate
 from eventsourcing.persistence import Notification
 
 from application.history import EventRecord, event_record
+from application.sealing import read_ahead
 from application.service import OutdialService
 from domain.do_not_call import DoNotCallEntry
 from domain.outdial import Outdial
@@ -156,6 +157,7 @@ class Feed:
                 if feed_filter.admits(_uuid(n.originator_id), _type_of(n.topic))
             ]
         owners = self._owners_of({_uuid(n.originator_id) for n in notifications})
+        read_ahead(self.service.mapper, notifications)
         to_domain_event = self.service.mapper.to_domain_event
         for notification in notifications:
             owner = owners.get(_uuid(notification.originator_id))

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import base64
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 from uuid import UUID
@@ -59,6 +59,10 @@ class TargetKeyStore(Protocol):
     def stored(self, target_id: UUID, key: bytes) -> None:
         """A new target's key, just committed with its Created event (the event store's
         recorder writes it in that transaction; memory keeps it here)."""
+        ...
+
+    def read_ahead(self, target_ids: Collection[UUID]) -> None:
+        """Fetch these targets' keys at once, before their events are read one by one."""
         ...
 
 
@@ -172,6 +176,7 @@ PERSONAL: dict[type, Personal] = {
     Target.Created: (_created_fields, _created_blank, _created_fill),
     Target.DialStarted: (_started_fields, _started_blank, _started_fill),
 }
+_SEALED_TOPICS = frozenset(kind.TOPIC for kind in PERSONAL)  # type: ignore[attr-defined]
 _TARGET_TOPIC = Target.TOPIC
 
 
@@ -221,6 +226,12 @@ class SealingMapper(Mapper[UUID]):
         PERSONAL[type(domain_event)][2](state, _open(key, target_id, token))
         return domain_event
 
+    def read_ahead(self, stored_events: Iterable[StoredEvent]) -> None:
+        """Before these are decoded one by one: their targets' keys, fetched at once."""
+        target_ids = {_as_uuid(s.originator_id) for s in stored_events if s.topic in _SEALED_TOPICS}
+        if target_ids:
+            self.keys.read_ahead(target_ids)
+
     def committed(self, stored_events: Sequence[StoredEvent]) -> None:
         """Events just committed: the new keys among them are the key store's now."""
         for stored in stored_events:
@@ -255,6 +266,13 @@ class SealingMapper(Mapper[UUID]):
         whole = base64.b64encode(self.transcoder.encode(snapshot.state)).decode()
         state = {**vars(snapshot), "state": {}, SEALED: _seal(key, target_id, {"state": whole})}
         return super().to_stored_event(_with_state(snapshot, state))
+
+
+def read_ahead(mapper: Mapper[Any], stored_events: Sequence[StoredEvent]) -> None:
+    """Before many stored events are decoded one by one, their targets' keys in one query
+    rather than one each (a mapper that does not seal has none to fetch)."""
+    if isinstance(mapper, SealingMapper):
+        mapper.read_ahead(stored_events)
 
 
 def _with_state(event: Any, state: dict[str, Any]) -> Any:

@@ -30,7 +30,7 @@ from application.errors import (
 from application.group_commit import GroupCommit
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
-from application.sealing import SealingMapper, TargetKeyStore
+from application.sealing import SealingMapper, TargetKeyStore, read_ahead
 from application.transcoding import register_domain_transcodings
 from application.written import Written
 from domain.address import Address
@@ -662,6 +662,7 @@ class OutdialService(Application[UUID]):
     def _aggregates_of(self, kind: type[A], aggregate_ids: Sequence[UUID]) -> list[A]:
         """Those of some aggregates of ``kind`` that exist, read in one query."""
         stored = self._bulk.select_events_of(aggregate_ids)
+        read_ahead(self.mapper, stored)
         to_domain_event = self.mapper.to_domain_event
         found: list[A] = []
         for _, group in itertools.groupby(stored, key=lambda event: event.originator_id):

@@ -14,14 +14,16 @@ import psycopg
 import pytest
 from eventsourcing.persistence import IntegrityError
 
+from adapters.event_log import StoredEventLog
 from adapters.migrations import migrate_store
 from adapters.stores import Storage
-from adapters.target_keys import TargetKeys, open_target_keys
+from adapters.target_keys import TargetKeys, _KeyTable, open_target_keys
 from application.history import target_events
 from application.sealing import ERASED, KeyedStoredEvent
 from application.service import NewTarget, OutdialService
 from domain.address import Address
 from domain.plan import MAX_TRY_COUNT_LIMIT
+from domain.target import Target
 from tests.conftest import FakeClock
 
 NUMBER = "+821099887766"
@@ -200,3 +202,34 @@ def test_a_key_whose_event_is_refused_is_not_stored(storage: Storage, keys: Targ
     assert _key_count(storage, other) == 0
     assert _key_count(storage, target_id) == 1
     service.close()
+
+
+def test_reading_many_targets_events_fetches_their_keys_at_once(
+    storage: Storage, keys: TargetKeys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    service = _service(storage, keys)
+    customer = uuid4()
+    outdial = service.create_outdial(customer).value
+    new = NewTarget([Address("tel", NUMBER), None, None, None, None], name=NAME)
+    service.create_targets(customer, outdial.id, [new] * 40)
+    service.close()
+    fetched: list[int] = []
+    one_by_one, at_once = _KeyTable.key_of, _KeyTable.keys_of
+
+    def key_of(table: _KeyTable, target_id: UUID) -> bytes | None:
+        fetched.append(1)
+        return one_by_one(table, target_id)
+
+    def keys_of(table: _KeyTable, target_ids: list[UUID]) -> list[tuple[UUID, bytes]]:
+        fetched.append(len(target_ids))
+        return at_once(table, target_ids)
+
+    monkeypatch.setattr(_KeyTable, "key_of", key_of)
+    monkeypatch.setattr(_KeyTable, "keys_of", keys_of)
+    reader = _service(storage, open_target_keys(storage))
+    log = StoredEventLog(reader, storage)
+    read = log.read(0, limit=100)
+    assert sum(event.name == NAME for _, event in read if isinstance(event, Target.Created)) == 40
+    assert fetched == [40]  # one query for the page, none one by one
+    log.close()
+    reader.close()
