@@ -13,7 +13,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from adapters.stores import Storage
-from tests.conftest import eventually
+from tests.conftest import SQLITE_ONLY, eventually
 from tests.e2e.conftest import (
     TEL_0,
     app_on,
@@ -147,6 +147,7 @@ def test_a_webhook_is_told_only_its_types_and_outdial(
     assert (started["type"], started["outdial_id"]) == ("Target.DialStarted", mine["id"])
 
 
+@SQLITE_ONLY  # refused before the store is asked
 @pytest.mark.parametrize(
     ("body", "field"),
     [
@@ -174,6 +175,7 @@ def test_another_customers_outdial_is_not_found(hooked: TestClient, receiver: Re
     assert error_of(hooked.get(HOOK), 404)["reason"] == "WEBHOOK_NOT_FOUND"
 
 
+@SQLITE_ONLY  # refused before the store is asked
 @pytest.mark.parametrize(
     "url",
     [
