@@ -157,12 +157,15 @@ class Feed:
                 if feed_filter.admits(_uuid(n.originator_id), _type_of(n.topic))
             ]
         owners = self._owners_of({_uuid(n.originator_id) for n in notifications})
-        read_ahead(self.service.mapper, notifications)
+        owned = [
+            (n, owner)
+            for n in notifications
+            if (owner := owners.get(_uuid(n.originator_id))) is not None
+            and (feed_filter is None or feed_filter.owned(owner))
+        ]
+        read_ahead(self.service.mapper, [n for n, _ in owned])  # keys of these alone
         to_domain_event = self.service.mapper.to_domain_event
-        for notification in notifications:
-            owner = owners.get(_uuid(notification.originator_id))
-            if owner is None or (feed_filter is not None and not feed_filter.owned(owner)):
-                continue
+        for notification, owner in owned:
             domain_event = cast(CanMutateAggregate[UUID], to_domain_event(notification))
             yield FeedEvent(
                 position=notification.id,
