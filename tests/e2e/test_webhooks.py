@@ -116,8 +116,11 @@ def test_events_after_it_was_made_are_posted_in_order_and_signed(
 
 
 def test_a_failing_receiver_is_retried_and_told_everything_in_order(
-    hooked: TestClient, receiver: Receiver
+    hooked: TestClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    # The pauses' lengths are the rules' (tests/integration/test_webhook_rules.py); here
+    # they are short so the retries come soon.
+    monkeypatch.setattr("application.webhooks.RETRY_FIRST_S", 0.1)
     ok(hooked.put(HOOK, json={"url": receiver.url}))
     receiver.fail(2, status=503)
     outdial = create_outdial(hooked)
