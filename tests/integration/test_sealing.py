@@ -105,7 +105,9 @@ def test_the_event_store_holds_neither_the_number_nor_the_name(
     again.close()
 
 
-def test_events_stored_before_sealing_read_as_before(storage: Storage, keys: TargetKeys) -> None:
+def test_a_target_stored_before_sealing_reads_and_dials_as_before(
+    storage: Storage, keys: TargetKeys
+) -> None:
     plain = _service(storage, None)
     customer = uuid4()
     outdial_id, target_id = _target(plain, customer, dials=1)
@@ -115,7 +117,18 @@ def test_events_stored_before_sealing_read_as_before(storage: Storage, keys: Tar
     events = target_events(sealed, customer, outdial_id, target_id)
     assert events[0].name == NAME  # type: ignore[attr-defined]
     assert not getattr(events[0], ERASED, False)
+    # It has no key: dialed on, past a snapshot, its events and snapshot stay plain.
+    for _ in range(25):
+        dial = sealed.start_dial(customer, outdial_id, target_id).value
+        sealed.finish_dial(customer, outdial_id, target_id, dial.id, result="fail", reason="busy")
+    assert _key_count(storage, target_id) == 0
     sealed.close()
+    again = _service(storage, open_target_keys(storage))
+    target = again.get_target(customer, outdial_id, target_id)
+    assert (target.name, target.version) == (NAME, 53)
+    assert again.snapshots is not None
+    assert list(again.snapshots.get(target_id))
+    again.close()
 
 
 def test_without_its_key_a_targets_events_read_blank_and_erased(
