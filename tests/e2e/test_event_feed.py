@@ -135,6 +135,8 @@ def test_a_reader_sees_nothing_of_another_customer_yet_moves_on(
         ({"limit": 1001}, "limit"),
         ({"after": -1}, "after"),
         ({"after": "1.5"}, "after"),
+        ({"after": 2**63}, "after"),
+        ({"after": 10**20}, "after"),
         ({"types": "Target.Dialed"}, "types"),
         ({"outdial_id": "nope"}, "outdial_id"),
         ({"target_id": "nope"}, "target_id"),

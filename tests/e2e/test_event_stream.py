@@ -141,7 +141,8 @@ def test_a_quiet_reader_gets_comments_and_a_checkpoint_when_the_log_moves_on(
         other.close()
 
 
-def test_a_bad_last_event_id_is_400(live: Live) -> None:
-    answer = live.http.get(STREAM, headers={"Last-Event-ID": "ten"})
+@pytest.mark.parametrize("said", [b"ten", b"-1", b"1.5", b"\xb2", b"9" * 20, b"9" * 5000])
+def test_a_bad_last_event_id_is_400(live: Live, said: bytes) -> None:
+    answer = live.http.get(STREAM, headers={b"Last-Event-ID": said})
     assert answer.status_code == 400
     assert "Last-Event-ID" in answer.json()["error"]["message"]

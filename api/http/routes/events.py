@@ -36,7 +36,13 @@ CATCH_UP_PAGE = 500
 # resumes from its Last-Event-ID.
 WAITING_MAX = 1_000
 
-Position = Annotated[int, WholeNumber, Query(ge=0, description="A position: events after it.")]
+# A position is the store's notification id: a 64-bit integer on either store.
+POSITION_MAX = 2**63 - 1
+Position = Annotated[
+    int,
+    WholeNumber,
+    Query(ge=0, le=POSITION_MAX, description="A position: events after it."),
+]
 
 
 def parse_types(text: str) -> frozenset[str] | None:
@@ -97,9 +103,11 @@ async def stream_events(
     (else `after`), then each new one as it is recorded; a comment every 15 s, and a
     `checkpoint` when the log moved on without an event for this reader."""
     if last_event_id is not None:
-        if not last_event_id.isdigit():
+        digits = last_event_id.strip()
+        whole = digits.isascii() and digits.isdigit() and len(digits) <= len(str(POSITION_MAX))
+        if not (whole and int(digits) <= POSITION_MAX):
             raise InvalidValue("Last-Event-ID", "must be a position, such as 120")
-        after = int(last_event_id)
+        after = int(digits)
     return EventSourceResponse(
         _follow(feed, follower, chosen, after),
         ping=KEEP_ALIVE_S,
