@@ -228,8 +228,14 @@ class WebhookAddresses:
 
     def resolve(self, url: str) -> list[str]:
         """The addresses ``url``'s host resolves to, each one it may reach."""
-        parts = urlsplit(url)
-        if parts.scheme not in ("http", "https") or not parts.hostname:
+        if any(c.isspace() or not c.isprintable() for c in url):
+            raise InvalidValue("url", "must not hold spaces or control characters")
+        try:
+            parts = urlsplit(url)
+            hostname = parts.hostname
+        except ValueError:  # an IPv6 host left open, a bad netloc
+            hostname = None
+        if not hostname or parts.scheme not in ("http", "https"):
             raise InvalidValue(
                 "url", "must be an http or https URL, such as https://example.com/hook"
             )
@@ -238,16 +244,16 @@ class WebhookAddresses:
         except ValueError:
             raise InvalidValue("url", "has a port that is not a number from 1 to 65535") from None
         try:
-            found = socket.getaddrinfo(parts.hostname, port, proto=socket.IPPROTO_TCP)
+            found = socket.getaddrinfo(hostname, port, proto=socket.IPPROTO_TCP)
         except (OSError, UnicodeError):
-            raise InvalidValue("url", f"its host {parts.hostname} cannot be resolved") from None
+            raise InvalidValue("url", f"its host {hostname} cannot be resolved") from None
         addresses = list(dict.fromkeys(str(info[4][0]) for info in found))
         if not self.allow_private:
             for address in addresses:
                 if not ipaddress.ip_address(address.split("%")[0]).is_global:
                     raise InvalidValue(
                         "url",
-                        f"its host {parts.hostname} is a private, loopback or reserved address "
+                        f"its host {hostname} is a private, loopback or reserved address "
                         f"({address}); allowed only with OUTDIAL_WEBHOOK_ALLOW_PRIVATE=true",
                     )
         return addresses

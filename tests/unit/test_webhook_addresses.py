@@ -56,6 +56,25 @@ def test_only_http_and_https_urls_with_a_host_and_port_are_taken(url: str) -> No
     assert refused.value.field == "url"
 
 
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://[::1/hook",
+        "http://8.8.8.8/a\x00b",
+        "http://8.8.8.8/hook\n",
+        "http://8.8.8.8/a b",
+        "http://8.8.8.8/\x7f",
+    ],
+)
+def test_a_url_that_does_not_parse_or_holds_a_space_or_control_character_is_refused(
+    url: str,
+) -> None:
+    allowed = WebhookAddresses(allow_private=True)  # refused before any address is judged
+    with pytest.raises(InvalidValue) as refused:
+        allowed.check(url)
+    assert refused.value.field == "url"
+
+
 def test_a_public_address_is_taken_and_a_private_one_when_allowed() -> None:
     assert PUBLIC.resolve("https://8.8.8.8/hook") == ["8.8.8.8"]
     assert PUBLIC.resolve("http://[2001:4860:4860::8888]:8443/x") == ["2001:4860:4860::8888"]
