@@ -22,9 +22,11 @@ lint: $(BIN)/.installed
 	$(BIN)/lint-imports
 	$(BIN)/vulture
 
-# What CI runs: everything, on SQLite and on PostgreSQL.
+# What CI runs: everything, on SQLite and on PostgreSQL. Two workers: much of the suite
+# waits on servers, browsers and stores rather than computing, and each test has a store
+# of its own.
 test: lint
-	$(BIN)/pytest
+	$(BIN)/pytest -n 2
 
 # The inner loop: no PostgreSQL, no fuzzing, no multi-process tests.
 test-fast: $(BIN)/.installed
