@@ -88,6 +88,22 @@ class _SQLTable(Statements, IdempotencyTable):
         changed, _ = self._run(self._sql(f"DELETE FROM {TABLE} WHERE claimed_at < ?"), (when,))
         return changed
 
+    def answers(self, customer: str) -> list[tuple[str, bytes]]:
+        _, rows = self._run(
+            self._sql(f"SELECT key, body FROM {TABLE} WHERE customer_id = ? AND body IS NOT NULL"),
+            (customer,),
+        )
+        return [(key, bytes(body)) for key, body in rows]
+
+    def rewrite(self, customer: str, key: str, body: bytes) -> None:
+        self._run(
+            self._sql(f"UPDATE {TABLE} SET body = ? WHERE customer_id = ? AND key = ?"),
+            (body, customer, key),
+        )
+
+    def scrub(self) -> None:
+        """Nothing outside the table on PostgreSQL until vacuum (docs/operations.md)."""
+
 
 class SQLiteIdempotencyTable(SQLiteStatements, _SQLTable):
     schema = IDEMPOTENCY

@@ -35,6 +35,10 @@ STREAM_BATCH = 2_000
 # Each target's key of its sealed fields (adapters/target_keys.py), written here in the
 # transaction of the target's Created event.
 TARGET_KEYS_TABLE = "outdial_target_keys"
+# The library's snapshots tables, by store: an erasure deletes a target's snapshots (they
+# are sealed with the key it destroys). tests/integration/test_library_contract.py checks.
+SQLITE_SNAPSHOTS_TABLE = "stored_snapshots"
+POSTGRES_SNAPSHOTS_TABLE = "outdial_snapshots"
 _STORED = "originator_id, originator_version, topic, state"
 
 # -- waking this process's readers -------------------------------------------------------

@@ -342,6 +342,25 @@ _READ_MODEL_3: tuple[Step, ...] = (
     "ALTER TABLE targets ADD COLUMN retry_at TEXT",
 )
 
+# Erasures (SPEC §13): the erasures with the targets each names, and every target's
+# addresses, which an erasure by address finds its targets by.
+_READ_MODEL_4: tuple[Step, ...] = (
+    "CREATE TABLE erasures (id TEXT PRIMARY KEY, customer_id TEXT NOT NULL, "
+    "outdial_id TEXT NOT NULL, target_ids TEXT NOT NULL, count INTEGER NOT NULL, "
+    "reason TEXT NOT NULL, actor TEXT NOT NULL, tm_create TEXT NOT NULL)",
+    "CREATE INDEX erasures_page ON erasures (customer_id, tm_create, id)",
+    "CREATE TABLE erased_targets (erasure_id TEXT NOT NULL, target_id TEXT NOT NULL, "
+    "PRIMARY KEY (target_id, erasure_id))",
+    "CREATE TABLE target_addresses (address TEXT NOT NULL, target_id TEXT NOT NULL, "
+    "PRIMARY KEY (address, target_id))",
+    *(
+        "INSERT INTO target_addresses (address, target_id) "
+        f"SELECT address_{n}, id FROM targets WHERE address_{n} IS NOT NULL "
+        f"AND address_{n} <> '' ON CONFLICT DO NOTHING"
+        for n in range(5)
+    ),
+)
+
 READ_MODEL = Schema(
     "read_model",
     "readmodel.sqlite3",
@@ -367,6 +386,12 @@ READ_MODEL = Schema(
             "it, when its rule's own retry interval ends",
             sqlite=_READ_MODEL_3,
             postgres=_READ_MODEL_3,
+        ),
+        Migration(
+            4,
+            "erasures with the targets each names, and every target's addresses",
+            sqlite=_READ_MODEL_4,
+            postgres=_READ_MODEL_4,
         ),
     ),
 )

@@ -52,6 +52,8 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
             # A writer's page cache larger than SQLite's default: a large read model's
             # inserts touch index pages all over (benchmarks/findings.py).
             cursor.execute("PRAGMA cache_size=-65536")
+            # Rows an erasure blanks leave no copy in free space.
+            cursor.execute("PRAGMA secure_delete=ON")
             # IMMEDIATE: these transactions read then write; take the write lock up front
             # so another process's writer makes them wait instead of failing.
             cursor.execute("BEGIN IMMEDIATE")
@@ -64,6 +66,10 @@ class SQLiteReadModelView(SQLiteTrackingRecorder, ReadModelView):
 
     def _lock_tracking(self, cursor: Any) -> None:
         pass  # BEGIN IMMEDIATE already holds the database's only write lock
+
+    def scrub(self) -> None:
+        with library.sqlite_write_connection(self) as connection:
+            connection.cursor().execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
     @contextmanager
     def reading(self) -> Iterator[Rows]:

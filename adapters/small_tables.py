@@ -48,6 +48,13 @@ class SQLiteStatements(Statements):
             cursor = self._connection.execute(sql, params)
             return cursor.rowcount, cursor.fetchall()
 
+    def scrub(self) -> None:
+        """Empty the write-ahead log into the file, so no older copy of a page with
+        something since deleted or blanked stays beside it (freed space is zeroed: the
+        connection deletes securely)."""
+        with self._lock:
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
     def close(self) -> None:
         with self._lock:
             self._connection.close()

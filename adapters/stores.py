@@ -85,6 +85,8 @@ def small_table_connection(path: str) -> sqlite3.Connection:
     )
     if path != ":memory:":
         connection.execute("PRAGMA journal_mode=WAL")
+    # What is deleted or overwritten is zeroed, not left in free space (erasures).
+    connection.execute("PRAGMA secure_delete=ON")
     return connection
 
 

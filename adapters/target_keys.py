@@ -16,10 +16,11 @@ from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
-from adapters.library import TARGET_KEYS_TABLE
+from adapters.library import POSTGRES_SNAPSHOTS_TABLE, SQLITE_SNAPSHOTS_TABLE, TARGET_KEYS_TABLE
 from adapters.migrations import TARGET_KEYS
 from adapters.small_tables import PostgresStatements, SQLiteStatements, Statements
 from adapters.stores import EVENTS_DBNAME, Storage
+from application.sealing import TargetKeyStore
 
 TABLE = TARGET_KEYS_TABLE
 # Keys a process remembers (the most recently used).
@@ -61,6 +62,27 @@ class TargetKeys:
     def stored(self, target_id: UUID, key: bytes) -> None:
         self._remember(target_id, key)  # in memory, the only place it is kept
 
+    def fresh(self) -> TargetKeyStore:
+        if self._table is None:
+            return self  # in memory this is the store itself
+        return _KeysAsStored(self._table, self)
+
+    def destroy(self, target_ids: Collection[UUID]) -> None:
+        """Delete the keys (and the targets' snapshots, sealed with them) in one
+        transaction of their table, and forget them here."""
+        ids = list(target_ids)
+        if self._table is not None:
+            for start in range(0, len(ids), READ_AHEAD_MAX):
+                there = [i for i, _ in self._table.keys_of(ids[start : start + READ_AHEAD_MAX])]
+                if there:  # destroyed already, as on a second apply: nothing to write
+                    self._table.destroy(there)
+        self.forget(ids)
+
+    def forget(self, target_ids: Collection[UUID]) -> None:
+        with self._lock:
+            for target_id in target_ids:
+                self._known.pop(target_id, None)
+
     def _remember(self, target_id: UUID, key: bytes) -> None:
         with self._lock:
             self._known[target_id] = key
@@ -73,7 +95,42 @@ class TargetKeys:
             self._table.close()
 
 
+class _KeysAsStored:
+    """The keys of one read, each asked of the table once (``TargetKeyStore.fresh``)."""
+
+    def __init__(self, table: _KeyTable, keys: TargetKeys) -> None:
+        self._table = table
+        self._keys = keys
+        self._read: dict[UUID, bytes | None] = {}
+
+    def key_of(self, target_id: UUID) -> bytes | None:
+        if target_id not in self._read:
+            self._read[target_id] = self._table.key_of(target_id)
+            if self._read[target_id] is None:
+                self._keys.forget([target_id])
+        return self._read[target_id]
+
+    def read_ahead(self, target_ids: Collection[UUID]) -> None:
+        missing = [i for i in target_ids if i not in self._read]
+        for start in range(0, len(missing), READ_AHEAD_MAX):
+            batch = missing[start : start + READ_AHEAD_MAX]
+            found = dict(self._table.keys_of(batch))
+            self._read.update((i, found.get(i)) for i in batch)
+            self._keys.forget([i for i in batch if i not in found])
+
+    def stored(self, target_id: UUID, key: bytes) -> None:
+        self._keys.stored(target_id, key)
+
+    def fresh(self) -> TargetKeyStore:
+        return _KeysAsStored(self._table, self._keys)
+
+    def destroy(self, target_ids: Collection[UUID]) -> None:
+        self._keys.destroy(target_ids)
+
+
 class _KeyTable(Statements):
+    snapshots: str
+
     def key_of(self, target_id: UUID) -> bytes | None:
         _, rows = self._run(
             self._sql(f"SELECT key FROM {TABLE} WHERE target_id = ?"), (self._id(target_id),)
@@ -88,15 +145,57 @@ class _KeyTable(Statements):
         )
         return [(UUID(str(target_id)), bytes(key)) for target_id, key in rows]
 
+    def destroy(self, target_ids: list[UUID]) -> None:
+        marks = ", ".join("?" * len(target_ids))
+        self._run_all(
+            [
+                (
+                    self._sql(f"DELETE FROM {TABLE} WHERE target_id IN ({marks})"),
+                    tuple(self._id(i) for i in target_ids),
+                ),
+                (
+                    self._sql(f"DELETE FROM {self.snapshots} WHERE originator_id IN ({marks})"),
+                    tuple(self._originator_id(i) for i in target_ids),
+                ),
+            ]
+        )
+
+    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        for sql, params in statements:
+            self._run(sql, params)
+
     def _id(self, target_id: UUID) -> Any:
         return str(target_id)
+
+    def _originator_id(self, target_id: UUID) -> Any:
+        """An id as the library stores it in its snapshots table."""
+        return target_id
 
 
 class _SQLiteKeyTable(SQLiteStatements, _KeyTable):
     schema = TARGET_KEYS
+    snapshots = SQLITE_SNAPSHOTS_TABLE
+
+    def _originator_id(self, target_id: UUID) -> Any:
+        return target_id.hex  # the library's SQLite recorder stores ids so
+
+    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        """In one transaction; then the write-ahead log is emptied into the file, so no
+        older copy of a page with the keys stays there."""
+        with self._lock, self._connection:
+            for sql, params in statements:
+                self._connection.execute(sql, params)
+        self.scrub()
 
 
 class _PostgresKeyTable(PostgresStatements, _KeyTable):
+    snapshots = POSTGRES_SNAPSHOTS_TABLE
+
+    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+        with self._pool.connection() as connection, connection.cursor() as cursor:
+            for sql, params in statements:  # one transaction: the pool's connection's
+                cursor.execute(sql, params)
+
     def _id(self, target_id: UUID) -> Any:
         return target_id
 

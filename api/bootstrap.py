@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
+from uuid import UUID
 
 from adapters.event_log import StoredEventLog
 from adapters.idempotency_table import open_idempotency_table
@@ -19,13 +20,14 @@ from adapters.leases import ProjectionLease, creating_schema
 from adapters.migrations import migrate_store
 from adapters.read_model_store import open_read_model, open_store
 from adapters.stores import Storage, apply_statement_timeout, check_reachable
-from adapters.target_keys import open_target_keys
+from adapters.target_keys import TargetKeys, open_target_keys
 from adapters.webhooks import WebhookAddresses, open_webhook_table
 from api.settings import Settings
 from application.feed import Feed
 from application.idempotency import IdempotencyKeys
 from application.service import Clock, OutdialService, utc_now
 from application.webhooks import Webhooks
+from projections.rows import Erased
 from projections.runner import ReadModel
 
 
@@ -86,6 +88,7 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
             opened.callback(read_model.close)
             webhook_table = open_webhook_table(storage)
             opened.callback(webhook_table.close)
+        forget_erased(read_model, target_keys, idempotency)
         feed = Feed(service, read_model.queries, applied=lambda: read_model.position() or 0)
         addresses = WebhookAddresses(allow_private=settings.webhook_allow_private)
         yield Services(
@@ -100,3 +103,16 @@ def bootstrap(settings: Settings, *, clock: Clock = utc_now) -> Iterator[Service
             webhooks=Webhooks(webhook_table, service, feed, addresses.check, head=events.head),
             webhook_addresses=addresses,
         )
+
+
+def forget_erased(read_model: ReadModel, keys: TargetKeys, idempotency: IdempotencyKeys) -> None:
+    """Erasures the read model applies destroy their targets' keys and blank the answers
+    kept for repeats; and before serving, a key of any target erased already is destroyed
+    again (a key store restored from a backup older than the erasure)."""
+
+    def erased(what: Erased) -> None:
+        keys.destroy([UUID(i) for i in what.target_ids])
+        idempotency.blank_erased(UUID(what.customer_id), what.target_ids)
+
+    read_model.view.on_erasure = erased
+    keys.destroy(read_model.queries.erased_target_ids())

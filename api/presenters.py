@@ -14,6 +14,7 @@ from uuid import UUID
 
 from api.schemas.dials import DialOut
 from api.schemas.do_not_call import DoNotCallEntryOut
+from api.schemas.erasures import ErasureOut
 from api.schemas.outdials import OutdialOut
 from api.schemas.targets import TargetOut
 from application.feed import FeedEvent, FeedPage
@@ -23,6 +24,7 @@ from domain.address import Address
 from domain.availability import Availability
 from domain.calling_window import CallingWindow
 from domain.do_not_call import DoNotCallEntry
+from domain.erasure import Erasure
 from domain.outdial import Outdial
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.retry_rules import Decision
@@ -37,6 +39,7 @@ OUTDIAL_FIELDS = tuple(OutdialOut.model_fields)
 TARGET_FIELDS = tuple(TargetOut.model_fields)
 DIAL_FIELDS = tuple(DialOut.model_fields)
 DO_NOT_CALL_FIELDS = tuple(DoNotCallEntryOut.model_fields)
+ERASURE_FIELDS = tuple(ErasureOut.model_fields)
 
 
 # -- from aggregates (what a write answers) -------------------------------------------
@@ -136,7 +139,23 @@ def do_not_call(entry: DoNotCallEntry) -> Wire:
     }
 
 
+def erasure(recorded: Erasure) -> Wire:
+    return {
+        "id": str(recorded.id),
+        "target_ids": [str(i) for i in recorded.target_ids],
+        "outdial_id": str(recorded.outdial_id),
+        "count": recorded.count,
+        "reason": recorded.reason,
+        "actor": recorded.actor,
+        "tm_create": format_timestamp(recorded.created_on),
+    }
+
+
 # -- from read-model rows (what a read answers) ----------------------------------------
+
+
+def erasure_row(row: Row) -> Wire:
+    return _pick(row, ERASURE_FIELDS)
 
 
 def outdial_row(row: Row) -> Wire:
@@ -176,12 +195,15 @@ def results(items: Iterable[Wire]) -> Wire:
 
 
 def event(record: EventRecord) -> Wire:
-    return {
+    wired = {
         "version": record.version,
         "type": record.type,
         "timestamp": format_timestamp(record.timestamp),
         "data": to_wire(record.data),
     }
+    if record.erased:
+        wired["erased"] = True
+    return wired
 
 
 def events(records: Iterable[EventRecord]) -> list[Wire]:
@@ -326,6 +348,7 @@ def feed_event(event: FeedEvent) -> Wire:
         "timestamp": format_timestamp(record.timestamp),
         "actor": actor,
         "data": data,
+        **({"erased": True} if record.erased else {}),
     }
 
 

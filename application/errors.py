@@ -46,3 +46,7 @@ class ConcurrentChange(ApplicationError):
 
 # What a use case may refuse with: nothing was recorded, the caller may correct and retry.
 REFUSALS: tuple[type[Exception], ...] = (DomainError, ApplicationError)
+
+
+class ErasureNotFound(NotFound):
+    reason = "ERASURE_NOT_FOUND"

@@ -29,6 +29,7 @@ from application.history import EventRecord, event_record
 from application.sealing import read_ahead
 from application.service import OutdialService
 from domain.do_not_call import DoNotCallEntry
+from domain.erasure import Erasure
 from domain.outdial import Outdial
 from domain.target import Target
 
@@ -39,7 +40,7 @@ _TOPIC_PREFIX = "outdial:"
 # a base class that is never recorded itself (DoNotCallEntry.Created) is left out.
 EVENT_TYPES = frozenset(
     str(getattr(value, "TOPIC")).removeprefix(_TOPIC_PREFIX)  # noqa: B009
-    for aggregate in (Target, Outdial, DoNotCallEntry)
+    for aggregate in (Target, Outdial, DoNotCallEntry, Erasure)
     for value in vars(aggregate).values()
     if isinstance(value, type) and "." in getattr(value, "TOPIC", "") and not value.__subclasses__()
 )
@@ -163,8 +164,9 @@ class Feed:
             if (owner := owners.get(_uuid(n.originator_id))) is not None
             and (feed_filter is None or feed_filter.owned(owner))
         ]
-        read_ahead(self.service.mapper, [n for n, _ in owned])  # keys of these alone
-        to_domain_event = self.service.mapper.to_domain_event
+        mapper = self.service.reading_mapper()
+        read_ahead(mapper, [n for n, _ in owned])  # keys of these alone
+        to_domain_event = mapper.to_domain_event
         for notification, owner in owned:
             domain_event = cast(CanMutateAggregate[UUID], to_domain_event(notification))
             yield FeedEvent(

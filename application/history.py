@@ -22,6 +22,7 @@ from application.errors import (
     TargetNotFound,
     VersionNotFound,
 )
+from application.sealing import ERASED
 from application.service import OutdialService
 from domain.do_not_call import DoNotCallEntry
 from domain.outdial import Outdial
@@ -38,17 +39,19 @@ class EventRecord:
     type: str
     timestamp: datetime
     data: dict[str, Any]
+    erased: bool = False  # read after its target's key was destroyed: personal fields blank
 
 
 def stored_events(app: OutdialService, aggregate_id: UUID) -> list[CanMutateAggregate[UUID]]:
     """An aggregate's events from the store, oldest first, without any scoping."""
-    return [cast(CanMutateAggregate[UUID], e) for e in app.events.get(aggregate_id)]
+    return [cast(CanMutateAggregate[UUID], e) for e in app.reading_events().get(aggregate_id)]
 
 
 def event_record(event: CanMutateAggregate[UUID]) -> EventRecord:
     # Every field of the event's class, so one stored before a field existed shows its
     # default (an old DialStarted: actor "", manual false) like a new one.
     data = {k: v for k, v in vars(event).items() if k not in _EVENT_ENVELOPE}
+    erased = bool(data.pop(ERASED, False))
     for name in _fields_of(type(event)):
         if name not in data:
             data[name] = getattr(event, name)
@@ -57,6 +60,7 @@ def event_record(event: CanMutateAggregate[UUID]) -> EventRecord:
         type=type(event).__name__,
         timestamp=event.timestamp,
         data=data,
+        erased=erased,
     )
 
 
@@ -130,11 +134,10 @@ def _owned_events(
 def target_at_version(
     app: OutdialService, customer_id: UUID, outdial_id: UUID, target_id: UUID, version: int
 ) -> Target:
-    current = app.get_target(customer_id, outdial_id, target_id)
-    if not 1 <= version <= current.version:
-        raise VersionNotFound(f"target {target_id} has versions 1 to {current.version}")
-    target: Target = app.repository.get(target_id, version=version)
-    return target
+    events = target_events(app, customer_id, outdial_id, target_id)
+    if not 1 <= version <= len(events):
+        raise VersionNotFound(f"target {target_id} has versions 1 to {len(events)}")
+    return replay(events[:version])
 
 
 def target_at_time(

@@ -13,9 +13,12 @@ from __future__ import annotations
 
 import time
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID, uuid4
+
+import orjson
 
 from application.errors import ApplicationError, ConcurrentChange
 from application.ids import SeededIds
@@ -113,6 +116,24 @@ class IdempotencyKeys:
         command created nothing)."""
         self._table.delete(str(customer_id), key)
 
+    def blank_erased(self, customer_id: UUID, target_ids: Collection[str]) -> int:
+        """Blank, in the answers kept for the customer's repeats, the personal fields of
+        these erased targets and of their dials (as their events now read); returns how
+        many answers changed."""
+        erased = set(target_ids)
+        changed = 0
+        for key, body in self._table.answers(str(customer_id)):
+            try:
+                answer = orjson.loads(body)
+            except orjson.JSONDecodeError:
+                continue
+            if _blanked(answer, erased):
+                self._table.rewrite(str(customer_id), key, orjson.dumps(answer))
+                changed += 1
+        if changed:
+            self._table.scrub()
+        return changed
+
     def forget_older_than(self, seconds: float = KEPT_S) -> int:
         """Drop answers past keeping; returns how many."""
         return self._table.delete_before(self._clock() - seconds)
@@ -148,4 +169,53 @@ class IdempotencyTable(ABC):
     def delete_before(self, when: float) -> int: ...
 
     @abstractmethod
+    def answers(self, customer: str) -> list[tuple[str, bytes]]:
+        """(key, body) of every answer kept for the customer."""
+
+    @abstractmethod
+    def rewrite(self, customer: str, key: str, body: bytes) -> None: ...
+
+    @abstractmethod
+    def scrub(self) -> None:
+        """Leave no older copy of rewritten answers in the store's files."""
+
+    @abstractmethod
     def close(self) -> None: ...
+
+
+_TARGET_FIELDS = ("name", "detail", "data")
+_DESTINATIONS = tuple(f"destination_{n}" for n in range(5))
+
+
+def _blank_address(value: Any) -> Any:
+    if isinstance(value, dict) and "type" in value:
+        return {"type": value["type"], "target": "", "target_name": "", "name": "", "detail": ""}
+    return value
+
+
+def _blanked(value: Any, erased: set[str]) -> bool:
+    """Blank in place what a wire answer shows of erased targets: a target's name,
+    detail, data and destinations, a dial's destination. True when anything changed."""
+    changed = False
+    if isinstance(value, dict):
+        if value.get("id") in erased and "destination_0" in value:
+            for field in _TARGET_FIELDS:
+                if value.get(field):
+                    value[field] = ""
+                    changed = True
+            for field in _DESTINATIONS:
+                blank = _blank_address(value.get(field))
+                if blank != value.get(field):
+                    value[field] = blank
+                    changed = True
+        if value.get("outdial_target_id") in erased and "destination" in value:
+            blank = _blank_address(value["destination"])
+            if blank != value["destination"]:
+                value["destination"] = blank
+                changed = True
+        for inner in value.values():
+            changed = _blanked(inner, erased) or changed
+    elif isinstance(value, list):
+        for inner in value:
+            changed = _blanked(inner, erased) or changed
+    return changed

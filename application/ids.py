@@ -38,6 +38,8 @@ class IdSource(Protocol):
 
     def outdial_id(self) -> UUID: ...
 
+    def erasure_id(self) -> UUID: ...
+
     def target_id(self, n: int) -> UUID:
         """The id of the ``n``-th target a command creates."""
         ...
@@ -54,6 +56,9 @@ class NewIds:
 
     def outdial_id(self) -> UUID:
         return uuid4()
+
+    def erasure_id(self) -> UUID:
+        return sorted_random_id()
 
     def target_id(self, n: int) -> UUID:
         return sorted_random_id()
@@ -77,6 +82,9 @@ class SeededIds:
 
     def outdial_id(self) -> UUID:
         return uuid5(self._seed, "outdial")
+
+    def erasure_id(self) -> UUID:
+        return uuid5(self._seed, "erasure")
 
     def target_id(self, n: int) -> UUID:
         return uuid5(self._seed, f"target/{n}")

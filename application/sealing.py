@@ -65,6 +65,36 @@ class TargetKeyStore(Protocol):
         """Fetch these targets' keys at once, before their events are read one by one."""
         ...
 
+    def fresh(self) -> TargetKeyStore:
+        """The keys as their store has them now, for one read shown to someone: a key this
+        process remembers may have been destroyed by another (an erasure)."""
+        ...
+
+    def destroy(self, target_ids: Collection[UUID]) -> None:
+        """Destroy these targets' keys (an erasure): their sealed fields are unreadable."""
+        ...
+
+
+class NoKeys:
+    """No key at all: events read with their personal fields blank, which is all an
+    erasure needs of the targets it erases (it never shows them)."""
+
+    def key_of(self, target_id: UUID) -> bytes | None:
+        return None
+
+    def stored(self, target_id: UUID, key: bytes) -> None:
+        msg = "a store without keys records nothing"
+        raise TypeError(msg)
+
+    def read_ahead(self, target_ids: Collection[UUID]) -> None:
+        pass
+
+    def fresh(self) -> TargetKeyStore:
+        return self
+
+    def destroy(self, target_ids: Collection[UUID]) -> None:
+        pass
+
 
 @dataclass(frozen=True)
 class KeyedStoredEvent(StoredEvent):
@@ -226,6 +256,14 @@ class SealingMapper(Mapper[UUID]):
         PERSONAL[type(domain_event)][2](state, _open(key, target_id, token))
         return domain_event
 
+    def fresh(self) -> SealingMapper:
+        """This mapper with the keys as their store has them now (``TargetKeyStore.fresh``)."""
+        return SealingMapper(self.transcoder, self.compressor, self.cipher, keys=self.keys.fresh())
+
+    def blind(self) -> SealingMapper:
+        """This mapper without any key: personal fields read blank."""
+        return SealingMapper(self.transcoder, self.compressor, self.cipher, keys=NoKeys())
+
     def read_ahead(self, stored_events: Iterable[StoredEvent]) -> None:
         """Before these are decoded one by one: their targets' keys, fetched at once."""
         target_ids = {_as_uuid(s.originator_id) for s in stored_events if s.topic in _SEALED_TOPICS}
@@ -273,6 +311,11 @@ def read_ahead(mapper: Mapper[Any], stored_events: Sequence[StoredEvent]) -> Non
     rather than one each (a mapper that does not seal has none to fetch)."""
     if isinstance(mapper, SealingMapper):
         mapper.read_ahead(stored_events)
+
+
+def was_sealed(event: Any) -> bool:
+    """Whether an event read by a ``blind`` mapper was stored sealed (else plain)."""
+    return bool(vars(event).get(ERASED, False))
 
 
 def _with_state(event: Any, state: dict[str, Any]) -> Any:

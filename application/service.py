@@ -8,6 +8,7 @@ optimistic-concurrency race surfaces as ``ConcurrentChange`` so callers can retr
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -18,19 +19,21 @@ from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Mapper
+from eventsourcing.persistence import EventStore, IntegrityError, JSONTranscoder, Mapper
 
 from application.dispatch import Candidates, Dispatched, Dispatcher
+from application.erasing import ErasureCandidates, StoredInPlaintext
 from application.errors import (
     ConcurrentChange,
     DoNotCallEntryNotFound,
+    ErasureNotFound,
     OutdialNotFound,
     TargetNotFound,
 )
 from application.group_commit import GroupCommit
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
-from application.sealing import SealingMapper, TargetKeyStore, read_ahead
+from application.sealing import SealingMapper, TargetKeyStore, read_ahead, was_sealed
 from application.transcoding import register_domain_transcodings
 from application.written import Written
 from domain.address import Address
@@ -46,10 +49,12 @@ from domain.do_not_call import (
     entry_id,
     rules_of,
 )
+from domain.erasure import TARGET_IDS_MAX, Erasure
 from domain.errors import InvalidValue, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN, Outdial
 from domain.plan import Plan
 from domain.target import SWEEPER, Dial, Target
+from domain.text import checked_name
 
 Clock = Callable[[], datetime]
 BATCH_MAX = 1_000
@@ -558,7 +563,14 @@ class OutdialService(Application[UUID]):
         a removed one is added again under its id."""
         if not 1 <= len(news) <= BATCH_MAX:
             raise InvalidValue("entries", f"must hold between 1 and {BATCH_MAX} entries")
-        at = self.clock()
+        answer = self.add_do_not_call_entries(customer_id, news, at=self.clock(), actor=actor)
+        return self._save(*{e.id: e for e in answer}.values(), answer=answer)
+
+    def add_do_not_call_entries(
+        self, customer_id: UUID, news: Sequence[NewEntry], *, at: datetime, actor: str = ""
+    ) -> list[DoNotCallEntry]:
+        """The entries of an add, with their new events not yet saved: one per new entry,
+        in order (an entry sent twice is the same object twice)."""
         scopes = {new.outdial_id for new in news} - {EVERY_OUTDIAL}
         for n, new in enumerate(news):
             if new.outdial_id in scopes:
@@ -600,7 +612,7 @@ class OutdialService(Application[UUID]):
             except InvalidValue as error:
                 raise InvalidValue(f"entries[{n}].{error.field}", error.problem) from None
             answer.append(entry)
-        return self._save(*{e.id: e for e in answer}.values(), answer=answer)
+        return answer
 
     def get_do_not_call(self, customer_id: UUID, entry_id: UUID) -> DoNotCallEntry:
         entry = self._load(DoNotCallEntry, entry_id, DoNotCallEntryNotFound)
@@ -632,13 +644,174 @@ class OutdialService(Application[UUID]):
         entries = self._aggregates_of(DoNotCallEntry, sorted(ids))
         return rules_of(e for e in entries if e.customer_id == customer_id)
 
+    # -- erasures ----------------------------------------------------------------
+
+    def erase_targets(
+        self,
+        customer_id: UUID,
+        target_ids: Sequence[UUID],
+        *,
+        reason: str = "",
+        ids: IdSource = NEW_IDS,
+        actor: str = "",
+    ) -> Written[Erasure]:
+        """Erase these targets of the customer; one unknown or another's is not found and
+        nothing is erased."""
+        if not 1 <= len(target_ids) <= TARGET_IDS_MAX:
+            raise InvalidValue("target_ids", f"must hold between 1 and {TARGET_IDS_MAX} ids")
+        named = list(dict.fromkeys(target_ids))
+        return self._erase(customer_id, named, reason=reason, ids=ids, actor=actor, all_found=True)
+
+    def erase_address(
+        self,
+        customer_id: UUID,
+        address: Address,
+        *,
+        candidates: ErasureCandidates,
+        reason: str = "",
+        do_not_call: bool = False,
+        ids: IdSource = NEW_IDS,
+        actor: str = "",
+    ) -> Written[Erasure]:
+        """Erase every target of the customer with a destination at this address (none
+        is an erasure of no one, recorded all the same); with ``do_not_call`` the address
+        goes on the do-not-call list of every outdial in the same atomic write."""
+        entries: list[DoNotCallEntry] = []
+        if do_not_call:
+            entries = self.add_do_not_call_entries(
+                customer_id, [NewEntry(target=address.target)], at=self.clock(), actor=actor
+            )
+        found = candidates.targets_with_address(customer_id, address.target)
+        return self._erase(customer_id, found, reason=reason, ids=ids, actor=actor, also=entries)
+
+    def erase_outdial(
+        self,
+        customer_id: UUID,
+        outdial_id: UUID,
+        *,
+        candidates: ErasureCandidates,
+        reason: str = "",
+        ids: IdSource = NEW_IDS,
+        actor: str = "",
+    ) -> Written[Erasure]:
+        """Erase every target of a deleted outdial."""
+        outdial = self.get_outdial(customer_id, outdial_id)
+        outdial.check_erasable_whole()
+        found = candidates.targets_of_outdial(customer_id, outdial_id)
+        return self._erase(
+            customer_id, found, reason=reason, ids=ids, actor=actor, outdial_id=outdial_id
+        )
+
+    def get_erasure(self, customer_id: UUID, erasure_id: UUID) -> Erasure:
+        erasure = self._load(Erasure, erasure_id, ErasureNotFound)
+        if erasure.customer_id != customer_id:
+            raise ErasureNotFound(f"erasure {erasure_id} not found")
+        return erasure
+
+    def _erase(
+        self,
+        customer_id: UUID,
+        target_ids: Sequence[UUID],
+        *,
+        reason: str,
+        ids: IdSource,
+        actor: str,
+        all_found: bool = False,
+        outdial_id: UUID | None = None,
+        also: Sequence[Aggregate] = (),
+    ) -> Written[Erasure]:
+        """One atomic write: the erasure, the Deleted event of each of its targets not
+        deleted yet, and ``also``. The keys go when the read model applies the erasure
+        (projections/erasures.py), so a crash after this write is finished on restart."""
+        checked_name(reason, "reason")  # before anything is looked up
+        erasure_id = ids.erasure_id()
+        if ids.repeatable and self._exists(erasure_id):
+            return Written(self.get_erasure(customer_id, erasure_id), None)
+        at = self.clock()
+        targets = self._erasable_targets(customer_id, target_ids, all_found=all_found)
+        deleted = [target for target in targets if target.delete(at=at, actor=actor)]
+        if outdial_id is None:
+            erasure = Erasure.of_targets(
+                erasure_id=erasure_id,
+                customer_id=customer_id,
+                target_ids=[target.id for target in targets],
+                reason=reason,
+                at=at,
+                actor=actor,
+            )
+        else:
+            erasure = Erasure.of_outdial(
+                erasure_id=erasure_id,
+                customer_id=customer_id,
+                outdial_id=outdial_id,
+                count=len(targets),
+                reason=reason,
+                at=at,
+                actor=actor,
+            )
+        written = self._save(erasure, *deleted, *also, answer=erasure)
+        for target in targets:  # this process's copies hold what was just erased
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(target.id, evict=True)  # type: ignore[union-attr]
+        return written
+
+    def _erasable_targets(
+        self, customer_id: UUID, target_ids: Sequence[UUID], *, all_found: bool
+    ) -> list[Target]:
+        """The customer's targets among these, read without their keys (an erasure shows
+        nothing of them); StoredInPlaintext for one stored before sealing, and with
+        ``all_found`` TargetNotFound for one that is not the customer's."""
+        if self._keys is None or not isinstance(self.mapper, SealingMapper):
+            if target_ids:
+                raise StoredInPlaintext(
+                    f"target {target_ids[0]} is stored in plaintext: this store seals nothing"
+                )
+            return []
+        blind = self.mapper.blind()
+        found: dict[UUID, Target] = {}
+        for start in range(0, len(target_ids), BATCH_MAX):
+            stored = self._bulk.select_events_of(target_ids[start : start + BATCH_MAX])
+            for _, group in itertools.groupby(stored, key=lambda event: event.originator_id):
+                events = [blind.to_domain_event(event) for event in group]
+                target = project_aggregate(None, events)
+                if not isinstance(target, Target) or target.customer_id != customer_id:
+                    continue
+                if not was_sealed(events[0]):
+                    raise StoredInPlaintext(
+                        f"target {target.id} is stored in plaintext (from before sealing): "
+                        "it cannot be erased"
+                    )
+                found[target.id] = target
+        if all_found:
+            for target_id in target_ids:
+                if target_id not in found:
+                    raise TargetNotFound(f"target {target_id} not found")
+        return [found[i] for i in target_ids if i in found]
+
     # -- internals --------------------------------------------------------------
+
+    def reading_mapper(self) -> Mapper[UUID]:
+        """The mapper of a read shown to someone (history, the feed): with the keys as
+        their store has them now, where this process may remember one since destroyed."""
+        return self.mapper.fresh() if isinstance(self.mapper, SealingMapper) else self.mapper
+
+    def reading_events(self) -> EventStore[UUID]:
+        """The event store as ``reading_mapper`` reads it."""
+        return EventStore(self.reading_mapper(), self.recorder)
 
     def _load(self, kind: type[A], aggregate_id: UUID, missing: type[Exception]) -> A:
         try:
             aggregate: Aggregate = self.repository.get(aggregate_id)
         except AggregateNotFoundError:
             raise missing(f"{kind.__name__.lower()} {aggregate_id} not found") from None
+        if isinstance(aggregate, Target) and aggregate.is_deleted and self._keys is not None:
+            # Erased, maybe by another process since this one kept it: read it again
+            # with its key as stored (a deleted target is rarely asked for).
+            with contextlib.suppress(KeyError):
+                self.repository.cache.get(aggregate_id, evict=True)  # type: ignore[union-attr]
+            again = project_aggregate(None, self.reading_events().get(aggregate_id))
+            assert again is not None  # it was just found
+            aggregate = again
         if not isinstance(aggregate, kind):
             raise missing(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
@@ -681,9 +854,14 @@ class OutdialService(Application[UUID]):
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         with translate_conflicts():
             recordings = self.commits.put(events)
+        # Never a snapshot of a deleted target: one erased (its key gone) would be
+        # snapshotted in plaintext from this process's copy.
+        deleted = {a.id for a in aggregates if isinstance(a, Target) and a.is_deleted}
         for event in events:
-            if event.originator_version % TARGET_SNAPSHOT_INTERVAL == 0 and isinstance(
-                event, Target.Event
+            if (
+                event.originator_version % TARGET_SNAPSHOT_INTERVAL == 0
+                and isinstance(event, Target.Event)
+                and event.originator_id not in deleted
             ):
                 self.take_snapshot(event.originator_id, version=event.originator_version)
         if recordings:

@@ -62,3 +62,10 @@ class OutdialDeleted(DomainError):
     """A deleted outdial takes no new targets and no updates."""
 
     reason = "OUTDIAL_DELETED"
+
+
+class OutdialNotDeleted(DomainError):
+    """An outdial's targets are erased together only once the outdial is deleted: the way a
+    retention policy ends a finished campaign."""
+
+    reason = "OUTDIAL_NOT_DELETED"

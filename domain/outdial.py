@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 
 from domain.availability import Blocked
 from domain.calling_window import CallingWindow
-from domain.errors import OutdialDeleted
+from domain.errors import OutdialDeleted, OutdialNotDeleted
 from domain.plan import DEFAULT_PLAN, Plan
 from domain.text import checked_data, checked_detail, checked_name
 from domain.timeline import event_time
@@ -227,6 +227,13 @@ class Outdial(Aggregate):
 
     def check_takes_targets(self) -> None:
         self._check_not_deleted()
+
+    def check_erasable_whole(self) -> None:
+        """Its targets are erased all at once only after it is deleted (it takes no more)."""
+        if not self.is_deleted:
+            raise OutdialNotDeleted(
+                f"outdial {self.id} is not deleted: delete it before erasing its targets"
+            )
 
     def blocking(self) -> tuple[Blocked, ...]:
         """What of the outdial stops every one of its targets being dialed now."""

@@ -10,9 +10,11 @@ from eventsourcing.persistence import Tracking
 from eventsourcing.projection import Projection
 
 from domain.do_not_call import DoNotCallEntry
+from domain.erasure import Erasure
 from domain.outdial import Outdial
 from domain.target import Target
 from projections.do_not_call import entry_added, entry_changed, entry_removed
+from projections.erasures import erasure_recorded
 from projections.outdials import outdial_changed, outdial_created
 from projections.rows import ChangedRows
 from projections.store import VIEW_NAME, ReadModelView
@@ -110,3 +112,8 @@ def _(event: DoNotCallEntry.Changed, rows: ChangedRows) -> None:
 @apply_event.register
 def _(event: DoNotCallEntry.Removed, rows: ChangedRows) -> None:
     entry_removed(rows, event)
+
+
+@apply_event.register
+def _(event: Erasure.Recorded, rows: ChangedRows) -> None:
+    erasure_recorded(rows, event)

@@ -25,7 +25,10 @@ from projections.schema import (
     DESTINATIONS,
     DIALS,
     DO_NOT_CALL,
+    ERASED_TARGETS,
+    ERASURES,
     OUTDIALS,
+    TARGET_ADDRESSES,
     TARGETS,
     Row,
     decode_row,
@@ -321,6 +324,72 @@ class ReadModelQueries:
             source=source if not self._on_postgres else DO_NOT_CALL,
         )
 
+    # -- erasures ---------------------------------------------------------------
+
+    def get_erasure(self, customer_id: UUID, erasure_id: UUID) -> Row | None:
+        return self._one(
+            f"SELECT * FROM {ERASURES} WHERE id = :id AND customer_id = :customer",
+            {"id": str(erasure_id), "customer": str(customer_id)},
+        )
+
+    def page_erasures(
+        self,
+        customer_id: UUID,
+        *,
+        target_id: UUID | None = None,
+        page_size: int,
+        page_token: str = "",
+    ) -> Page:
+        """The customer's erasures, newest first; with ``target_id``, those that name it
+        or erased its whole outdial."""
+        where = "customer_id = :customer"
+        params: dict[str, Any] = {"customer": str(customer_id)}
+        if target_id is not None:
+            found = self._one(
+                f"SELECT outdial_id FROM {TARGETS} WHERE id = :id AND customer_id = :customer",
+                {"id": str(target_id), "customer": str(customer_id)},
+            )
+            params.update(target=str(target_id), outdial=found["outdial_id"] if found else "")
+            where += (
+                f" AND (id IN (SELECT erasure_id FROM {ERASED_TARGETS} WHERE target_id = :target)"
+                " OR outdial_id = :outdial)"
+            )
+        return self._page(
+            ERASURES,
+            where,
+            params,
+            time_column="tm_create",
+            scope=f"erasures:{customer_id}:{target_id}",
+            page_size=page_size,
+            page_token=page_token,
+        )
+
+    def erased_target_ids(self) -> list[UUID]:
+        """Every target any erasure erased, of every customer."""
+        rows = self.view.query(
+            f"SELECT target_id AS id FROM {ERASED_TARGETS} UNION "
+            f"SELECT t.id FROM {TARGETS} t JOIN {ERASURES} e ON e.outdial_id = t.outdial_id "
+            "AND e.customer_id = t.customer_id",
+            {},
+        )
+        return [UUID(row["id"]) for row in rows]
+
+    def targets_with_address(self, customer_id: UUID, target: str) -> list[UUID]:
+        rows = self.view.query(
+            f"SELECT t.id FROM {TARGET_ADDRESSES} a JOIN {TARGETS} t ON t.id = a.target_id "
+            "WHERE a.address = :address AND t.customer_id = :customer ORDER BY t.id",
+            {"address": target, "customer": str(customer_id)},
+        )
+        return [UUID(row["id"]) for row in rows]
+
+    def targets_of_outdial(self, customer_id: UUID, outdial_id: UUID) -> list[UUID]:
+        rows = self.view.query(
+            f"SELECT id FROM {TARGETS} WHERE outdial_id = :outdial AND customer_id = :customer "
+            "ORDER BY id",
+            {"outdial": str(outdial_id), "customer": str(customer_id)},
+        )
+        return [UUID(row["id"]) for row in rows]
+
     # -- dials ------------------------------------------------------------------
 
     def dials_of_target(
@@ -418,8 +487,9 @@ class ReadModelQueries:
     def owners_of(
         self, aggregate_ids: Collection[UUID]
     ) -> dict[UUID, tuple[str, UUID, UUID | None]]:
-        """(aggregate, customer id, outdial id) of each of these targets, outdials and
-        do-not-call entries (None: an entry of every outdial), in three queries."""
+        """(aggregate, customer id, outdial id) of each of these targets, outdials,
+        do-not-call entries and erasures (None: an entry of every outdial, an erasure of
+        targets named), in up to four queries."""
         if not aggregate_ids:
             return {}
         ids = sorted(str(i) for i in aggregate_ids)
@@ -430,6 +500,7 @@ class ReadModelQueries:
             ("target", TARGETS, "outdial_id"),
             ("outdial", OUTDIALS, "id"),
             ("do_not_call", DO_NOT_CALL, "outdial_id"),
+            ("erasure", ERASURES, "outdial_id"),
         ):
             statement = (
                 f"SELECT id, customer_id, {outdial} AS outdial FROM {table} WHERE id IN ({marks})"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from projections.schema import COLUMNS, Row, key_of
@@ -53,6 +54,15 @@ class Rows:
         return self._streams(self._cursor, table, order_by)
 
 
+@dataclass(frozen=True)
+class Erased:
+    """The targets an erasure applied in a transaction blanked."""
+
+    customer_id: str
+    target_ids: tuple[str, ...]
+    outdial_id: str | None  # a whole outdial's erasure
+
+
 class ChangedRows(Rows):
     """The rows one transaction writes, held until ``flush``.
 
@@ -72,6 +82,7 @@ class ChangedRows(Rows):
         self._inserted: set[tuple[str, str]] = set()
         self._changed: dict[tuple[str, str], set[str]] = {}
         self._absent: dict[str, dict[tuple[Any, ...], Row]] = {}
+        self.erased: list[Erased] = []  # the erasures applied, in order
 
     def get(self, table: str, row_id: str) -> Row | None:
         key = (table, row_id)
@@ -123,6 +134,20 @@ class ChangedRows(Rows):
         if key not in self._inserted:
             self._changed.setdefault(key, set()).update(changes)
 
+    def update_rows(self, table: str, changed: Sequence[Row]) -> None:
+        """Change the same columns of many rows (each names its ``id``) at once, as one
+        statement rather than held: for changes to more rows than a transaction should
+        hold (an erasure of a whole outdial)."""
+        if not changed:
+            return
+        self.flush()
+        columns = [c for c in changed[0] if c != "id"]
+        assignments = ", ".join(f"{c} = :{c}" for c in columns)
+        statement = f"UPDATE {table} SET {assignments} WHERE id = :id"
+        self._cursor.executemany(self._sql(statement), changed)
+        for row in changed:
+            self._known.pop((table, row["id"]), None)
+
     def flush(self) -> None:
         """Write what this transaction changed so far."""
         inserts: dict[str, list[Row]] = {}
@@ -168,6 +193,13 @@ class ChangedRows(Rows):
         self.flush()
         super().execute(statement, params)
         self._known.clear()  # a statement may have changed any row
+
+    def execute_many(self, statement: str, params: Sequence[Mapping[str, Any]]) -> None:
+        if not params:
+            return
+        self.flush()
+        self._cursor.executemany(self._sql(statement), params)
+        self._known.clear()
 
 
 class PlaceholderStyle(Protocol):

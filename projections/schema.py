@@ -29,6 +29,12 @@ DO_NOT_CALL = "do_not_call"
 # for a first destination's key, 0 for a later one's ('' for a later one judged in the
 # window's own zone).
 ZONE_SETS = "outdial_zone_sets"
+ERASURES = "erasures"
+# (erasure, target) for each target an erasure names: the erasures of a target.
+ERASED_TARGETS = "erased_targets"
+# (address, target) for each set destination's target string, erased ones excepted: the
+# targets an erasure by address finds.
+TARGET_ADDRESSES = "target_addresses"
 # Every length of a customer's prefix entries: the prefixes of a number worth looking up.
 PREFIX_LENGTHS = "do_not_call_prefix_lengths"
 
@@ -122,15 +128,31 @@ COLUMNS: dict[str, tuple[str, ...]] = {
     ),
     ZONE_SETS: ("outdial_id", "zones", "first"),
     PREFIX_LENGTHS: ("customer_id", "length"),
+    ERASURES: (
+        "id",
+        "customer_id",
+        "outdial_id",  # the nil UUID for targets named (by id or found by address)
+        "target_ids",  # JSON list
+        "count",
+        "reason",
+        "actor",
+        "tm_create",
+    ),
+    ERASED_TARGETS: ("erasure_id", "target_id"),
+    TARGET_ADDRESSES: ("address", "target_id"),
 }
 
 # The columns that identify a row of each table (``id`` unless named here).
 KEYS: dict[str, tuple[str, ...]] = {
     ZONE_SETS: ("outdial_id", "zones", "first"),
     PREFIX_LENGTHS: ("customer_id", "length"),
+    ERASED_TARGETS: ("target_id", "erasure_id"),
+    TARGET_ADDRESSES: ("address", "target_id"),
 }
 
-JSON_COLUMNS = frozenset({"plan", "destination", *DESTINATIONS, "calling_window", "time_zones"})
+JSON_COLUMNS = frozenset(
+    {"plan", "destination", *DESTINATIONS, "calling_window", "time_zones", "target_ids"}
+)
 
 
 def key_of(table: str) -> tuple[str, ...]:

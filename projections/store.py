@@ -14,7 +14,7 @@ from typing import Any
 
 from eventsourcing.persistence import IntegrityError, Tracking, TrackingRecorder
 
-from projections.rows import ChangedRows, PlaceholderStyle, Rows
+from projections.rows import ChangedRows, Erased, PlaceholderStyle, Rows
 from projections.schema import COLUMNS, SECRETS, STATUS, Row
 
 # Pinned: the view is configured by READMODEL_* settings, and on PostgreSQL its tracking
@@ -33,6 +33,14 @@ class ReadModelView(TrackingRecorder, ABC):
     """
 
     placeholders: PlaceholderStyle
+    # Told each erasure the view applies, before its transaction commits: whatever holds
+    # the targets' personal data outside the read model forgets it there (their keys,
+    # idempotency answers); api/bootstrap.py plugs it in. Told again on a re-apply.
+    on_erasure: Callable[[Erased], None] = staticmethod(lambda _: None)
+
+    def scrub(self) -> None:
+        """After a transaction that blanked rows: leave no older copy of their pages in
+        the store's files (SQLite's write-ahead log); nothing to do elsewhere."""
 
     @property
     @abstractmethod
@@ -86,6 +94,10 @@ class ReadModelView(TrackingRecorder, ABC):
             self._record_position(cursor, tracking)
             yield rows
             rows.flush()
+            for erased in rows.erased:
+                self.on_erasure(erased)
+        if rows.erased:
+            self.scrub()
 
     @contextmanager
     def replacing(
@@ -113,6 +125,9 @@ class ReadModelView(TrackingRecorder, ABC):
                 self._record_position(cursor, Tracking(application_name, last))
             yield rows, last
             rows.flush()
+            for erased in rows.erased:
+                self.on_erasure(erased)
+        self.scrub()  # the rows it replaced are gone too
 
     def write_status(self, status: Mapping[str, Any]) -> None:
         """Record the projection worker's status row (name, holder, heartbeat, failed_at,

@@ -19,6 +19,7 @@ from projections.rows import ChangedRows
 from projections.schema import (
     DESTINATIONS,
     DIALS,
+    TARGET_ADDRESSES,
     TARGETS,
     TRY_COUNTS,
     ZONE_SETS,
@@ -33,6 +34,7 @@ def target_created(rows: ChangedRows, event: Target.Created) -> None:
     row = created_row(event)
     rows.insert(TARGETS, row)
     _add_zone_sets(rows, [row])
+    _add_addresses(rows, [row])
 
 
 def targets_created(rows: ChangedRows, events: Sequence[Target.Created]) -> None:
@@ -41,6 +43,18 @@ def targets_created(rows: ChangedRows, events: Sequence[Target.Created]) -> None
     made = [created_row(event) for event in events]
     rows.insert_many(TARGETS, made)
     _add_zone_sets(rows, made)
+    _add_addresses(rows, made)
+
+
+def _add_addresses(rows: ChangedRows, made: Sequence[Row]) -> None:
+    for row in made:
+        for address in addresses_of(row):
+            rows.insert_absent(TARGET_ADDRESSES, {"address": address, "target_id": row["id"]})
+
+
+def addresses_of(row: Row) -> set[str]:
+    """The target strings of a target's row's destinations (an erased one's are "")."""
+    return {a for n in range(DESTINATION_SLOTS) if (a := row[f"address_{n}"])}
 
 
 def _add_zone_sets(rows: ChangedRows, made: Sequence[Row]) -> None:

@@ -11,6 +11,7 @@ from api.http.openapi import document_no_422
 from api.http.routes import (
     dials,
     do_not_call,
+    erasures,
     events,
     history,
     operations,
@@ -40,6 +41,7 @@ def create_api(serving: Serving, metrics: Metrics) -> FastAPI:
             targets,
             dials,
             do_not_call,
+            erasures,
             history,
             events,
             webhook,

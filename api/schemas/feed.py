@@ -18,7 +18,7 @@ class FeedEventOut(BaseModel):
     position: int = Field(
         ge=1, description="The event store's notification id: global, increasing, with gaps."
     )
-    aggregate: Literal["target", "outdial", "do_not_call"]
+    aggregate: Literal["target", "outdial", "do_not_call", "erasure"]
     aggregate_id: str
     outdial_id: str | None = Field(
         description="The outdial of a target or outdial event, or of a do-not-call entry "
@@ -31,6 +31,11 @@ class FeedEventOut(BaseModel):
         description='Who caused it: a key id, or system:...; "" before actors were recorded.'
     )
     data: dict[str, Any] = Field(description="The event's own fields.")
+    erased: bool = Field(
+        default=False,
+        description="Present, true, when read after the target was erased: its personal "
+        'fields are "" (an address keeps its type).',
+    )
 
 
 class FeedPageOut(BaseModel):

@@ -17,6 +17,11 @@ class EventOut(BaseModel):
     type: Literal["Created", "DialStarted", "DialFinished", "Deleted"]
     timestamp: Timestamp
     data: dict[str, Any]
+    erased: bool = Field(
+        default=False,
+        description="Present, true, when read after the target was erased: its personal "
+        'fields are "" (an address keeps its type).',
+    )
 
 
 class EventsOut(BaseModel):

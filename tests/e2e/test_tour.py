@@ -45,7 +45,7 @@ pytestmark = pytest.mark.slow  # a server, a shell and a browser: for `make test
 def tour_blocks() -> list[str]:
     """The shell blocks the README marks as the tour's, in order."""
     blocks = re.findall(r"<!-- tour -->\n```sh\n(.*?)```", README.read_text(), re.S)
-    assert len(blocks) == 3, "the README's tour has three marked blocks"
+    assert len(blocks) == 4, "the README's tour has four marked blocks"
     return blocks
 
 
@@ -161,6 +161,9 @@ def test_the_tour_reaches_a_targets_timeline_in_a_real_browser(server: Server) -
     if not (open_in_new_york(started) or open_in_new_york(datetime.now(UTC))):
         assert "OUTSIDE_CALLING_WINDOW - " in said
         assert "America/New_York" in said
+    # Dave erased: one target, read blank.
+    assert "erased 1 target(s)" in said
+    assert "name: '' destination_1: {'type': 'tel', 'target': ''," in said
 
     # The browser follows the token's redirect on its cookie and shows Alice's timeline.
     visit = open_page(timeline_url)

@@ -41,7 +41,7 @@ from adapters.read_model_store import (
 from adapters.stores import EVENTS_DBNAME, Storage
 from application.service import OutdialService
 from projections.store import VIEW_NAME, ReadModelView
-from tests.conftest import FakeClock
+from tests.conftest import FakeClock, new_target
 
 WAKING = {"sqlite": WakingSQLiteApplicationRecorder, "postgres": WakingPostgresApplicationRecorder}
 APP = OutdialService.name
@@ -578,3 +578,41 @@ def test_close_closes_the_views_pool(storage: Storage) -> None:
     view = open_store(storage)
     library.close(view)
     assert view.datastore.pool.closed  # type: ignore[attr-defined]
+
+
+def test_sqlite_snapshots_table_is_named_and_holds_ids_as_the_key_store_deletes_them(
+    sqlite_storage: Storage, sqlite_service: OutdialService
+) -> None:
+    """Guards what an erasure's deletion of a target's snapshots assumes on SQLite
+    (adapters/target_keys.py): the table's name, in the events' file, ids as text hex."""
+    snapshots: Any = sqlite_service.snapshots
+    assert snapshots.recorder.events_table_name == library.SQLITE_SNAPSHOTS_TABLE
+    target_id = _snapshotted_target(sqlite_service)
+    with closing(_own_connection(sqlite_storage, EVENTS_DBNAME)) as connection:
+        ids = connection.execute(
+            f"SELECT originator_id FROM {library.SQLITE_SNAPSHOTS_TABLE}"
+        ).fetchall()
+    assert ids == [(target_id.hex,)]
+
+
+@pytest.mark.postgres
+def test_postgres_snapshots_table_is_named_and_holds_ids_as_the_key_store_deletes_them(
+    postgres_storage: Storage, postgres_service: OutdialService
+) -> None:
+    snapshots: Any = postgres_service.snapshots
+    assert snapshots.recorder.events_table_name == library.POSTGRES_SNAPSHOTS_TABLE
+    target_id = _snapshotted_target(postgres_service)
+    assert postgres_storage.database_url
+    with psycopg.connect(postgres_storage.database_url) as connection:
+        ids = connection.execute(
+            f"SELECT originator_id FROM {library.POSTGRES_SNAPSHOTS_TABLE}"
+        ).fetchall()
+    assert ids == [(target_id,)]
+
+
+def _snapshotted_target(service: OutdialService) -> UUID:
+    customer = uuid4()
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    service.take_snapshot(target.id)
+    return target.id
