@@ -108,7 +108,8 @@ def replay_target(settings: Settings, args: argparse.Namespace) -> int:
         event = step["event"]
         actor = event["data"].get("actor") or "-"
         print()
-        print(f"v{event['version']}  {event['type']}  {event['timestamp']}  by {actor}")
+        erased = "  (erased)" if event.get("erased") else ""
+        print(f"v{event['version']}  {event['type']}  {event['timestamp']}  by {actor}{erased}")
         said = [f"{name}={value}" for name, value in said_by(event)]
         if said:
             print(_fit("  " + "  ".join(said)))

@@ -40,6 +40,7 @@ from domain.errors import InvalidValue
 from domain.retry_rules import Decision
 from domain.target import REFERENCE_ID_MAX, Target
 from domain.text import NAME_MAX
+from projections.paging import PAGE_SIZE_MAX
 from projections.schema import DESTINATIONS
 
 router = APIRouter(include_in_schema=False)
@@ -227,10 +228,12 @@ def target_page(
     judged, _ = service.availability(customer, outdial_id, target_id)
     outdial = queries.get_outdial(customer, outdial_id)
     decisions = {dial_id: last.decision_of(dial.id) for dial_id, dial in last.dials.items()}
+    erasures = queries.page_erasures(customer, target_id=target_id, page_size=PAGE_SIZE_MAX).rows
     return render(
         request,
         "target.html",
         target=steps[-1]["state"],
+        erasure=erasures[-1] if erasures else None,  # the first that erased it
         outdial_name=outdial["name"] if outdial else "",
         steps=steps,
         timeline=lay_out(records, last.dials, clock(), decisions),

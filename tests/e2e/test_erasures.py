@@ -19,6 +19,7 @@ from tests.e2e.conftest import (
     new_key,
     ok,
     targets_path,
+    text_of,
 )
 
 pytestmark = [pytest.mark.shared_app, pytest.mark.parametrize("store", BOTH_STORES)]
@@ -245,3 +246,20 @@ def test_a_repeated_erasure_with_its_idempotency_key_answers_the_first(
     repeated = ok(client.post(targets_path(outdial["id"]), json=body, headers=headers))
     assert repeated["id"] == created["id"]
     assert (repeated["name"], repeated["destination_0"]) == ("", BLANK_TEL)
+
+
+def test_an_erased_targets_page_says_when_by_whom_and_why_and_shows_no_person(
+    client: TestClient, signed_in: TestClient
+) -> None:
+    outdial = create_outdial(client)
+    target = _person(client, outdial["id"])
+    erasure = _erase(client, target_ids=[target["id"]], reason="asked by letter")
+    page = signed_in.get(f"/ui/outdials/{outdial['id']}/targets/{target['id']}")
+    assert page.status_code == 200
+    said = text_of(page)
+    assert (
+        f"Erased on {erasure['tm_create']} by {erasure['actor']}, reason: asked by letter" in said
+    )
+    for personal in (NAME, NUMBER, PLACE, NOTE):
+        assert personal not in page.text
+    assert "4 events and 1 dial attempts" in said

@@ -195,3 +195,30 @@ def test_a_private_or_loopback_address_is_refused_by_default(client: TestClient,
     error = error_of(client.put(HOOK, json={"url": url}), 400)
     assert "OUTDIAL_WEBHOOK_ALLOW_PRIVATE" in error["message"]
     assert error_of(client.get(HOOK), 404)["reason"] == "WEBHOOK_NOT_FOUND"
+
+
+@SQLITE_ONLY
+def test_a_delivery_still_queued_when_its_target_is_erased_goes_out_blank(
+    hooked: TestClient, receiver: Receiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr("application.webhooks.RETRY_FIRST_S", 0.05)
+    monkeypatch.setattr("application.webhooks.RETRY_MAX_S", 0.1)
+    number, name = "+821055504321", "Min-seo Yoon"
+    ok(hooked.put(HOOK, json={"url": receiver.url}))
+    receiver.fail(1_000_000, status=503)  # nothing is delivered until the erasure
+    outdial = create_outdial(hooked)
+    body = {"name": name, "destination_0": {"type": "tel", "target": number}}
+    target = ok(hooked.post(targets_path(outdial["id"]), json=body))
+    ok(hooked.post("/v1.0/erasures", json={"target_ids": [target["id"]]}))
+    receiver.fail(0)
+    eventually(
+        lambda: any(e["type"] == "Erasure.Recorded" for e in receiver.events()),
+        timeout=20,
+        what="delivered after the erasure",
+    )
+    created = next(e for e in receiver.events() if e["type"] == "Target.Created")
+    assert created["erased"] is True
+    assert created["data"]["name"] == ""
+    assert all(
+        number not in r.body.decode() and name not in r.body.decode() for r in receiver.received
+    )

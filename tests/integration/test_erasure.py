@@ -16,6 +16,7 @@ import pytest
 
 from adapters.stores import Storage
 from api.bootstrap import Services, bootstrap
+from api.cli import main
 from api.settings import Settings
 from application.erasing import StoredInPlaintext
 from application.history import target_at_version, target_events
@@ -25,7 +26,7 @@ from domain.plan import MAX_TRY_COUNT_LIMIT
 from domain.target import Target
 from projections.rebuild import catch_up, rebuild
 from projections.verify import verify
-from tests.conftest import FakeClock
+from tests.conftest import SQLITE_ONLY, FakeClock
 from tests.integration.test_sealing import _key_count, _key_id, _run
 
 NUMBER = "+821099001122"
@@ -162,3 +163,20 @@ def test_an_erased_target_past_a_snapshot_loads_and_verify_and_rebuild_hold(
     with _process(storage) as services:
         target: Target = services.service.repository.get(target_id)
         assert (target.name, target.try_counts[0]) == ("", 25)
+
+
+@SQLITE_ONLY
+def test_outdial_replay_prints_an_erased_target_blank_and_says_so(
+    storage: Storage, capsys: pytest.CaptureFixture[str]
+) -> None:
+    customer = uuid4()
+    with _process(storage) as services:
+        _, target_id = _person(services.service, customer)
+        services.service.erase_targets(customer, [target_id])
+        _project(services)
+    assert main(["replay", str(target_id), "--data-dir", str(storage.data_dir)]) == 0
+    out = capsys.readouterr().out
+    headers = [block.splitlines()[0] for block in out.split("\n\n")[1:]]
+    assert [h.endswith("(erased)") for h in headers] == [True, True, False, False]
+    assert NUMBER not in out
+    assert NAME not in out
