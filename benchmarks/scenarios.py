@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import random
 import statistics
 import subprocess
@@ -22,7 +21,9 @@ from adapters.event_log import StoredEventLog
 from adapters.read_model_store import open_read_model
 from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
+from benchmarks.commands import peak_rss_mb, write_rows
 from benchmarks.contact_rules import contact_rules
+from benchmarks.erasure import erasures, sealing_at_the_edges
 from benchmarks.load import LoadResult, Request, run_load, threaded_rate
 from benchmarks.paths import (
     PATH_CLIENTS,
@@ -420,37 +421,6 @@ def projection_and_rebuild(report: Report, *, quick: bool) -> None:
 # -- verify and rebuild in constant memory ----------------------------------------------
 
 
-def _peak_rss_mb(args: list[str], env: dict[str, str]) -> tuple[float, float]:
-    """Peak RSS (MB) and seconds of one command run as its own process."""
-    began = time.perf_counter()
-    child = subprocess.run(
-        [sys.executable, "-c", _RSS_PROBE, *args],
-        capture_output=True,
-        text=True,
-        env={**os.environ, **env},
-        check=False,
-    )
-    elapsed = time.perf_counter() - began
-    if child.returncode != 0:
-        msg = f"{args} failed: {child.stderr[-500:]}"
-        raise RuntimeError(msg)
-    return float(child.stdout.strip().splitlines()[-1]), elapsed
-
-
-# Runs the console script, then prints the peak RSS in MB (Linux reports KB) of the
-# largest of its processes: its own, or one it started and waited for (an import's
-# projection process).
-_RSS_PROBE = (
-    "import resource, sys\n"
-    "from api.cli import main\n"
-    "status = main(sys.argv[1:])\n"
-    "peaks = [resource.getrusage(r).ru_maxrss for r in "
-    "(resource.RUSAGE_SELF, resource.RUSAGE_CHILDREN)]\n"
-    "print(max(peaks) / 1024)\n"
-    "sys.exit(status)\n"
-)
-
-
 def operations_memory(report: Report, *, quick: bool) -> None:
     count = 10_000 if quick else 1_000_000
     with fresh("sqlite") as store:
@@ -462,8 +432,8 @@ def operations_memory(report: Report, *, quick: bool) -> None:
         app.close()
         assert store.storage.data_dir is not None
         where = ["--data-dir", str(store.storage.data_dir)]
-        rebuild_rss, rebuild_s = _peak_rss_mb(["rebuild", *where], {})
-        verify_rss, verify_s = _peak_rss_mb(["verify", *where], {})
+        rebuild_rss, rebuild_s = peak_rss_mb(["rebuild", *where], {})
+        verify_rss, verify_s = peak_rss_mb(["verify", *where], {})
     for name, rss, seconds in [
         ("rebuild", rebuild_rss, rebuild_s),
         ("verify", verify_rss, verify_s),
@@ -497,18 +467,18 @@ def postgres_million(report: Report, *, quick: bool) -> None:
                 outdial = http.post("/v1.0/outdials", json={"name": "million"}).json()["id"]
         assert store.storage.database_url is not None
         rows = Path(tempfile.mkdtemp(prefix="outdial-bench-")) / "list.csv"
-        _write_rows(rows, 0, small)
-        _peak_rss_mb(["import", outdial, str(rows), *where], {})
+        write_rows(rows, 0, small)
+        peak_rss_mb(["import", outdial, str(rows), *where], {})
         with service(**store.service_args, key=key) as server:  # type: ignore[arg-type]
             at_small = _read_p50s(server, outdial)
-        _write_rows(rows, small, large)
-        import_rss, import_s = _peak_rss_mb(["import", outdial, str(rows), *where], {})
+        write_rows(rows, small, large)
+        import_rss, import_s = peak_rss_mb(["import", outdial, str(rows), *where], {})
         rows.unlink()
         with service(**store.service_args, key=key) as server:  # type: ignore[arg-type]
             at_large = _read_p50s(server, outdial)
             dispatched = dispatch_load(server, outdial, limit=10, requests=200)
-        rebuild_rss, rebuild_s = _peak_rss_mb(["rebuild", *where], {})
-        verify_rss, verify_s = _peak_rss_mb(["verify", *where], {})
+        rebuild_rss, rebuild_s = peak_rss_mb(["rebuild", *where], {})
+        verify_rss, verify_s = peak_rss_mb(["verify", *where], {})
     added = large - small
     rate = added / import_s
     report.add(
@@ -566,14 +536,6 @@ def postgres_million(report: Report, *, quick: bool) -> None:
         )
 
 
-def _write_rows(path: Path, first: int, end: int) -> None:
-    """A campaign list of rows ``first`` to ``end`` (exclusive), each with its own numbers."""
-    with path.open("w") as file:
-        file.write("name,destination_0,destination_1\n")
-        for n in range(first, end):
-            file.write(f"row {n},+8211{n:08d},sip:row{n}@example.com\n")
-
-
 # -- an idle server ---------------------------------------------------------------------
 
 
@@ -587,9 +549,9 @@ def csv_import(report: Report, *, quick: bool) -> None:
         app.close()
         assert store.storage.data_dir is not None
         rows = store.storage.data_dir.parent / "list.csv"
-        _write_rows(rows, 0, count)
+        write_rows(rows, 0, count)
         where = ["--data-dir", str(store.storage.data_dir)]
-        rss, seconds = _peak_rss_mb(["import", str(outdial), str(rows), *where], {})
+        rss, seconds = peak_rss_mb(["import", str(outdial), str(rows), *where], {})
     rate = count / seconds
     report.add(
         Figure(
@@ -743,4 +705,6 @@ ALL: list[tuple[str, Callable[..., None]]] = [
     ("contact_rules", contact_rules),
     ("streams", stream_readers),
     ("sealing", sealing),
+    ("sealing_edges", sealing_at_the_edges),
+    ("erasure", erasures),
 ]

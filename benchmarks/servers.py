@@ -95,11 +95,13 @@ def service(
     extra: Sequence[str] = (),
     env: dict[str, str] | None = None,
     key: str = "",
+    launcher: Sequence[str] = (PYTHON, "-m", "api.cli"),
 ) -> Iterator[Server]:
     """`outdial serve` on a store, with its first key read from what it prints (or
-    ``key``, one made before on a store that has keys: nothing is printed then)."""
+    ``key``, one made before on a store that has keys: nothing is printed then);
+    ``launcher`` runs the console script (a benchmark's variant of it)."""
     env = {**(env or {}), **({"OUTDIAL_DATABASE_URL": database_url} if database_url else {})}
-    args = [PYTHON, "-m", "api.cli", "serve", *extra]
+    args = [*launcher, "serve", *extra]
     if data_dir is not None:
         args += ["--data-dir", str(data_dir)]
     with _running(args, env, "/healthz") as server:

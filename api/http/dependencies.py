@@ -100,15 +100,17 @@ class ReadModelWait:
         self._timeout = timeout
         self._request = request
 
-    def __call__(self, written: Written[T]) -> T:
-        """``written.value``, once the read model holds ``written.position`` (bounded).
+    def __call__(self, written: Written[T], *, at_least: float = 0.0) -> T:
+        """``written.value``, once the read model holds ``written.position`` (bounded by
+        the setting, or ``at_least`` seconds when longer).
 
         The write is durable either way; when the wait times out the answer carries
         ``X-Read-Model: behind`` (added by the request guard), since a read may not show
         it yet."""
+        timeout = max(self._timeout, at_least)
         if written.position is not None and self._projection is not None:
-            self._projection.apply_until(written.position, timeout=self._timeout)
-        if not self._read_model.wait_until_applied(written.position, timeout=self._timeout):
+            self._projection.apply_until(written.position, timeout=timeout)
+        if not self._read_model.wait_until_applied(written.position, timeout=timeout):
             log.warning("read model has not reached position %s; a read may lag", written.position)
             self._request.state.read_model_behind = True
         return written.value
