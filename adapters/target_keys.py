@@ -25,8 +25,9 @@ from application.sealing import TargetKeyStore
 TABLE = TARGET_KEYS_TABLE
 # Keys a process remembers (the most recently used).
 KEYS_REMEMBERED = 100_000
-# Keys fetched in one query at most.
+# Keys fetched, or destroyed, in one statement at most.
 READ_AHEAD_MAX = 500
+DESTROY_MAX = 2_000
 
 
 class TargetKeys:
@@ -72,10 +73,11 @@ class TargetKeys:
         transaction of their table, and forget them here."""
         ids = list(target_ids)
         if self._table is not None:
-            for start in range(0, len(ids), READ_AHEAD_MAX):
-                there = [i for i, _ in self._table.keys_of(ids[start : start + READ_AHEAD_MAX])]
-                if there:  # destroyed already, as on a second apply: nothing to write
-                    self._table.destroy(there)
+            destroyed = 0
+            for start in range(0, len(ids), DESTROY_MAX):
+                destroyed += self._table.destroy(ids[start : start + DESTROY_MAX])
+            if destroyed:  # none on a second apply: nothing to scrub
+                self._table.scrub()
         self.forget(ids)
 
     def forget(self, target_ids: Collection[UUID]) -> None:
@@ -145,9 +147,10 @@ class _KeyTable(Statements):
         )
         return [(UUID(str(target_id)), bytes(key)) for target_id, key in rows]
 
-    def destroy(self, target_ids: list[UUID]) -> None:
+    def destroy(self, target_ids: list[UUID]) -> int:
+        """Delete these targets' keys and snapshots, in one transaction; how many keys."""
         marks = ", ".join("?" * len(target_ids))
-        self._run_all(
+        return self._run_all(
             [
                 (
                     self._sql(f"DELETE FROM {TABLE} WHERE target_id IN ({marks})"),
@@ -160,9 +163,13 @@ class _KeyTable(Statements):
             ]
         )
 
-    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        for sql, params in statements:
-            self._run(sql, params)
+    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
+        """Rows the first statement changed."""
+        changed = [self._run(sql, params)[0] for sql, params in statements]
+        return changed[0]
+
+    def scrub(self) -> None:
+        """Nothing beside the table to clear (PostgreSQL keeps old rows until vacuum)."""
 
     def _id(self, target_id: UUID) -> Any:
         return str(target_id)
@@ -179,22 +186,25 @@ class _SQLiteKeyTable(SQLiteStatements, _KeyTable):
     def _originator_id(self, target_id: UUID) -> Any:
         return target_id.hex  # the library's SQLite recorder stores ids so
 
-    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
-        """In one transaction; then the write-ahead log is emptied into the file, so no
-        older copy of a page with the keys stays there."""
+    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
+        """In one transaction (``scrub`` then empties the write-ahead log into the file,
+        so no older copy of a page with the keys stays there)."""
         with self._lock, self._connection:
-            for sql, params in statements:
-                self._connection.execute(sql, params)
-        self.scrub()
+            self._connection.execute("BEGIN")
+            changed = [self._connection.execute(sql, p).rowcount for sql, p in statements]
+        return changed[0]
 
 
 class _PostgresKeyTable(PostgresStatements, _KeyTable):
     snapshots = POSTGRES_SNAPSHOTS_TABLE
 
-    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> None:
+    def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
+        changed: list[int] = []
         with self._pool.connection() as connection, connection.cursor() as cursor:
             for sql, params in statements:  # one transaction: the pool's connection's
                 cursor.execute(sql, params)
+                changed.append(cursor.rowcount)
+        return changed[0]
 
     def _id(self, target_id: UUID) -> Any:
         return target_id

@@ -6,10 +6,14 @@ shows every write answered before it (each write waits until the read model has 
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Protocol
 from uuid import UUID
 
 from application.errors import ApplicationError
+
+# A target as a list shows it: (id, version, last change, deleted at or None).
+Listed = tuple[UUID, int, datetime, datetime | None]
 
 
 class ErasureCandidates(Protocol):
@@ -18,7 +22,7 @@ class ErasureCandidates(Protocol):
         is this (erased ones no longer have it)."""
         ...
 
-    def targets_of_outdial(self, customer_id: UUID, outdial_id: UUID) -> list[UUID]:
+    def targets_of_outdial(self, customer_id: UUID, outdial_id: UUID) -> list[Listed]:
         """Every target of the outdial, deleted or not."""
         ...
 

@@ -33,7 +33,13 @@ from application.errors import (
 from application.group_commit import GroupCommit
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
-from application.sealing import SealingMapper, TargetKeyStore, read_ahead, was_sealed
+from application.sealing import (
+    SealingMapper,
+    TargetKeyStore,
+    read_ahead,
+    stored_sealed,
+    was_sealed,
+)
 from application.transcoding import register_domain_transcodings
 from application.written import Written
 from domain.address import Address
@@ -65,6 +71,9 @@ AGGREGATE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWA
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
+
+
+_CREATED_TOPIC: str = Target.Created.TOPIC
 
 
 def _nothing(_: object) -> None:
@@ -659,8 +668,10 @@ class OutdialService(Application[UUID]):
         nothing is erased."""
         if not 1 <= len(target_ids) <= TARGET_IDS_MAX:
             raise InvalidValue("target_ids", f"must hold between 1 and {TARGET_IDS_MAX} ids")
+        checked_name(reason, "reason")  # before anything is looked up
         named = list(dict.fromkeys(target_ids))
-        return self._erase(customer_id, named, reason=reason, ids=ids, actor=actor, all_found=True)
+        targets = self._erasable_targets(customer_id, named, all_found=True)
+        return self._erase(customer_id, targets, reason=reason, ids=ids, actor=actor)
 
     def erase_address(
         self,
@@ -681,8 +692,10 @@ class OutdialService(Application[UUID]):
             entries = self.add_do_not_call_entries(
                 customer_id, [NewEntry(target=address.target)], at=self.clock(), actor=actor
             )
+        checked_name(reason, "reason")
         found = candidates.targets_with_address(customer_id, address.target)
-        return self._erase(customer_id, found, reason=reason, ids=ids, actor=actor, also=entries)
+        targets = self._erasable_targets(customer_id, found, all_found=False)
+        return self._erase(customer_id, targets, reason=reason, ids=ids, actor=actor, also=entries)
 
     def erase_outdial(
         self,
@@ -697,9 +710,19 @@ class OutdialService(Application[UUID]):
         """Erase every target of a deleted outdial."""
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.check_erasable_whole()
-        found = candidates.targets_of_outdial(customer_id, outdial_id)
+        checked_name(reason, "reason")
+        if ids.repeatable and self._exists(ids.erasure_id()):
+            return Written(self.get_erasure(customer_id, ids.erasure_id()), None)
+        # Thousands of targets: deleted as the list shows them, not read one by one (a
+        # list gone stale fails the write: ConcurrentChange).
+        listed = candidates.targets_of_outdial(customer_id, outdial_id)
+        self._check_sealed([target_id for target_id, *_ in listed])
+        targets = [
+            Target.as_listed(target_id=i, version=v, modified_on=m, deleted_at=d)
+            for i, v, m, d in listed
+        ]
         return self._erase(
-            customer_id, found, reason=reason, ids=ids, actor=actor, outdial_id=outdial_id
+            customer_id, targets, reason=reason, ids=ids, actor=actor, outdial_id=outdial_id
         )
 
     def get_erasure(self, customer_id: UUID, erasure_id: UUID) -> Erasure:
@@ -711,24 +734,21 @@ class OutdialService(Application[UUID]):
     def _erase(
         self,
         customer_id: UUID,
-        target_ids: Sequence[UUID],
+        targets: Sequence[Target],
         *,
         reason: str,
         ids: IdSource,
         actor: str,
-        all_found: bool = False,
         outdial_id: UUID | None = None,
         also: Sequence[Aggregate] = (),
     ) -> Written[Erasure]:
         """One atomic write: the erasure, the Deleted event of each of its targets not
         deleted yet, and ``also``. The keys go when the read model applies the erasure
         (projections/erasures.py), so a crash after this write is finished on restart."""
-        checked_name(reason, "reason")  # before anything is looked up
         erasure_id = ids.erasure_id()
         if ids.repeatable and self._exists(erasure_id):
             return Written(self.get_erasure(customer_id, erasure_id), None)
         at = self.clock()
-        targets = self._erasable_targets(customer_id, target_ids, all_found=all_found)
         deleted = [target for target in targets if target.delete(at=at, actor=actor)]
         if outdial_id is None:
             erasure = Erasure.of_targets(
@@ -749,11 +769,25 @@ class OutdialService(Application[UUID]):
                 at=at,
                 actor=actor,
             )
-        written = self._save(erasure, *deleted, *also, answer=erasure)
+        # The targets' Deleted first: the projection then finds their rows fetched when
+        # the erasure blanks them.
+        written = self._save(*deleted, erasure, *also, answer=erasure)
         for target in targets:  # this process's copies hold what was just erased
             with contextlib.suppress(KeyError):
                 self.repository.cache.get(target.id, evict=True)  # type: ignore[union-attr]
         return written
+
+    def _check_sealed(self, target_ids: Sequence[UUID]) -> None:
+        """StoredInPlaintext for the first of these targets stored before sealing, read
+        from its stored Created event without decoding it."""
+        sealing = isinstance(self.mapper, SealingMapper)
+        for start in range(0, len(target_ids), BATCH_MAX):
+            for stored in self._bulk.select_events_of(target_ids[start : start + BATCH_MAX]):
+                if stored.topic == _CREATED_TOPIC and not (sealing and stored_sealed(stored)):
+                    raise StoredInPlaintext(
+                        f"target {stored.originator_id} is stored in plaintext (from before "
+                        "sealing): it cannot be erased"
+                    )
 
     def _erasable_targets(
         self, customer_id: UUID, target_ids: Sequence[UUID], *, all_found: bool
@@ -772,8 +806,10 @@ class OutdialService(Application[UUID]):
         for start in range(0, len(target_ids), BATCH_MAX):
             stored = self._bulk.select_events_of(target_ids[start : start + BATCH_MAX])
             for _, group in itertools.groupby(stored, key=lambda event: event.originator_id):
-                events = [blind.to_domain_event(event) for event in group]
-                target = project_aggregate(None, events)
+                events: list[Any] = [blind.to_domain_event(event) for event in group]
+                target: Any = None
+                for event in events:  # as the repository would, without its protocol checks
+                    target = event.mutate(target)
                 if not isinstance(target, Target) or target.customer_id != customer_id:
                     continue
                 if not was_sealed(events[0]):

@@ -272,6 +272,31 @@ class Target(Aggregate):
             actor=actor,
         )
 
+    @classmethod
+    def as_listed(
+        cls,
+        *,
+        target_id: UUID,
+        version: int,
+        modified_on: datetime,
+        deleted_at: datetime | None,
+    ) -> Target:
+        """A target reduced to what deleting it needs (its id, version, last change and
+        deletion), as a list of many shows them: an erasure of a whole outdial deletes
+        thousands without reading each one's events. Its Deleted still names the version
+        it follows, so a list gone stale fails the write instead of losing a change."""
+        target = object.__new__(cls)
+        state = {
+            "_id": target_id,
+            "_version": version,
+            "_created_on": modified_on,
+            "_modified_on": modified_on,
+            "deleted_at": deleted_at,
+            "_pending_events": [],
+        }
+        object.__setattr__(target, "__dict__", state)
+        return target
+
     def start_dial(
         self,
         *,

@@ -11,11 +11,9 @@ The view is told the erasure (``ReadModelView.on_erasure``) so that the keys go 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
 
 import orjson
 
-from domain.address import Address
 from domain.erasure import NO_OUTDIAL, Erasure
 from domain.plan import DESTINATION_SLOTS
 from domain.timeline import format_timestamp
@@ -28,9 +26,8 @@ from projections.schema import (
     TARGETS,
     ZONE_SETS,
     Row,
-    to_json,
 )
-from projections.targets import address_of, addresses_of, zone_set_members, zones_of
+from projections.targets import addresses_of
 
 # Rows blanked per statement.
 _BATCH = 500
@@ -42,20 +39,22 @@ def erasure_recorded(rows: ChangedRows, event: Erasure.Recorded) -> None:
     for target_id in event.target_ids:
         rows.insert_absent(ERASED_TARGETS, {"erasure_id": erasure_id, "target_id": str(target_id)})
     whole = event.outdial_id != NO_OUTDIAL
-    if whole:
-        found = rows.select(
-            f"SELECT id FROM {TARGETS} WHERE outdial_id = :outdial AND customer_id = :customer",
-            {"outdial": str(event.outdial_id), "customer": str(event.customer_id)},
-        )
-        target_ids = [row["id"] for row in found]
+    erased: list[str] = []
+    if whole:  # every target of the outdial: a statement for them all
+        scope = {"outdial": str(event.outdial_id), "customer": str(event.customer_id)}
+        of_outdial = "outdial_id = :outdial AND customer_id = :customer"
+        erased += _blank(rows, of_outdial, of_outdial, scope, whole=True)
     else:
-        target_ids = [str(target_id) for target_id in event.target_ids]
-    for start in range(0, len(target_ids), _BATCH):
-        _blank_targets(rows, target_ids[start : start + _BATCH])
+        named = [str(target_id) for target_id in event.target_ids]
+        for start in range(0, len(named), _BATCH):
+            marks, params = _in(named[start : start + _BATCH])
+            erased += _blank(
+                rows, f"id IN ({marks})", f"outdial_target_id IN ({marks})", params, whole=False
+            )
     rows.erased.append(
         Erased(
             customer_id=str(event.customer_id),
-            target_ids=tuple(target_ids),
+            target_ids=tuple(erased),
             outdial_id=str(event.outdial_id) if whole else None,
         )
     )
@@ -74,55 +73,66 @@ def erasure_row(event: Erasure.Recorded) -> Row:
     }
 
 
-def blank_address(stored: Any) -> Address | None:
-    """A stored destination (JSON) as erased: its type alone."""
-    if stored is None:
-        return None
-    return Address(orjson.loads(stored)["type"], "")
-
-
 def _in(ids: Sequence[str]) -> tuple[str, dict[str, str]]:
     marks = ", ".join(f":i{n}" for n in range(len(ids)))
     return marks, {f"i{n}": i for n, i in enumerate(ids)}
 
 
-def _blank_targets(rows: ChangedRows, target_ids: Sequence[str]) -> None:
-    marks, params = _in(target_ids)
-    destinations = ", ".join(f"destination_{n}, address_{n}" for n in range(DESTINATION_SLOTS))
-    found = rows.select(
-        f"SELECT id, outdial_id, {destinations} FROM {TARGETS} WHERE id IN ({marks})", params
+def _blank_json(rows: ChangedRows, column: str) -> str:
+    """SQL of a stored destination (JSON text) as erased: its type alone."""
+    fields = "'target', '', 'target_name', '', 'name', '', 'detail', ''"
+    if rows.on_postgres:
+        blank = f"json_build_object('type', ({column})::json->>'type', {fields})::text"
+    else:
+        blank = f"json_object('type', json_extract({column}, '$.type'), {fields})"
+    return f"CASE WHEN {column} IS NULL THEN NULL ELSE {blank} END"
+
+
+def _blank(
+    rows: ChangedRows, where: str, dials_where: str, params: dict[str, str], *, whole: bool
+) -> list[str]:
+    """Blank the rows of the targets ``where`` says and of their dials (``dials_where``),
+    a statement a table whatever their number; the targets' ids. An erased destination's
+    address and zones are "" (``address_of`` and ``zones_of`` of a blank address of every
+    type, tests/unit/test_erasure.py)."""
+    found = rows.select(f"SELECT id FROM {TARGETS} WHERE {where}", params)
+    if not found:
+        return []
+    slots = range(DESTINATION_SLOTS)
+    if whole:  # a scan of the table, once, rather than a search a pair
+        rows.execute(
+            f"DELETE FROM {TARGET_ADDRESSES} "
+            f"WHERE target_id IN (SELECT id FROM {TARGETS} WHERE {where})",
+            params,
+        )
+    else:  # a handful of pairs, each found by the table's key
+        columns = ", ".join(f"address_{n}" for n in slots)
+        named = rows.select(f"SELECT id, {columns} FROM {TARGETS} WHERE {where}", params)
+        rows.execute_many(
+            f"DELETE FROM {TARGET_ADDRESSES} WHERE address = :address AND target_id = :target",
+            [{"address": a, "target": row["id"]} for row in named for a in addresses_of(row)],
+        )
+    erased_columns = ", ".join(
+        f"destination_{n} = {_blank_json(rows, f'destination_{n}')}, "
+        f"address_{n} = CASE WHEN destination_{n} IS NULL THEN NULL ELSE '' END, "
+        f"zones_{n} = CASE WHEN destination_{n} IS NULL THEN NULL ELSE '' END"
+        for n in slots
     )
-    blanked: list[Row] = []
-    gone: list[Row] = []
-    for row in found:
-        changes: Row = {"id": row["id"], "name": "", "detail": "", "data": ""}
-        for n in range(DESTINATION_SLOTS):
-            blank = blank_address(row[f"destination_{n}"])
-            changes[f"destination_{n}"] = to_json(blank)
-            changes[f"address_{n}"] = address_of(blank)
-            changes[f"zones_{n}"] = zones_of(blank)
-        gone += [{"address": a, "target_id": row["id"]} for a in addresses_of(row)]
-        blanked.append(changes)
-        for outdial_id, key, first in zone_set_members(
-            {**changes, "outdial_id": row["outdial_id"]}
-        ):
-            rows.insert_absent(ZONE_SETS, {"outdial_id": outdial_id, "zones": key, "first": first})
-    rows.update_rows(TARGETS, blanked)
-    rows.execute_many(
-        f"DELETE FROM {TARGET_ADDRESSES} WHERE address = :address AND target_id = :target_id",
-        gone,
+    rows.execute(
+        f"UPDATE {TARGETS} SET name = '', detail = '', data = '', {erased_columns} WHERE {where}",
+        params,
     )
-    dials = rows.select(
-        f"SELECT id, destination FROM {DIALS} WHERE outdial_target_id IN ({marks})", params
+    rows.execute(
+        f"UPDATE {DIALS} SET destination = {_blank_json(rows, 'destination')}, "
+        f"destination_target = '' WHERE {dials_where}",
+        params,
     )
-    rows.update_rows(
-        DIALS,
-        [
-            {
-                "id": dial["id"],
-                "destination": to_json(blank_address(dial["destination"])),
-                "destination_target": "",
-            }
-            for dial in dials
-        ],
-    )
+    for first, set_slots in ((1, [0]), (0, [1, 2, 3, 4])):
+        some = " OR ".join(f"destination_{n} IS NOT NULL" for n in set_slots)
+        rows.execute(
+            f"INSERT INTO {ZONE_SETS} (outdial_id, zones, first) "
+            f"SELECT DISTINCT outdial_id, '', {first} FROM {TARGETS} WHERE {where} AND ({some}) "
+            "ON CONFLICT DO NOTHING",
+            params,
+        )
+    return [row["id"] for row in found]

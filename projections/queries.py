@@ -16,7 +16,7 @@ from domain.address import is_e164
 from domain.calling_window import CallingWindow
 from domain.do_not_call import EVERY_OUTDIAL, PREFIX_MIN
 from domain.plan import Plan
-from domain.timeline import NOT_DELETED, format_timestamp
+from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.available import Window, available_statement
 from projections.paging import Page, PageTokens, clamp_page_size
 from projections.rows import postgres_placeholders
@@ -36,6 +36,8 @@ from projections.schema import (
 from projections.store import ReadModelView
 
 PAGE_TOKEN_SECRET = "page_tokens"
+# Ids named in one statement at most.
+_IDS_MAX = 500
 # Folds A-Z only: what SQLite's lower() does, and PostgreSQL's under COLLATE "C".
 _ASCII_LOWER = str.maketrans("ABCDEFGHIJKLMNOPQRSTUVWXYZ", "abcdefghijklmnopqrstuvwxyz")
 
@@ -365,30 +367,62 @@ class ReadModelQueries:
         )
 
     def erased_target_ids(self) -> list[UUID]:
-        """Every target any erasure erased, of every customer."""
-        rows = self.view.query(
-            f"SELECT target_id AS id FROM {ERASED_TARGETS} UNION "
-            f"SELECT t.id FROM {TARGETS} t JOIN {ERASURES} e ON e.outdial_id = t.outdial_id "
-            "AND e.customer_id = t.customer_id",
-            {},
+        """Every target any erasure erased, of every customer: a statement for those
+        named, and one for each outdial erased whole (each found by its index)."""
+        named = self.view.query(f"SELECT target_id FROM {ERASED_TARGETS}", {})
+        found = {UUID(row["target_id"]) for row in named}
+        wholes = self.view.query(
+            f"SELECT customer_id, outdial_id FROM {ERASURES} WHERE outdial_id <> :named",
+            {"named": str(EVERY_OUTDIAL)},
         )
-        return [UUID(row["id"]) for row in rows]
+        for whole in wholes:
+            found.update(
+                target_id
+                for target_id, *_ in self.targets_of_outdial(
+                    UUID(whole["customer_id"]), UUID(whole["outdial_id"])
+                )
+            )
+        return sorted(found)
 
     def targets_with_address(self, customer_id: UUID, target: str) -> list[UUID]:
-        rows = self.view.query(
-            f"SELECT t.id FROM {TARGET_ADDRESSES} a JOIN {TARGETS} t ON t.id = a.target_id "
-            "WHERE a.address = :address AND t.customer_id = :customer ORDER BY t.id",
-            {"address": target, "customer": str(customer_id)},
+        """In two statements, each by its index whatever the planner knows of the tables
+        (a join was planned as a scan of every target on a freshly loaded store)."""
+        having = self.view.query(
+            f"SELECT target_id FROM {TARGET_ADDRESSES} WHERE address = :address",
+            {"address": target},
         )
-        return [UUID(row["id"]) for row in rows]
+        ids = sorted(row["target_id"] for row in having)
+        found: list[UUID] = []
+        for start in range(0, len(ids), _IDS_MAX):
+            chunk = ids[start : start + _IDS_MAX]
+            marks = ", ".join(f":t{n}" for n in range(len(chunk)))
+            params: dict[str, Any] = {f"t{n}": i for n, i in enumerate(chunk)}
+            params["customer"] = str(customer_id)
+            rows = self.view.query(
+                f"SELECT id FROM {TARGETS} WHERE id IN ({marks}) AND customer_id = :customer",
+                params,
+            )
+            found += [UUID(row["id"]) for row in rows]
+        return sorted(found)
 
-    def targets_of_outdial(self, customer_id: UUID, outdial_id: UUID) -> list[UUID]:
+    def targets_of_outdial(
+        self, customer_id: UUID, outdial_id: UUID
+    ) -> list[tuple[UUID, int, datetime, datetime | None]]:
+        """(id, version, last change, deleted at or None) of every target of the outdial."""
         rows = self.view.query(
-            f"SELECT id FROM {TARGETS} WHERE outdial_id = :outdial AND customer_id = :customer "
-            "ORDER BY id",
+            f"SELECT id, version, tm_update, tm_delete FROM {TARGETS} "
+            "WHERE outdial_id = :outdial AND customer_id = :customer ORDER BY id",
             {"outdial": str(outdial_id), "customer": str(customer_id)},
         )
-        return [UUID(row["id"]) for row in rows]
+        return [
+            (
+                UUID(row["id"]),
+                row["version"],
+                parse_timestamp(row["tm_update"]),
+                None if row["tm_delete"] == NOT_DELETED else parse_timestamp(row["tm_delete"]),
+            )
+            for row in rows
+        ]
 
     # -- dials ------------------------------------------------------------------
 

@@ -12,6 +12,9 @@ from typing import Any, Protocol
 
 from projections.schema import COLUMNS, Row, key_of
 
+# Rows read by one statement at most.
+FETCH_MAX = 500
+
 
 class Cursor(Protocol):
     def execute(self, statement: Any, params: Any = ...) -> Any: ...
@@ -37,6 +40,11 @@ class Rows:
     def get(self, table: str, row_id: str) -> Row | None:
         rows = self.select(f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
         return rows[0] if rows else None
+
+    @property
+    def on_postgres(self) -> bool:
+        """For the few statements whose SQL differs (JSON functions)."""
+        return self._sql is postgres_placeholders
 
     def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         self._cursor.execute(self._sql(statement), dict(params))
@@ -82,6 +90,8 @@ class ChangedRows(Rows):
         self._inserted: set[tuple[str, str]] = set()
         self._changed: dict[tuple[str, str], set[str]] = {}
         self._absent: dict[str, dict[tuple[Any, ...], Row]] = {}
+        # Changes to rows not read (``change``), written with the others.
+        self._unread: dict[tuple[str, str], Row] = {}
         self.erased: list[Erased] = []  # the erasures applied, in order
 
     def get(self, table: str, row_id: str) -> Row | None:
@@ -91,8 +101,40 @@ class ChangedRows(Rows):
             found = Rows.select(self, f"SELECT * FROM {table} WHERE id = :id", {"id": row_id})
             if not found:
                 return None
-            self._known[key] = found[0]
+            self._known_as_read(key, found[0])
         return dict(self._known[key])
+
+    def _known_as_read(self, key: tuple[str, str], row: Row) -> None:
+        """A row read from the database, with what ``change`` changed of it before."""
+        unread = self._unread.pop(key, None)
+        if unread:
+            row.update(unread)
+            self._changed.setdefault(key, set()).update(unread)
+        self._known[key] = row
+
+    def change(self, table: str, row_id: str, changes: Mapping[str, Any]) -> None:
+        """Change some columns of a row without reading it, where what they become does
+        not depend on it (a target's deletion): many such changes cost no read."""
+        key = (table, row_id)
+        if key in self._known:
+            self.update(table, row_id, changes)
+        else:
+            self._unread.setdefault(key, {}).update(changes)
+
+    def fetch(self, table: str, row_ids: Sequence[str]) -> None:
+        """Read these rows at once, a statement for many, rather than one each as they are
+        first asked for (the rows a batch of events will change)."""
+        missing = [i for i in dict.fromkeys(row_ids) if (table, i) not in self._known]
+        for start in range(0, len(missing), FETCH_MAX):
+            chunk = missing[start : start + FETCH_MAX]
+            marks = ", ".join(f":i{n}" for n in range(len(chunk)))
+            found = Rows.select(
+                self,
+                f"SELECT * FROM {table} WHERE id IN ({marks})",
+                {f"i{n}": i for n, i in enumerate(chunk)},
+            )
+            for row in found:
+                self._known_as_read((table, row["id"]), row)
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         """A new row: every column of the table."""
@@ -134,20 +176,6 @@ class ChangedRows(Rows):
         if key not in self._inserted:
             self._changed.setdefault(key, set()).update(changes)
 
-    def update_rows(self, table: str, changed: Sequence[Row]) -> None:
-        """Change the same columns of many rows (each names its ``id``) at once, as one
-        statement rather than held: for changes to more rows than a transaction should
-        hold (an erasure of a whole outdial)."""
-        if not changed:
-            return
-        self.flush()
-        columns = [c for c in changed[0] if c != "id"]
-        assignments = ", ".join(f"{c} = :{c}" for c in columns)
-        statement = f"UPDATE {table} SET {assignments} WHERE id = :id"
-        self._cursor.executemany(self._sql(statement), changed)
-        for row in changed:
-            self._known.pop((table, row["id"]), None)
-
     def flush(self) -> None:
         """Write what this transaction changed so far."""
         inserts: dict[str, list[Row]] = {}
@@ -167,6 +195,9 @@ class ChangedRows(Rows):
             updates.setdefault((table, columns), []).append(
                 {**{c: row[c] for c in columns}, "id": row_id}
             )
+        for (table, row_id), unread in self._unread.items():
+            columns = tuple(sorted(unread))
+            updates.setdefault((table, columns), []).append({**unread, "id": row_id})
         for (table, columns), rows in updates.items():
             assignments = ", ".join(f"{c} = :{c}" for c in columns)
             statement = f"UPDATE {table} SET {assignments} WHERE id = :id"
@@ -184,6 +215,7 @@ class ChangedRows(Rows):
         self._inserted.clear()
         self._changed.clear()
         self._absent.clear()
+        self._unread.clear()
 
     def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         self.flush()
@@ -195,11 +227,10 @@ class ChangedRows(Rows):
         self._known.clear()  # a statement may have changed any row
 
     def execute_many(self, statement: str, params: Sequence[Mapping[str, Any]]) -> None:
-        if not params:
-            return
-        self.flush()
-        self._cursor.executemany(self._sql(statement), params)
-        self._known.clear()
+        if params:
+            self.flush()
+            self._cursor.executemany(self._sql(statement), params)
+            self._known.clear()
 
 
 class PlaceholderStyle(Protocol):

@@ -167,6 +167,8 @@ def test_a_deleted_outdials_targets_are_erased_together(client: TestClient) -> N
         assert (row["name"], row["destination_0"]) == ("", BLANK_TEL)
         named = ok(client.get("/v1.0/erasures", params={"target_id": target["id"]}))["result"]
         assert [e["id"] for e in named] == [erasure["id"]]
+    # Their addresses are gone with them: an erasure by one finds no one.
+    assert _erase(client, address={"type": "tel", "target": "+821055507001"})["count"] == 0
 
 
 def test_another_customers_or_an_unknown_target_is_not_found_and_nothing_is_erased(
@@ -263,3 +265,15 @@ def test_an_erased_targets_page_says_when_by_whom_and_why_and_shows_no_person(
     for personal in (NAME, NUMBER, PLACE, NOTE):
         assert personal not in page.text
     assert "4 events and 1 dial attempts" in said
+
+
+def test_an_address_erasure_leaves_another_customers_target_at_that_address(
+    app: Any, client: TestClient
+) -> None:
+    with TestClient(app, headers=bearer(new_key(app))) as other:
+        outdial = create_outdial(other)
+        theirs = _person(other, outdial["id"])
+        mine = _person(client, create_outdial(client)["id"])
+        erasure = _erase(client, address={"type": "tel", "target": NUMBER})
+        assert erasure["target_ids"] == [mine["id"]]
+        assert ok(other.get(targets_path(outdial["id"], theirs["id"])))["name"] == NAME

@@ -13,9 +13,10 @@ from adapters.target_keys import TargetKeys
 from application.idempotency import _blanked
 from application.sealing import SealingMapper, was_sealed
 from application.service import NewTarget, OutdialService
-from domain.address import Address
+from domain.address import ADDRESS_TYPES, Address
 from domain.erasure import NO_OUTDIAL, Erasure
 from domain.errors import InvalidValue
+from projections.targets import address_of, zones_of
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 BLANK = {"type": "tel", "target": "", "target_name": "", "name": "", "detail": ""}
@@ -112,3 +113,11 @@ def test_a_blind_mapper_reads_a_sealed_target_blank_and_knows_it_was_sealed() ->
     keys.destroy([target.id])
     assert service.reading_mapper().to_domain_event(stored).name == ""  # type: ignore[attr-defined]
     service.close()
+
+
+@pytest.mark.parametrize("kind", ADDRESS_TYPES)
+def test_an_erased_destination_of_every_kind_has_no_address_and_no_zones(kind: str) -> None:
+    """What the read model's erasure writes in one statement for every row
+    (projections/erasures.py) is what its projection makes of a blank address."""
+    blank = Address(kind, "")
+    assert (address_of(blank), zones_of(blank)) == ("", "")
