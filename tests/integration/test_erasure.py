@@ -19,6 +19,7 @@ from api.bootstrap import Services, bootstrap
 from api.cli import main
 from api.settings import Settings
 from application.erasing import StoredInPlaintext
+from application.errors import ConcurrentChange
 from application.history import target_at_version, target_events
 from application.service import NewTarget, OutdialService
 from domain.address import Address
@@ -180,3 +181,29 @@ def test_outdial_replay_prints_an_erased_target_blank_and_says_so(
     assert [h.endswith("(erased)") for h in headers] == [True, True, False, False]
     assert NUMBER not in out
     assert NAME not in out
+
+
+def test_an_outdials_erasure_from_a_list_gone_stale_writes_nothing_and_may_be_retried(
+    storage: Storage,
+) -> None:
+    customer = uuid4()
+    with _process(storage) as services:
+        service = services.service
+        outdial_id, target_id = _person(service, customer, dials=0)
+        dial = service.start_dial(customer, outdial_id, target_id).value
+        service.delete_outdial(customer, outdial_id)
+        _project(services)
+        # A dial in flight ends, and the read model has not applied it yet: its list of
+        # the outdial's targets is a version behind.
+        service.finish_dial(customer, outdial_id, target_id, dial.id, result="success")
+        head = services.events.head()
+        with pytest.raises(ConcurrentChange):
+            service.erase_outdial(customer, outdial_id, candidates=services.read_model.queries)
+        assert services.events.head() == head
+        _project(services)
+        erasure = service.erase_outdial(
+            customer, outdial_id, candidates=services.read_model.queries
+        ).value
+        assert erasure.count == 1
+        _project(services)
+        assert _key_count(storage, target_id) == 0
