@@ -24,9 +24,11 @@ lint: $(BIN)/.installed
 
 # What CI runs: everything, on SQLite and on PostgreSQL. Two workers: much of the suite
 # waits on servers, browsers and stores rather than computing, and each test has a store
-# of its own.
+# of its own; then, alone, the tests that start several servers at once (each holds
+# PostgreSQL connections of its own: together they would pass its limit of 100).
 test: lint
-	$(BIN)/pytest -n 2
+	$(BIN)/pytest -n 2 -m "not processes"
+	$(BIN)/pytest -m processes
 
 # The inner loop: no PostgreSQL, no fuzzing, no multi-process tests.
 test-fast: $(BIN)/.installed

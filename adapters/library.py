@@ -23,7 +23,13 @@ from pathlib import Path
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import ApplicationRecorder, StoredEvent, Tracking, TrackingRecorder
+from eventsourcing.persistence import (
+    ApplicationRecorder,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+    TrackingRecorder,
+)
 from eventsourcing.postgres import PostgresApplicationRecorder, PostgresTrackingRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecorder
 from psycopg.sql import SQL, Identifier
@@ -40,6 +46,8 @@ TARGET_KEYS_TABLE = "outdial_target_keys"
 SQLITE_SNAPSHOTS_TABLE = "stored_snapshots"
 POSTGRES_SNAPSHOTS_TABLE = "outdial_snapshots"
 _STORED = "originator_id, originator_version, topic, state"
+# Events one INSERT statement sends at most on PostgreSQL (a write of more takes several).
+INSERT_MAX = 5_000
 
 # -- waking this process's readers -------------------------------------------------------
 
@@ -250,16 +258,42 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ([e.originator_id for e in keyed], [e.new_key for e in keyed]),
                 prepare=True,
             )
-        curs.execute(
+        # At most INSERT_MAX events a statement, all in the one transaction: a single
+        # statement of 100,000 events (an outdial's erasure) left the connection waiting
+        # on itself, the server reading a message the client never finished sending.
+        chunks = [
+            stored_events[start : start + INSERT_MAX]
+            for start in range(0, len(stored_events), INSERT_MAX)
+        ]
+        curs.executemany(
             statement,
-            (
-                [e.originator_id for e in stored_events],
-                [e.originator_version for e in stored_events],
-                [e.topic for e in stored_events],
-                [e.state for e in stored_events],
-            ),
-            prepare=True,
+            [
+                (
+                    [e.originator_id for e in chunk],
+                    [e.originator_version for e in chunk],
+                    [e.topic for e in chunk],
+                    [e.state for e in chunk],
+                )
+                for chunk in chunks
+            ],
+            returning=True,
         )
+
+    def _fetch_ids_after_insert_events(
+        self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> Sequence[int] | None:
+        """The notification ids of every INSERT ... RETURNING of the insert, in order (the
+        cursor's results begin with the lock's and the NOTIFY's)."""
+        notification_ids: list[int] = []
+        while True:
+            if curs.description is not None and (curs.statusmessage or "").startswith("INSERT"):
+                notification_ids += [row["notification_id"] for row in curs.fetchall()]
+            if not curs.nextset():
+                break
+        if len(notification_ids) != len(stored_events):
+            msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
+            raise ProgrammingError(msg)
+        return notification_ids
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:
         """Every stored event of some aggregates, by aggregate then version, in one query."""

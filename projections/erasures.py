@@ -99,7 +99,13 @@ def _blank(
     if not found:
         return []
     slots = range(DESTINATION_SLOTS)
-    if whole:  # a scan of the table, once, rather than a search a pair
+    if whole and rows.on_postgres:  # a join (IN would be a subplan per row)
+        rows.execute(
+            f"DELETE FROM {TARGET_ADDRESSES} USING {TARGETS} "
+            f"WHERE {TARGET_ADDRESSES}.target_id = {TARGETS}.id AND {where}",
+            params,
+        )
+    elif whole:  # a scan of the table, once, rather than a search a pair
         rows.execute(
             f"DELETE FROM {TARGET_ADDRESSES} "
             f"WHERE target_id IN (SELECT id FROM {TARGETS} WHERE {where})",

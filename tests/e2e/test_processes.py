@@ -31,7 +31,7 @@ from tests.conftest import eventually
 TEL = "+821100000001"
 
 # Several real processes each: for `make test`, not the inner loop.
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.processes]
 
 
 def _free_port() -> int:

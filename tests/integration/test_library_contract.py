@@ -314,6 +314,26 @@ def test_postgres_insert_numbers_and_stores_events_as_the_librarys_own_insert(
 
 
 @pytest.mark.postgres
+def test_postgres_insert_of_more_events_than_a_statement_takes_is_one_write_in_order(
+    postgres_service: OutdialService,
+) -> None:
+    """A write past ``INSERT_MAX`` events goes out as several statements of one
+    transaction: every event numbered in the order given, a duplicate in the last
+    statement refusing the whole write."""
+    recorder: Any = postgres_service.recorder
+    many = [StoredEvent(uuid4(), 1, TOPIC, b"x") for _ in range(library.INSERT_MAX * 2 + 7)]
+    ids = recorder.insert_events(many)
+    assert len(ids) == len(many)
+    assert ids == sorted(ids)
+    found = recorder.select_notifications(start=ids[0], limit=len(many))
+    assert [n.originator_id for n in found] == [e.originator_id for e in many]
+    refused = [StoredEvent(uuid4(), 1, TOPIC, b"y") for _ in range(library.INSERT_MAX)]
+    with pytest.raises(IntegrityError):
+        recorder.insert_events([*refused, many[-1]])
+    assert recorder.select_notifications(start=ids[-1] + 1, limit=10) == []
+
+
+@pytest.mark.postgres
 def test_postgres_events_table_holds_uuid_ids_and_a_notification_id_column(
     postgres_storage: Storage, postgres_service: OutdialService
 ) -> None:
