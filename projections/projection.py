@@ -17,7 +17,6 @@ from projections.do_not_call import entry_added, entry_changed, entry_removed
 from projections.erasures import erasure_recorded
 from projections.outdials import outdial_changed, outdial_created
 from projections.rows import ChangedRows
-from projections.schema import TARGETS
 from projections.store import VIEW_NAME, ReadModelView
 from projections.targets import (
     dial_finished,
@@ -48,18 +47,9 @@ class ReadModelProjection(Projection[ReadModelView]):
             apply_events(domain_events, rows)
 
 
-_CHANGE_TARGETS = (Target.DialStarted, Target.DialFinished)  # a Deleted reads no row
-
-
 def apply_events(domain_events: Iterable[Any], rows: ChangedRows) -> None:
     """Each event as ``apply_event`` applies it, but a run of consecutive new targets (an
     import's batch) goes out as one statement: per-event Python was most of its cost."""
-    domain_events = list(domain_events)
-    # The targets these events change, read at once (a dial cycle's, an erasure's).
-    rows.fetch(
-        TARGETS,
-        [str(e.originator_id) for e in domain_events if isinstance(e, _CHANGE_TARGETS)],
-    )
     created: list[Target.Created] = []
     for domain_event in domain_events:
         if isinstance(domain_event, Target.Created):

@@ -12,9 +12,6 @@ from typing import Any, Protocol
 
 from projections.schema import COLUMNS, Row, key_of
 
-# Rows read by one statement at most.
-FETCH_MAX = 500
-
 
 class Cursor(Protocol):
     def execute(self, statement: Any, params: Any = ...) -> Any: ...
@@ -120,21 +117,6 @@ class ChangedRows(Rows):
             self.update(table, row_id, changes)
         else:
             self._unread.setdefault(key, {}).update(changes)
-
-    def fetch(self, table: str, row_ids: Sequence[str]) -> None:
-        """Read these rows at once, a statement for many, rather than one each as they are
-        first asked for (the rows a batch of events will change)."""
-        missing = [i for i in dict.fromkeys(row_ids) if (table, i) not in self._known]
-        for start in range(0, len(missing), FETCH_MAX):
-            chunk = missing[start : start + FETCH_MAX]
-            marks = ", ".join(f":i{n}" for n in range(len(chunk)))
-            found = Rows.select(
-                self,
-                f"SELECT * FROM {table} WHERE id IN ({marks})",
-                {f"i{n}": i for n, i in enumerate(chunk)},
-            )
-            for row in found:
-                self._known_as_read((table, row["id"]), row)
 
     def insert(self, table: str, row: Mapping[str, Any]) -> None:
         """A new row: every column of the table."""
