@@ -669,6 +669,8 @@ class OutdialService(Application[UUID]):
         if not 1 <= len(target_ids) <= TARGET_IDS_MAX:
             raise InvalidValue("target_ids", f"must hold between 1 and {TARGET_IDS_MAX} ids")
         checked_name(reason, "reason")  # before anything is looked up
+        if (earlier := self._erased_before(customer_id, ids)) is not None:
+            return earlier
         named = list(dict.fromkeys(target_ids))
         targets = self._erasable_targets(customer_id, named, all_found=True)
         return self._erase(customer_id, targets, reason=reason, ids=ids, actor=actor)
@@ -687,12 +689,14 @@ class OutdialService(Application[UUID]):
         """Erase every target of the customer with a destination at this address (none
         is an erasure of no one, recorded all the same); with ``do_not_call`` the address
         goes on the do-not-call list of every outdial in the same atomic write."""
+        checked_name(reason, "reason")
+        if (earlier := self._erased_before(customer_id, ids)) is not None:
+            return earlier
         entries: list[DoNotCallEntry] = []
         if do_not_call:
             entries = self.add_do_not_call_entries(
                 customer_id, [NewEntry(target=address.target)], at=self.clock(), actor=actor
             )
-        checked_name(reason, "reason")
         found = candidates.targets_with_address(customer_id, address.target)
         targets = self._erasable_targets(customer_id, found, all_found=False)
         return self._erase(customer_id, targets, reason=reason, ids=ids, actor=actor, also=entries)
@@ -711,8 +715,8 @@ class OutdialService(Application[UUID]):
         outdial = self.get_outdial(customer_id, outdial_id)
         outdial.check_erasable_whole()
         checked_name(reason, "reason")
-        if ids.repeatable and self._exists(ids.erasure_id()):
-            return Written(self.get_erasure(customer_id, ids.erasure_id()), None)
+        if (earlier := self._erased_before(customer_id, ids)) is not None:
+            return earlier
         # Thousands of targets: deleted as the list shows them, not read one by one (a
         # list gone stale fails the write: ConcurrentChange).
         listed = candidates.targets_of_outdial(customer_id, outdial_id)
@@ -746,8 +750,6 @@ class OutdialService(Application[UUID]):
         deleted yet, and ``also``. The keys go when the read model applies the erasure
         (projections/erasures.py), so a crash after this write is finished on restart."""
         erasure_id = ids.erasure_id()
-        if ids.repeatable and self._exists(erasure_id):
-            return Written(self.get_erasure(customer_id, erasure_id), None)
         at = self.clock()
         deleted = [target for target in targets if target.delete(at=at, actor=actor)]
         if outdial_id is None:
@@ -769,13 +771,16 @@ class OutdialService(Application[UUID]):
                 at=at,
                 actor=actor,
             )
-        # The targets' Deleted first: the projection then finds their rows fetched when
-        # the erasure blanks them.
         written = self._save(*deleted, erasure, *also, answer=erasure)
         for target in targets:  # this process's copies hold what was just erased
-            with contextlib.suppress(KeyError):
-                self.repository.cache.get(target.id, evict=True)  # type: ignore[union-attr]
+            self._forget_cached(target.id)
         return written
+
+    def _erased_before(self, customer_id: UUID, ids: IdSource) -> Written[Erasure] | None:
+        """The erasure a repeated request (its ids) made, if it made one."""
+        if ids.repeatable and self._exists(ids.erasure_id()):
+            return Written(self.get_erasure(customer_id, ids.erasure_id()), None)
+        return None
 
     def _check_sealed(self, target_ids: Sequence[UUID]) -> None:
         """StoredInPlaintext for the first of these targets stored before sealing, read
@@ -795,7 +800,7 @@ class OutdialService(Application[UUID]):
         """The customer's targets among these, read without their keys (an erasure shows
         nothing of them); StoredInPlaintext for one stored before sealing, and with
         ``all_found`` TargetNotFound for one that is not the customer's."""
-        if self._keys is None or not isinstance(self.mapper, SealingMapper):
+        if not isinstance(self.mapper, SealingMapper):
             if target_ids:
                 raise StoredInPlaintext(
                     f"target {target_ids[0]} is stored in plaintext: this store seals nothing"
@@ -843,14 +848,18 @@ class OutdialService(Application[UUID]):
         if isinstance(aggregate, Target) and aggregate.is_deleted and self._keys is not None:
             # Erased, maybe by another process since this one kept it: read it again
             # with its key as stored (a deleted target is rarely asked for).
-            with contextlib.suppress(KeyError):
-                self.repository.cache.get(aggregate_id, evict=True)  # type: ignore[union-attr]
+            self._forget_cached(aggregate_id)
             again = project_aggregate(None, self.reading_events().get(aggregate_id))
             assert again is not None  # it was just found
             aggregate = again
         if not isinstance(aggregate, kind):
             raise missing(f"{kind.__name__.lower()} {aggregate_id} not found")
         return aggregate
+
+    def _forget_cached(self, aggregate_id: UUID) -> None:
+        """Drop this process's copy of an aggregate, if it keeps one."""
+        with contextlib.suppress(KeyError):
+            self.repository.cache.get(aggregate_id, evict=True)  # type: ignore[union-attr]
 
     def _exists(self, aggregate_id: UUID) -> bool:
         return bool(self.recorder.select_events(aggregate_id, limit=1))
