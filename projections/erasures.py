@@ -10,14 +10,12 @@ The view is told the erasure (``ReadModelView.on_erasure``) so that the keys go 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-
 import orjson
 
 from domain.erasure import NO_OUTDIAL, Erasure
 from domain.plan import DESTINATION_SLOTS
 from domain.timeline import format_timestamp
-from projections.rows import ChangedRows, Erased
+from projections.rows import ChangedRows, Erased, in_list
 from projections.schema import (
     DIALS,
     ERASED_TARGETS,
@@ -47,17 +45,11 @@ def erasure_recorded(rows: ChangedRows, event: Erasure.Recorded) -> None:
     else:
         named = [str(target_id) for target_id in event.target_ids]
         for start in range(0, len(named), _BATCH):
-            marks, params = _in(named[start : start + _BATCH])
+            marks, params = in_list("i", named[start : start + _BATCH])
             erased += _blank(
                 rows, f"id IN ({marks})", f"outdial_target_id IN ({marks})", params, whole=False
             )
-    rows.erased.append(
-        Erased(
-            customer_id=str(event.customer_id),
-            target_ids=tuple(erased),
-            outdial_id=str(event.outdial_id) if whole else None,
-        )
-    )
+    rows.erased.append(Erased(customer_id=str(event.customer_id), target_ids=tuple(erased)))
 
 
 def erasure_row(event: Erasure.Recorded) -> Row:
@@ -71,11 +63,6 @@ def erasure_row(event: Erasure.Recorded) -> Row:
         "actor": event.actor,
         "tm_create": format_timestamp(event.timestamp),
     }
-
-
-def _in(ids: Sequence[str]) -> tuple[str, dict[str, str]]:
-    marks = ", ".join(f":i{n}" for n in range(len(ids)))
-    return marks, {f"i{n}": i for n, i in enumerate(ids)}
 
 
 def _blank_json(rows: ChangedRows, column: str) -> str:
@@ -95,10 +82,12 @@ def _blank(
     a statement a table whatever their number; the targets' ids. An erased destination's
     address and zones are "" (``address_of`` and ``zones_of`` of a blank address of every
     type, tests/unit/test_erasure.py)."""
-    found = rows.select(f"SELECT id FROM {TARGETS} WHERE {where}", params)
+    slots = range(DESTINATION_SLOTS)
+    # Their addresses too where each pair is deleted by key (a whole outdial's go by a join).
+    addresses = "" if whole else "".join(f", address_{n}" for n in slots)
+    found = rows.select(f"SELECT id{addresses} FROM {TARGETS} WHERE {where}", params)
     if not found:
         return []
-    slots = range(DESTINATION_SLOTS)
     if whole and rows.on_postgres:  # a join (IN would be a subplan per row)
         rows.execute(
             f"DELETE FROM {TARGET_ADDRESSES} USING {TARGETS} "
@@ -112,11 +101,9 @@ def _blank(
             params,
         )
     else:  # a handful of pairs, each found by the table's key
-        columns = ", ".join(f"address_{n}" for n in slots)
-        named = rows.select(f"SELECT id, {columns} FROM {TARGETS} WHERE {where}", params)
         rows.execute_many(
             f"DELETE FROM {TARGET_ADDRESSES} WHERE address = :address AND target_id = :target",
-            [{"address": a, "target": row["id"]} for row in named for a in addresses_of(row)],
+            [{"address": a, "target": row["id"]} for row in found for a in addresses_of(row)],
         )
     erased_columns = ", ".join(
         f"destination_{n} = {_blank_json(rows, f'destination_{n}')}, "

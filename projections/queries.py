@@ -19,7 +19,7 @@ from domain.plan import Plan
 from domain.timeline import NOT_DELETED, format_timestamp, parse_timestamp
 from projections.available import Window, available_statement
 from projections.paging import Page, PageTokens, clamp_page_size
-from projections.rows import postgres_placeholders
+from projections.rows import in_list, postgres_placeholders
 from projections.schema import (
     COLUMNS,
     DESTINATIONS,
@@ -78,8 +78,7 @@ class ReadModelQueries:
         """Live targets of each of these outdials by status: {outdial id: {status: count}}."""
         if not outdial_ids:
             return {}
-        marks = ", ".join(f":o{n}" for n in range(len(outdial_ids)))
-        params: dict[str, Any] = {f"o{n}": str(o) for n, o in enumerate(outdial_ids)}
+        marks, params = in_list("o", (str(o) for o in outdial_ids))
         params.update(customer=str(customer_id), live=NOT_DELETED)
         counts: dict[str, dict[str, int]] = {str(o): {} for o in outdial_ids}
         for row in self.view.query(
@@ -159,8 +158,7 @@ class ReadModelQueries:
         only the customer's targets."""
         if not target_ids:
             return {}
-        marks = ", ".join(f":t{n}" for n in range(len(set(target_ids))))
-        params: dict[str, Any] = {f"t{n}": str(t) for n, t in enumerate(sorted(set(target_ids)))}
+        marks, params = in_list("t", (str(t) for t in sorted(set(target_ids))))
         params["customer"] = str(customer_id)
         destinations = ", ".join(f"t.{column}" for column in DESTINATIONS)
         rows = self._all(
@@ -394,9 +392,7 @@ class ReadModelQueries:
         ids = sorted(row["target_id"] for row in having)
         found: list[UUID] = []
         for start in range(0, len(ids), _IDS_MAX):
-            chunk = ids[start : start + _IDS_MAX]
-            marks = ", ".join(f":t{n}" for n in range(len(chunk)))
-            params: dict[str, Any] = {f"t{n}": i for n, i in enumerate(chunk)}
+            marks, params = in_list("t", ids[start : start + _IDS_MAX])
             params["customer"] = str(customer_id)
             rows = self.view.query(
                 f"SELECT id FROM {TARGETS} WHERE id IN ({marks}) AND customer_id = :customer",
@@ -494,8 +490,7 @@ class ReadModelQueries:
         in the order of ``dial_ids``."""
         if not dial_ids:
             return []
-        marks = ", ".join(f":d{n}" for n in range(len(dial_ids)))
-        params: dict[str, Any] = {f"d{n}": str(d) for n, d in enumerate(dial_ids)}
+        marks, params = in_list("d", (str(d) for d in dial_ids))
         params.update(customer=str(customer_id), outdial=str(outdial_id))
         rows = self._all(
             "SELECT outdial_target_id, id FROM dials WHERE customer_id = :customer "
@@ -527,8 +522,7 @@ class ReadModelQueries:
         if not aggregate_ids:
             return {}
         ids = sorted(str(i) for i in aggregate_ids)
-        marks = ", ".join(f":a{n}" for n in range(len(ids)))
-        params: dict[str, Any] = {f"a{n}": i for n, i in enumerate(ids)}
+        marks, params = in_list("a", ids)
         found: dict[UUID, tuple[str, UUID, UUID | None]] = {}
         for aggregate, table, outdial in (
             ("target", TARGETS, "outdial_id"),

@@ -6,7 +6,7 @@ that touches a row several times reads it once and writes it once."""
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -65,7 +65,6 @@ class Erased:
 
     customer_id: str
     target_ids: tuple[str, ...]
-    outdial_id: str | None  # a whole outdial's erasure
 
 
 class ChangedRows(Rows):
@@ -217,6 +216,13 @@ class ChangedRows(Rows):
 
 class PlaceholderStyle(Protocol):
     def __call__(self, statement: str) -> str: ...
+
+
+def in_list(prefix: str, values: Iterable[Any]) -> tuple[str, dict[str, Any]]:
+    """The placeholders of an ``IN (...)`` list of these values (``:prefix0, ...``) and
+    their parameters."""
+    params = {f"{prefix}{n}": value for n, value in enumerate(values)}
+    return ", ".join(f":{name}" for name in params), params
 
 
 def sqlite_placeholders(statement: str) -> str:
