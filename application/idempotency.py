@@ -22,6 +22,8 @@ import orjson
 
 from application.errors import ApplicationError, ConcurrentChange
 from application.ids import SeededIds
+from domain.address import Address
+from domain.plan import DESTINATION_SLOTS
 
 KEPT_S = 24 * 3600.0
 # A claim unanswered this long lost its process: a repeat may run the command again.
@@ -184,12 +186,13 @@ class IdempotencyTable(ABC):
 
 
 _TARGET_FIELDS = ("name", "detail", "data")
-_DESTINATIONS = tuple(f"destination_{n}" for n in range(5))
+_DESTINATIONS = tuple(f"destination_{n}" for n in range(DESTINATION_SLOTS))
 
 
 def _blank_address(value: Any) -> Any:
+    """An address on the wire as erased: its type alone (the domain's wire form)."""
     if isinstance(value, dict) and "type" in value:
-        return {"type": value["type"], "target": "", "target_name": "", "name": "", "detail": ""}
+        return Address(value["type"], "").as_dict()
     return value
 
 
