@@ -23,6 +23,11 @@ class BulkEventReads(Protocol):
         """Those of these ids that have events."""
         ...
 
+    def first_events_lacking(self, originator_ids: Sequence[UUID], mark: bytes) -> list[UUID]:
+        """Those of these ids whose first stored event's state does not hold ``mark``,
+        told by the store without sending the states."""
+        ...
+
 
 class ReadsOneAtATime:
     """``BulkEventReads`` by the library's own queries, an aggregate at a time: for a
@@ -37,11 +42,19 @@ class ReadsOneAtATime:
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         return {i for i in originator_ids if self._recorder.select_events(i, limit=1)}
 
+    def first_events_lacking(self, originator_ids: Sequence[UUID], mark: bytes) -> list[UUID]:
+        firsts = ((i, self._recorder.select_events(i, limit=1)) for i in originator_ids)
+        return [i for i, first in firsts if first and mark not in first[0].state]
+
 
 def bulk_reads_of(recorder: ApplicationRecorder) -> BulkEventReads:
     """The recorder itself when it reads in bulk (the adapters' recorders do), else one
     that reads an aggregate at a time."""
-    if hasattr(recorder, "select_events_of") and hasattr(recorder, "existing_originators"):
+    if (
+        hasattr(recorder, "select_events_of")
+        and hasattr(recorder, "existing_originators")
+        and hasattr(recorder, "first_events_lacking")
+    ):
         bulk: BulkEventReads = recorder
         return bulk
     return ReadsOneAtATime(recorder)

@@ -330,13 +330,9 @@ def read_ahead(mapper: Mapper[Any], stored_events: Sequence[StoredEvent]) -> Non
         mapper.read_ahead(stored_events)
 
 
-def stored_sealed(stored: StoredEvent) -> bool:
-    """Whether a stored event's state holds sealed fields, told without decoding it."""
-    return _STORED_MARK in stored.state
-
-
-# How the sealed field begins in a stored state (the library's JSON: no spaces).
-_STORED_MARK = f'"{SEALED}":"{_VERSION}'.encode()
+# How the sealed field begins in a stored state (the library's JSON: no spaces): a stored
+# event holds sealed fields exactly when its state holds this.
+SEALED_MARK = f'"{SEALED}":"{_VERSION}'.encode()
 
 
 def was_sealed(event: Any) -> bool:

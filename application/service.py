@@ -34,10 +34,10 @@ from application.group_commit import GroupCommit
 from application.ids import NEW_IDS, IdSource
 from application.ports import RecordedListener, bulk_reads_of
 from application.sealing import (
+    SEALED_MARK,
     SealingMapper,
     TargetKeyStore,
     read_ahead,
-    stored_sealed,
     was_sealed,
 )
 from application.transcoding import register_domain_transcodings
@@ -71,9 +71,6 @@ AGGREGATE_CACHE = {"AGGREGATE_CACHE_MAXSIZE": "5000", "AGGREGATE_CACHE_FASTFORWA
 
 A = TypeVar("A", bound=Aggregate)
 T = TypeVar("T")
-
-
-_CREATED_TOPIC: str = Target.Created.TOPIC
 
 
 def _nothing(_: object) -> None:
@@ -783,16 +780,23 @@ class OutdialService(Application[UUID]):
         return None
 
     def _check_sealed(self, target_ids: Sequence[UUID]) -> None:
-        """StoredInPlaintext for the first of these targets stored before sealing, read
-        from its stored Created event without decoding it."""
-        sealing = isinstance(self.mapper, SealingMapper)
+        """StoredInPlaintext for the first of these targets stored before sealing, told by
+        the store from the stored Created events, without reading them here."""
+        if not isinstance(self.mapper, SealingMapper):
+            if target_ids:
+                raise StoredInPlaintext(
+                    f"target {target_ids[0]} is stored in plaintext: this store seals nothing"
+                )
+            return
         for start in range(0, len(target_ids), BATCH_MAX):
-            for stored in self._bulk.select_events_of(target_ids[start : start + BATCH_MAX]):
-                if stored.topic == _CREATED_TOPIC and not (sealing and stored_sealed(stored)):
-                    raise StoredInPlaintext(
-                        f"target {stored.originator_id} is stored in plaintext (from before "
-                        "sealing): it cannot be erased"
-                    )
+            plain = self._bulk.first_events_lacking(
+                target_ids[start : start + BATCH_MAX], SEALED_MARK
+            )
+            if plain:
+                raise StoredInPlaintext(
+                    f"target {plain[0]} is stored in plaintext (from before sealing): it "
+                    "cannot be erased"
+                )
 
     def _erasable_targets(
         self, customer_id: UUID, target_ids: Sequence[UUID], *, all_found: bool

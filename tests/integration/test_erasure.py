@@ -25,6 +25,7 @@ from application.service import NewTarget, OutdialService
 from domain.address import Address
 from domain.plan import MAX_TRY_COUNT_LIMIT
 from domain.target import Target
+from domain.timeline import NOT_DELETED
 from projections.rebuild import catch_up, rebuild
 from projections.verify import verify
 from tests.conftest import SQLITE_ONLY, FakeClock
@@ -131,6 +132,28 @@ def test_a_target_stored_before_sealing_is_not_erasable_and_nothing_is_erased(
         assert _key_count(storage, new) == 1
 
 
+def test_a_deleted_outdial_with_a_target_stored_before_sealing_is_not_erased(
+    storage: Storage,
+) -> None:
+    customer = uuid4()
+    with _process(storage) as services:
+        plain = OutdialService(storage.event_store_env(), clock=FakeClock())  # no keys
+        outdial_id, old = _person(plain, customer, dials=0)
+        plain.close()
+        new = services.service.create_target(
+            customer, outdial_id, NewTarget([Address("tel", NUMBER), None, None, None, None])
+        ).value.id
+        services.service.delete_outdial(customer, outdial_id)
+        _project(services)
+        head = services.events.head()
+        with pytest.raises(StoredInPlaintext, match=str(old)):
+            services.service.erase_outdial(
+                customer, outdial_id, candidates=services.read_model.queries
+            )
+        assert services.events.head() == head
+        assert _key_count(storage, new) == 1
+
+
 def test_another_process_that_remembers_a_target_shows_it_erased(storage: Storage) -> None:
     customer = uuid4()
     with _process(storage) as one, _process(storage) as other:
@@ -207,3 +230,29 @@ def test_an_outdials_erasure_from_a_list_gone_stale_writes_nothing_and_may_be_re
         assert erasure.count == 1
         _project(services)
         assert _key_count(storage, target_id) == 0
+        assert verify(services.events, services.read_model.view)[1] == []
+
+
+def test_an_outdials_erasure_deletes_and_blanks_its_targets_as_a_replay_reads_them(
+    storage: Storage,
+) -> None:
+    customer = uuid4()
+    with _process(storage) as services:
+        service = services.service
+        outdial_id, first = _person(service, customer, dials=2)
+        others = [
+            service.create_target(
+                customer, outdial_id, NewTarget([Address("tel", NUMBER), None, None, None, None])
+            ).value.id
+            for _ in range(4)
+        ]
+        service.delete_target(customer, outdial_id, others[0])  # deleted before: kept so
+        service.delete_outdial(customer, outdial_id)
+        _project(services)
+        service.erase_outdial(customer, outdial_id, candidates=services.read_model.queries)
+        _project(services)
+        for target_id in [first, *others]:
+            row = _row(services, customer, outdial_id, target_id)
+            assert (row["name"], row["destination_0"]) == ("", BLANK.as_dict())
+            assert row["tm_delete"] != NOT_DELETED
+        assert verify(services.events, services.read_model.view)[1] == []
