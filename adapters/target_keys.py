@@ -140,28 +140,24 @@ class _KeyTable(Statements):
         return bytes(rows[0][0]) if rows else None
 
     def keys_of(self, target_ids: list[UUID]) -> list[tuple[UUID, bytes]]:
-        marks = ", ".join("?" * len(target_ids))
-        _, rows = self._run(
-            self._sql(f"SELECT target_id, key FROM {TABLE} WHERE target_id IN ({marks})"),
-            tuple(self._id(i) for i in target_ids),
-        )
-        return [(UUID(str(target_id)), bytes(key)) for target_id, key in rows]
+        among, params = self._among("target_id", [self._id(i) for i in target_ids])
+        _, rows = self._run(self._sql(f"SELECT target_id, key FROM {TABLE} WHERE {among}"), params)
+        return [(_as_uuid(target_id), bytes(key)) for target_id, key in rows]
 
     def destroy(self, target_ids: list[UUID]) -> int:
         """Delete these targets' keys and snapshots, in one transaction; how many keys."""
-        marks = ", ".join("?" * len(target_ids))
+        keys = self._among("target_id", [self._id(i) for i in target_ids])
+        snapshots = self._among("originator_id", [self._originator_id(i) for i in target_ids])
         return self._run_all(
             [
-                (
-                    self._sql(f"DELETE FROM {TABLE} WHERE target_id IN ({marks})"),
-                    tuple(self._id(i) for i in target_ids),
-                ),
-                (
-                    self._sql(f"DELETE FROM {self.snapshots} WHERE originator_id IN ({marks})"),
-                    tuple(self._originator_id(i) for i in target_ids),
-                ),
+                (self._sql(f"DELETE FROM {TABLE} WHERE {keys[0]}"), keys[1]),
+                (self._sql(f"DELETE FROM {self.snapshots} WHERE {snapshots[0]}"), snapshots[1]),
             ]
         )
+
+    def _among(self, column: str, values: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        """SQL that ``column`` is one of ``values``, and its parameters."""
+        return f"{column} IN ({', '.join('?' * len(values))})", tuple(values)
 
     def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
         """Rows the first statement changed."""
@@ -208,6 +204,17 @@ class _PostgresKeyTable(PostgresStatements, _KeyTable):
 
     def _id(self, target_id: UUID) -> Any:
         return target_id
+
+    def _among(self, column: str, values: list[Any]) -> tuple[str, tuple[Any, ...]]:
+        # One array parameter, sent in binary: a statement with thousands of placeholders
+        # is parsed anew by the driver each time (0.7 s of an outdial's erasure of
+        # 100,000 keys), and an array's text form is slow to make.
+        return f"{column} = ANY(%b)", (values,)
+
+
+def _as_uuid(value: UUID | str) -> UUID:
+    """An id as a row holds it: PostgreSQL's uuid column gives a UUID, SQLite's text."""
+    return value if isinstance(value, UUID) else UUID(value)
 
 
 def open_target_keys(storage: Storage) -> TargetKeys:
