@@ -21,7 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from projections.applier import Handover, apply_next
+from projections.applier import ONE_WRITE_MAX, Handover, apply_next
 from projections.events import EventLog, Notified
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection
@@ -31,7 +31,8 @@ from projections.store import ReadModelView
 log = logging.getLogger(__name__)
 
 RESTART_BACKOFF_S = (0.1, 0.5, 1.0, 2.0, 5.0)
-# Events applied in one transaction at most.
+# Events applied in one transaction at most (but a writer applying its own write applies
+# up to ONE_WRITE_MAX of them at once).
 BATCH = 500
 # How long the projection waits for an append before it looks again anyway.
 IDLE_WAIT_S = 1.0
@@ -215,7 +216,7 @@ class LiveProjection:
         if not self.active or not self._applying.acquire(timeout=timeout):
             return
         try:
-            while (self._position or 0) < position and self._apply_next_batch():
+            while (self._position or 0) < position and self._apply_next_batch(position):
                 pass
         except Exception as error:
             self._failed(error)
@@ -278,16 +279,18 @@ class LiveProjection:
             }
         )
 
-    def _apply_next_batch(self) -> bool:
-        """Apply the next batch of waiting events in one transaction; False when none
-        waits. Called with the lock held.
+    def _apply_next_batch(self, until: int = 0) -> bool:
+        """Apply the next batch of waiting events in one transaction, or every one up to
+        position ``until`` (at most ONE_WRITE_MAX); False when none waits. Called with the
+        lock held.
 
         When the batch fails on an event (not on an unreachable store), the events are
         applied again one a transaction up to that event, so that the read model holds
         everything before it and EventNotApplied names it.
         """
+        ahead = until - (self._position or 0)
         try:
-            return self._apply(self.batch)
+            return self._apply(max(self.batch, min(ahead, ONE_WRITE_MAX)))
         except Exception as error:
             self._position = None  # rolled back
             if unreachable(error):

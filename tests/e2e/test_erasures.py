@@ -151,11 +151,20 @@ def test_an_address_erasure_finds_the_customers_targets_in_every_outdial_and_blo
 def test_a_deleted_outdials_targets_are_erased_together(client: TestClient) -> None:
     outdial = create_outdial(client)
     targets = [_person(client, outdial["id"], f"+82105550700{n}") for n in range(3)]
+    # One deleted before: the erasure blanks it and keeps its deletion as it was.
+    deleted = ok(client.delete(targets_path(outdial["id"], targets[0]["id"])))
 
     refused = client.post("/v1.0/erasures", json={"outdial_id": outdial["id"]})
     assert error_of(refused, 409)["reason"] == "OUTDIAL_NOT_DELETED"
     ok(client.delete(f"/v1.0/outdials/{outdial['id']}"))
     erasure = _erase(client, outdial_id=outdial["id"], reason="retention: 90 days")
+    rows = [ok(client.get(targets_path(outdial["id"], t["id"]))) for t in targets]
+    assert (rows[0]["tm_delete"], rows[0]["tm_update"]) == (
+        deleted["tm_delete"],
+        deleted["tm_update"],
+    )
+    for row in rows[1:]:  # deleted by the erasure, in the write that blanked them
+        assert row["tm_delete"] == row["tm_update"] > deleted["tm_delete"]
 
     assert (erasure["target_ids"], erasure["outdial_id"], erasure["count"]) == (
         [],
