@@ -248,9 +248,12 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
         the order given), with the events sent as four arrays of plain columns rather
         than one array of its composite type, whose encoding in Python was most of a
         bulk write's cost on PostgreSQL (benchmarks/findings.py), in binary: the text
-        form of 100,000 events' arrays took 2.6 s to make, the binary 0.4 s."""
-        self._lock_table(curs)
-        self._notify_channel(curs)
+        form of 100,000 events' arrays took 2.6 s to make, the binary 0.4 s.
+
+        The new targets' keys and the NOTIFY go before the table lock, not after: every
+        writer waits on that lock, and each statement it holds it across is a round trip
+        more that no other writer can use (the NOTIFY is sent at commit wherever it is
+        in the transaction)."""
         statement = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) "
@@ -270,6 +273,8 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
                 ([e.originator_id for e in keyed], [e.new_key for e in keyed]),
                 prepare=True,
             )
+        self._notify_channel(curs)
+        self._lock_table(curs)
         # At most INSERT_MAX events a statement, all in the one transaction: a single
         # statement of 100,000 events (an outdial's erasure) left the connection waiting
         # on itself, the server reading a message the client never finished sending.
@@ -294,8 +299,7 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """The notification ids of every INSERT ... RETURNING of the insert, in order (the
-        cursor's results begin with the lock's and the NOTIFY's)."""
+        """The notification ids of every INSERT ... RETURNING of the insert, in order."""
         notification_ids: list[int] = []
         while True:
             if curs.description is not None and (curs.statusmessage or "").startswith("INSERT"):
