@@ -250,11 +250,12 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
         bulk write's cost on PostgreSQL (benchmarks/findings.py), in binary: the text
         form of 100,000 events' arrays took 2.6 s to make, the binary 0.4 s.
 
-        The new targets' keys and the NOTIFY go before the table lock, not after: every
-        writer waits on that lock, and each statement it holds it across is a round trip
-        more that no other writer can use (the NOTIFY is sent at commit wherever it is
-        in the transaction)."""
-        statement = SQL(
+        The new targets' keys go in the events' statement (a data-changing WITH), not in
+        a statement of their own, and the NOTIFY before the table lock: every writer waits
+        on that lock, and each statement it holds it across is a round trip more that no
+        other writer can use (the NOTIFY is sent at commit wherever it is in the
+        transaction)."""
+        events = SQL(
             "INSERT INTO {0}.{1} (originator_id, originator_version, topic, state) "
             "SELECT * FROM unnest(%b::{2}[], %b::bigint[], %b::text[], %b::bytea[]) "
             "RETURNING notification_id"
@@ -264,15 +265,10 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
             SQL(self.datastore.originator_id_type),
         )
         keyed = _keyed(stored_events)
-        if keyed:
-            curs.execute(
-                SQL(
-                    "INSERT INTO {0}.{1} (target_id, key) SELECT * FROM unnest(%b::uuid[], "
-                    "%b::bytea[])"
-                ).format(Identifier(self.datastore.schema), Identifier(TARGET_KEYS_TABLE)),
-                ([e.originator_id for e in keyed], [e.new_key for e in keyed]),
-                prepare=True,
-            )
+        keys = SQL(
+            "WITH keys AS (INSERT INTO {0}.{1} (target_id, key) "
+            "SELECT * FROM unnest(%b::uuid[], %b::bytea[])) "
+        ).format(Identifier(self.datastore.schema), Identifier(TARGET_KEYS_TABLE))
         self._notify_channel(curs)
         self._lock_table(curs)
         # At most INSERT_MAX events a statement, all in the one transaction: a single
@@ -282,19 +278,25 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
             stored_events[start : start + INSERT_MAX]
             for start in range(0, len(stored_events), INSERT_MAX)
         ]
-        curs.executemany(
-            statement,
-            [
-                (
-                    [e.originator_id for e in chunk],
-                    [e.originator_version for e in chunk],
-                    [e.topic for e in chunk],
-                    [e.state for e in chunk],
-                )
-                for chunk in chunks
-            ],
-            returning=True,
-        )
+        columns = [
+            (
+                [e.originator_id for e in chunk],
+                [e.originator_version for e in chunk],
+                [e.topic for e in chunk],
+                [e.state for e in chunk],
+            )
+            for chunk in chunks
+        ]
+        if keyed:  # every key with the first statement's events
+            given = [([e.originator_id for e in keyed], [e.new_key for e in keyed])]
+            given += [([], [])] * (len(chunks) - 1)
+            curs.executemany(
+                keys + events,
+                [(*k, *c) for k, c in zip(given, columns, strict=True)],
+                returning=True,
+            )
+        else:
+            curs.executemany(events, columns, returning=True)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -314,6 +314,33 @@ def test_postgres_insert_numbers_and_stores_events_as_the_librarys_own_insert(
 
 
 @pytest.mark.postgres
+def test_postgres_insert_waits_for_the_events_tables_lock_as_the_librarys_does(
+    postgres_service: OutdialService, postgres_storage: Storage
+) -> None:
+    """Guards that the insert takes the library's table lock (``_lock_table``) before the
+    events are numbered: a transaction holding a lock that conflicts with it holds back
+    every insert."""
+    recorder: Any = postgres_service.recorder
+    assert postgres_storage.database_url is not None
+    table = Identifier(recorder.datastore.schema, recorder.events_table_name)
+    with psycopg.connect(postgres_storage.database_url) as holder:
+        # ROW SHARE holds back the library's EXCLUSIVE lock, not an INSERT's own lock.
+        holder.execute(SQL("LOCK TABLE {0} IN ROW SHARE MODE").format(table))
+        inserted = threading.Event()
+
+        def insert() -> None:
+            recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")])
+            inserted.set()
+
+        writer = threading.Thread(target=insert)
+        writer.start()
+        assert not inserted.wait(0.5)  # held back by the lock
+        holder.rollback()
+        writer.join(timeout=10)
+    assert inserted.is_set()
+
+
+@pytest.mark.postgres
 def test_postgres_insert_of_more_events_than_a_statement_takes_is_one_write_in_order(
     postgres_service: OutdialService,
 ) -> None:
