@@ -42,7 +42,7 @@ def sealing_at_the_edges(report: Report, *, quick: bool) -> None:
     _import_sealed_and_plain(report, 20_000 if quick else 1_000_000)
     for kind in STORES:
         _post_sealed_and_plain(
-            report, kind, rounds=1 if quick else 5, seconds=1.0 if quick else 4.0
+            report, kind, rounds=1 if quick else 7, seconds=1.0 if quick else 4.0
         )
 
 
