@@ -85,9 +85,9 @@ def _blank(
     slots = range(DESTINATION_SLOTS)
     # The Deleted events of a whole outdial's erasure come just before it, and the
     # deletions they hold unwritten are written by the statement that blanks the same
-    # rows: on PostgreSQL each row then gets one new version, with every index of targets,
-    # rather than two (half of the erasure of 100,000 targets).
-    deleting = rows.take_unread(TARGETS) if whole and rows.on_postgres else {}
+    # rows: each row is then written once, with the indexes of targets, rather than twice
+    # (on PostgreSQL half of the erasure of 100,000 targets).
+    deleting = rows.take_unread(TARGETS) if whole else {}
     # Their addresses too where each pair is deleted by key (a whole outdial's go by a join).
     addresses = "" if whole else "".join(f", address_{n}" for n in slots)
     found = rows.select(f"SELECT id{addresses} FROM {TARGETS} WHERE {where}", params)
@@ -141,8 +141,8 @@ def _blank_targets(
     deleted: dict[str, Row],
     others: list[str],
 ) -> None:
-    """Blank the target rows ``where`` says: those in ``deleted`` (PostgreSQL only) with
-    their deletion's changes in the same statement, then ``others``."""
+    """Blank the target rows ``where`` says: those in ``deleted`` with their deletion's
+    changes in the same statement, then ``others``."""
 
     def erased_columns(table: str) -> str:
         return ", ".join(
@@ -159,10 +159,28 @@ def _blank_targets(
     columns = sorted(next(iter(deleted.values())))
     given = ", ".join(f"{column} = given.{column}" for column in columns)
     rows.execute(
-        f"UPDATE {TARGETS} SET {blank}, {given} "
-        f"FROM json_populate_recordset(NULL::{TARGETS}, :deleted::json) AS given "
+        f"UPDATE {TARGETS} SET {blank}, {given} FROM {_json_rows(rows, columns)} AS given "
         f"WHERE {TARGETS}.id = given.id",
-        {"deleted": orjson.dumps([{**c, "id": i} for i, c in deleted.items()]).decode()},
+        {"rows": orjson.dumps([{**c, "id": i} for i, c in deleted.items()]).decode()},
     )
     if others:
-        rows.execute(f"UPDATE {TARGETS} SET {blank} WHERE id = ANY(:others)", {"others": others})
+        rows.execute(
+            f"UPDATE {TARGETS} SET {blank} WHERE id IN {_json_texts(rows)}",
+            {"texts": orjson.dumps(others).decode()},
+        )
+
+
+def _json_rows(rows: ChangedRows, columns: list[str]) -> str:
+    """SQL of the rows a JSON array of objects (``:rows``) holds: id and ``columns``, each
+    typed as the targets table has it."""
+    if rows.on_postgres:
+        return f"json_populate_recordset(NULL::{TARGETS}, :rows::json)"
+    picked = ", ".join(f"json_extract(value, '$.{c}') AS {c}" for c in ["id", *columns])
+    return f"(SELECT {picked} FROM json_each(:rows))"
+
+
+def _json_texts(rows: ChangedRows) -> str:
+    """SQL of the texts a JSON array (``:texts``) holds, as a subquery."""
+    if rows.on_postgres:
+        return "(SELECT json_array_elements_text(:texts::json))"
+    return "(SELECT value FROM json_each(:texts))"
