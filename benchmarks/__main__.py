@@ -23,6 +23,8 @@ def main() -> None:
     )
     args = parser.parse_args()
     report = Report(quick=args.quick)
+    if args.only:  # a part of the report: say which
+        report.command = " ".join(["python -m benchmarks", *(f"--only {o}" for o in args.only)])
     started = time.monotonic()
     report.findings = FINDINGS
     for name, scenario in scenarios.ALL:

@@ -37,6 +37,7 @@ class Report:
     quick: bool
     figures: list[Figure] = field(default_factory=list)
     findings: list[str] = field(default_factory=list)
+    command: str = ""  # what wrote it, when not the make target
 
     def add(self, figure: Figure) -> Figure:
         self.figures.append(figure)
@@ -48,10 +49,11 @@ class Report:
         path.write_text(self.markdown())
 
     def markdown(self) -> str:
+        command = self.command or ("make bench-quick" if self.quick else "make bench")
         lines = [
             "# Benchmark report",
             "",
-            f"Written by `make {'bench-quick' if self.quick else 'bench'}` on "
+            f"Written by `{command}` on "
             f"{datetime.now(UTC):%Y-%m-%d %H:%M} UTC. Every reference was measured in the same "
             "run as its figure; compare ratios, not figures across runs.",
             "",
