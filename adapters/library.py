@@ -323,25 +323,26 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
     def existing_originators(self, originator_ids: Sequence[UUID]) -> set[UUID]:
         """Those of some aggregate ids that have events, in one query on the primary key."""
         rows = self._select("AND originator_version = 1", "originator_id", list(originator_ids))
-        return {_as_uuid(row["originator_id"]) for row in rows}
+        return {as_uuid(row["originator_id"]) for row in rows}
 
     def first_events_lacking(self, originator_ids: Sequence[UUID], mark: bytes) -> list[UUID]:
         """Those of some aggregate ids whose first event's state lacks ``mark``, in one
         query on the primary key."""
-        statement = SQL(
-            "SELECT originator_id FROM {0}.{1} WHERE originator_id = ANY(%b) "
-            "AND originator_version = 1 AND position(%s::bytea in state) = 0"
-        ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (list(originator_ids), mark))
-            return [_as_uuid(row["originator_id"]) for row in cursor.fetchall()]
+        rows = self._select(
+            "AND originator_version = 1 AND position(%s::bytea in state) = 0",
+            "originator_id",
+            list(originator_ids),
+            mark,
+        )
+        return [as_uuid(row["originator_id"]) for row in rows]
 
-    def _select(self, then: str, columns: str, originator_ids: list[UUID]) -> list[Any]:
+    def _select(self, then: str, columns: str, originator_ids: list[UUID], *more: Any) -> list[Any]:
+        """``columns`` of these aggregates' events, ``then`` (with ``more`` parameters)."""
         statement = SQL(
             f"SELECT {columns} FROM {{0}}.{{1}} WHERE originator_id = ANY(%b) {then}"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         with self.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (originator_ids,), prepare=True)
+            cursor.execute(statement, (originator_ids, *more), prepare=True)
             return cursor.fetchall()
 
     @contextmanager
@@ -376,7 +377,7 @@ def lift_idle_limit(cursor: Any) -> None:
 
 def _stored(row: Any) -> StoredEvent:
     return StoredEvent(
-        _as_uuid(row["originator_id"]),
+        as_uuid(row["originator_id"]),
         row["originator_version"],
         row["topic"],
         bytes(row["state"]),
@@ -388,8 +389,8 @@ def _stored_row(row: Any) -> StoredEvent:
     return StoredEvent(UUID(row[0]), row[1], row[2], row[3])
 
 
-def _as_uuid(value: UUID | str) -> UUID:
-    """An id as a row holds it: PostgreSQL's uuid column gives a UUID, SQLite's text hex."""
+def as_uuid(value: UUID | str) -> UUID:
+    """An id as a row holds it: PostgreSQL's uuid column gives a UUID, SQLite's text."""
     return value if isinstance(value, UUID) else UUID(value)
 
 

@@ -16,7 +16,12 @@ from collections.abc import Collection
 from typing import Any
 from uuid import UUID
 
-from adapters.library import POSTGRES_SNAPSHOTS_TABLE, SQLITE_SNAPSHOTS_TABLE, TARGET_KEYS_TABLE
+from adapters.library import (
+    POSTGRES_SNAPSHOTS_TABLE,
+    SQLITE_SNAPSHOTS_TABLE,
+    TARGET_KEYS_TABLE,
+    as_uuid,
+)
 from adapters.migrations import TARGET_KEYS
 from adapters.small_tables import PostgresStatements, SQLiteStatements, Statements
 from adapters.stores import EVENTS_DBNAME, Storage
@@ -142,7 +147,7 @@ class _KeyTable(Statements):
     def keys_of(self, target_ids: list[UUID]) -> list[tuple[UUID, bytes]]:
         among, params = self._among("target_id", [self._id(i) for i in target_ids])
         _, rows = self._run(self._sql(f"SELECT target_id, key FROM {TABLE} WHERE {among}"), params)
-        return [(_as_uuid(target_id), bytes(key)) for target_id, key in rows]
+        return [(as_uuid(target_id), bytes(key)) for target_id, key in rows]
 
     def destroy(self, target_ids: list[UUID]) -> int:
         """Delete these targets' keys and snapshots, in one transaction; how many keys."""
@@ -210,11 +215,6 @@ class _PostgresKeyTable(PostgresStatements, _KeyTable):
         # is parsed anew by the driver each time (0.7 s of an outdial's erasure of
         # 100,000 keys), and an array's text form is slow to make.
         return f"{column} = ANY(%b)", (values,)
-
-
-def _as_uuid(value: UUID | str) -> UUID:
-    """An id as a row holds it: PostgreSQL's uuid column gives a UUID, SQLite's text."""
-    return value if isinstance(value, UUID) else UUID(value)
 
 
 def open_target_keys(storage: Storage) -> TargetKeys:
