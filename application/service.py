@@ -782,21 +782,25 @@ class OutdialService(Application[UUID]):
     def _check_sealed(self, target_ids: Sequence[UUID]) -> None:
         """StoredInPlaintext for the first of these targets stored before sealing, told by
         the store from the stored Created events, without reading them here."""
-        if not isinstance(self.mapper, SealingMapper):
-            if target_ids:
-                raise StoredInPlaintext(
-                    f"target {target_ids[0]} is stored in plaintext: this store seals nothing"
-                )
+        if self._sealing(target_ids) is None:
             return
         for start in range(0, len(target_ids), BATCH_MAX):
             plain = self._bulk.first_events_lacking(
                 target_ids[start : start + BATCH_MAX], SEALED_MARK
             )
             if plain:
-                raise StoredInPlaintext(
-                    f"target {plain[0]} is stored in plaintext (from before sealing): it "
-                    "cannot be erased"
-                )
+                raise _stored_before_sealing(plain[0])
+
+    def _sealing(self, target_ids: Sequence[UUID]) -> SealingMapper | None:
+        """The mapper that seals, or None when this store seals nothing: then
+        StoredInPlaintext when there are targets to erase (none of them can be)."""
+        if isinstance(self.mapper, SealingMapper):
+            return self.mapper
+        if target_ids:
+            raise StoredInPlaintext(
+                f"target {target_ids[0]} is stored in plaintext: this store seals nothing"
+            )
+        return None
 
     def _erasable_targets(
         self, customer_id: UUID, target_ids: Sequence[UUID], *, all_found: bool
@@ -804,13 +808,10 @@ class OutdialService(Application[UUID]):
         """The customer's targets among these, read without their keys (an erasure shows
         nothing of them); StoredInPlaintext for one stored before sealing, and with
         ``all_found`` TargetNotFound for one that is not the customer's."""
-        if not isinstance(self.mapper, SealingMapper):
-            if target_ids:
-                raise StoredInPlaintext(
-                    f"target {target_ids[0]} is stored in plaintext: this store seals nothing"
-                )
+        sealing = self._sealing(target_ids)
+        if sealing is None:
             return []
-        blind = self.mapper.blind()
+        blind = sealing.blind()
         found: dict[UUID, Target] = {}
         for start in range(0, len(target_ids), BATCH_MAX):
             stored = self._bulk.select_events_of(target_ids[start : start + BATCH_MAX])
@@ -822,10 +823,7 @@ class OutdialService(Application[UUID]):
                 if not isinstance(target, Target) or target.customer_id != customer_id:
                     continue
                 if not was_sealed(events[0]):
-                    raise StoredInPlaintext(
-                        f"target {target.id} is stored in plaintext (from before sealing): "
-                        "it cannot be erased"
-                    )
+                    raise _stored_before_sealing(target.id)
                 found[target.id] = target
         if all_found:
             for target_id in target_ids:
@@ -958,3 +956,9 @@ def _new_target(
         if not field:
             raise
         raise InvalidValue(f"{field}.{error.field}", error.problem) from None
+
+
+def _stored_before_sealing(target_id: UUID) -> StoredInPlaintext:
+    return StoredInPlaintext(
+        f"target {target_id} is stored in plaintext (from before sealing): it cannot be erased"
+    )
