@@ -159,7 +159,7 @@ def _blank_targets(
     columns = sorted(next(iter(deleted.values())))
     given = ", ".join(f"{column} = given.{column}" for column in columns)
     rows.execute(
-        f"UPDATE {TARGETS} SET {blank}, {given} FROM {_json_rows(rows, columns)} AS given "
+        f"UPDATE {TARGETS} SET {blank}, {given} FROM {rows.json_rows(TARGETS, columns)} AS given "
         f"WHERE {TARGETS}.id = given.id",
         {"rows": orjson.dumps([{**c, "id": i} for i, c in deleted.items()]).decode()},
     )
@@ -168,15 +168,6 @@ def _blank_targets(
             f"UPDATE {TARGETS} SET {blank} WHERE id IN {_json_texts(rows)}",
             {"texts": orjson.dumps(others).decode()},
         )
-
-
-def _json_rows(rows: ChangedRows, columns: list[str]) -> str:
-    """SQL of the rows a JSON array of objects (``:rows``) holds: id and ``columns``, each
-    typed as the targets table has it."""
-    if rows.on_postgres:
-        return f"json_populate_recordset(NULL::{TARGETS}, :rows::json)"
-    picked = ", ".join(f"json_extract(value, '$.{c}') AS {c}" for c in ["id", *columns])
-    return f"(SELECT {picked} FROM json_each(:rows))"
 
 
 def _json_texts(rows: ChangedRows) -> str:

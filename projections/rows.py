@@ -45,6 +45,15 @@ class Rows:
         """For the few statements whose SQL differs (JSON functions)."""
         return self._sql is postgres_placeholders
 
+    def json_rows(self, table: str, columns: Sequence[str]) -> str:
+        """SQL of the rows that a JSON array of objects, the parameter ``:rows``, holds:
+        their id and ``columns`` (on PostgreSQL typed by ``table``'s row type; SQLite
+        takes JSON's own)."""
+        if self.on_postgres:
+            return f"json_populate_recordset(NULL::{table}, :rows::json)"
+        picked = ", ".join(f"json_extract(value, '$.{c}') AS {c}" for c in ["id", *columns])
+        return f"(SELECT {picked} FROM json_each(:rows))"
+
     def select(self, statement: str, params: Mapping[str, Any]) -> list[Row]:
         self._cursor.execute(self._sql(statement), dict(params))
         return [dict(r) for r in self._cursor.fetchall()]
@@ -212,12 +221,11 @@ class ChangedRows(Rows):
             # One statement for them all, its rows typed by the table's own row type:
             # an UPDATE a row was most of a deleted outdial's erasure (100,000 targets).
             assignments = ", ".join(f"{c} = given.{c}" for c in columns)
-            self._cursor.execute(
-                f"UPDATE {table} SET {assignments} "
-                f"FROM json_populate_recordset(NULL::{table}, %(rows)s::json) AS given "
-                f"WHERE {table}.id = given.id",
-                {"rows": orjson.dumps(rows).decode()},
+            statement = (
+                f"UPDATE {table} SET {assignments} FROM {self.json_rows(table, columns)} "
+                f"AS given WHERE {table}.id = given.id"
             )
+            self._cursor.execute(self._sql(statement), {"rows": orjson.dumps(rows).decode()})
             return
         assignments = ", ".join(f"{c} = :{c}" for c in columns)
         statement = f"UPDATE {table} SET {assignments} WHERE id = :id"
