@@ -17,6 +17,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, available_timezones
 
 import phonenumbers
+from phonenumbers import (
+    COUNTRY_CODE_TO_REGION_CODE,
+    PhoneMetadata,
+    region_code_for_country_code,
+)
 from phonenumbers import timezone as number_zones
 
 from domain.address import Address, is_e164
@@ -49,13 +54,60 @@ def number_time_zones(number: str) -> tuple[str, ...]:
     """The IANA zones an E.164 number belongs to, sorted; () when it maps to none."""
     if not is_e164(number):
         return ()
-    try:
-        parsed = phonenumbers.parse(number)
-    except phonenumbers.NumberParseException:
+    parsed = e164_number(number)
+    if parsed is None:
         return ()
     zones = number_zones.time_zones_for_number(parsed)
     known = _known_zones()
     return tuple(sorted(z for z in zones if z != _UNKNOWN_ZONE and z in known))
+
+
+def e164_number(number: str) -> phonenumbers.PhoneNumber | None:
+    """``phonenumbers.parse`` of an E.164 string, None where it fails; most numbers
+    without its general parser (half a number's zone lookup), which is left the numbers
+    whose country strips a national prefix from the front of theirs."""
+    digits = number[1:]
+    for length in (1, 2, 3):  # calling codes are prefix-free: the first known one is it
+        code = int(digits[:length])
+        if code in COUNTRY_CODE_TO_REGION_CODE:
+            break
+    else:
+        return _parsed(number)
+    national = digits[length:]
+    metadata = PhoneMetadata.metadata_for_region_or_calling_code(
+        code, region_code_for_country_code(code)
+    )
+    if (
+        digits[0] == "0"
+        or not 2 <= len(national) <= 17
+        or metadata is None
+        or _strips_national_prefix(metadata.national_prefix_for_parsing, national)
+    ):
+        return _parsed(number)
+    zeros = len(national) - len(national.lstrip("0"))
+    zeros = min(zeros, len(national) - 1)  # an all-zero number keeps its last zero
+    return phonenumbers.PhoneNumber(
+        country_code=code,
+        national_number=int(national),
+        italian_leading_zero=True if zeros else None,
+        number_of_leading_zeros=zeros if zeros > 1 else None,
+    )
+
+
+def _strips_national_prefix(pattern: str | None, national: str) -> bool:
+    return bool(pattern) and _pattern(pattern).match(national) is not None
+
+
+@lru_cache(maxsize=512)
+def _pattern(text: str) -> re.Pattern[str]:
+    return re.compile(text)
+
+
+def _parsed(number: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return None
 
 
 def _in(field: str, name: str) -> str:

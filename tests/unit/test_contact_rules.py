@@ -7,12 +7,15 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+import phonenumbers
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from application.history import stored_events
 from application.service import NewEntry, OutdialService
 from domain.address import Address
-from domain.calling_window import CallingWindow, number_time_zones
+from domain.calling_window import CallingWindow, e164_number, number_time_zones
 from domain.do_not_call import (
     EVERY_OUTDIAL,
     DoNotCall,
@@ -158,6 +161,49 @@ def test_a_number_is_judged_in_its_own_zones_unless_the_window_says_otherwise() 
     assert w.zones_of(tel("+99912345")) == ("America/New_York",)  # no such country
     assert window(use_number_time_zone=False).zones_of(tel(SEOUL)) == ("America/New_York",)
     assert number_time_zones("not a number") == ()
+
+
+def _library_parse(number: str) -> phonenumbers.PhoneNumber | None:
+    try:
+        return phonenumbers.parse(number)
+    except phonenumbers.NumberParseException:
+        return None
+
+
+# E.164 strings the zone lookup is asked about: a known calling code (or any three digits),
+# then digits heavy in 0, 1 and 2, the national prefixes some countries strip.
+_CODES = st.sampled_from(sorted(phonenumbers.COUNTRY_CODE_TO_REGION_CODE)).map(str)
+_E164_STRINGS = (
+    st.tuples(
+        st.one_of(_CODES, st.integers(0, 999).map(str)),
+        st.text(st.sampled_from("00011122233456789"), max_size=14),
+    )
+    .map(lambda parts: "+" + parts[0] + parts[1])
+    .filter(lambda n: 8 <= len(n) <= 16)
+)
+
+
+@settings(max_examples=3_000)
+@given(_E164_STRINGS)
+def test_a_number_is_read_as_the_library_parses_it(number: str) -> None:
+    assert e164_number(number) == _library_parse(number)
+
+
+@pytest.mark.parametrize(
+    "number",
+    [
+        "+390612345678",  # Italy: the leading zero is the number's own
+        "+3900012345",  # more than one leading zero
+        "+44020712345678",  # the UK strips its national prefix 0
+        "+5491112345678",  # Argentina transforms its national prefix
+        "+0123456789",  # no calling code starts with 0
+        "+99912345678",  # no such calling code
+        "+8800000000",  # 880 and 88: the first known code is the one
+        "+10000000",  # all zeros: the last is not a leading zero
+    ],
+)
+def test_the_numbers_the_fast_read_leaves_to_the_library_read_alike(number: str) -> None:
+    assert e164_number(number) == _library_parse(number)
 
 
 def test_the_window_is_open_from_start_until_end_less_the_early_stop() -> None:
