@@ -100,18 +100,24 @@ def _blank(
         rows.change(TARGETS, row_id, changes)
     if not found:
         return []
-    if whole and rows.on_postgres:  # a join (IN would be a subplan per row)
+    # A whole outdial's pairs are found by the table's key from each target's own
+    # addresses: finding them by target id scanned the whole table, which grows with the
+    # store and not with the outdial (0.9 s of an erasure at 1,000,000 targets).
+    if whole and rows.on_postgres:  # a join: IN would be a subplan per row
+        held = ", ".join(f"{TARGETS}.address_{n}" for n in slots)
         rows.execute(
             f"DELETE FROM {TARGET_ADDRESSES} USING {TARGETS} "
-            f"WHERE {TARGET_ADDRESSES}.target_id = {TARGETS}.id AND {where}",
+            f"WHERE {TARGET_ADDRESSES}.target_id = {TARGETS}.id "
+            f"AND {TARGET_ADDRESSES}.address = ANY(ARRAY[{held}]) AND {where}",
             params,
         )
-    elif whole:  # a scan of the table, once, rather than a search a pair
-        rows.execute(
-            f"DELETE FROM {TARGET_ADDRESSES} "
-            f"WHERE target_id IN (SELECT id FROM {TARGETS} WHERE {where})",
-            params,
+    elif whole:  # SQLite's planner scans for a row-value IN: the rows are named instead
+        pairs = " UNION ALL ".join(
+            f"SELECT a.rowid FROM {TARGETS} AS t CROSS JOIN {TARGET_ADDRESSES} AS a "
+            f"ON a.address = t.address_{n} AND a.target_id = t.id WHERE {where}"
+            for n in slots
         )
+        rows.execute(f"DELETE FROM {TARGET_ADDRESSES} WHERE rowid IN ({pairs})", params)
     else:  # a handful of pairs, each found by the table's key
         rows.execute_many(
             f"DELETE FROM {TARGET_ADDRESSES} WHERE address = :address AND target_id = :target",
