@@ -298,6 +298,18 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
         else:
             curs.executemany(events, columns, returning=True)
 
+    def refresh_statistics(self) -> None:
+        """The query planner's statistics of the events and keys tables, after a bulk
+        load: without them it planned the reads of a dispatch's targets' events for the
+        few rows it saw before (about 110 ms a read after a load of 1,000,000)."""
+        statement = SQL("ANALYZE {0}.{1}, {0}.{2}").format(
+            Identifier(self.datastore.schema),
+            Identifier(self.events_table_name),
+            Identifier(TARGET_KEYS_TABLE),
+        )
+        with self.datastore.transaction(commit=True) as cursor:
+            cursor.execute(statement)
+
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
@@ -414,6 +426,13 @@ def unsynced_commits(recorder: ApplicationRecorder) -> Iterator[None]:
     finally:
         recorder.syncs_each_commit = True
         recorder.sync()
+
+
+def refresh_statistics(recorder: ApplicationRecorder) -> None:
+    """After a bulk load, the planner's statistics of the event store's tables (only
+    PostgreSQL keeps any; SQLite's reads go by the primary key)."""
+    if isinstance(recorder, WakingPostgresApplicationRecorder):
+        recorder.refresh_statistics()
 
 
 def sqlite_file(recorder: ApplicationRecorder) -> str | None:

@@ -24,7 +24,7 @@ from adapters.stores import Storage, postgres_env
 from projections.events import EventLog
 from projections.rows import Rows, postgres_placeholders, sqlite_placeholders
 from projections.runner import ReadModel
-from projections.schema import Row
+from projections.schema import COLUMNS, Row
 from projections.store import VIEW_NAME, ReadModelView
 
 # A read waits this long for a writer of another process at most (WAL readers seldom wait).
@@ -128,6 +128,13 @@ class PostgresReadModelView(PostgresTrackingRecorder, ReadModelView):
     def _writing(self) -> Iterator[Any]:
         with library.transaction(self, commit=True) as cursor:
             yield cursor
+
+    def refresh_statistics(self) -> None:
+        # Every table, not only those a load filled: the dispatch's statement joins the
+        # do-not-call list, and with statistics for targets but none for the list the
+        # planner chose a plan 4-5x slower than with neither.
+        with self._writing() as cursor:
+            cursor.execute(f"ANALYZE {', '.join(sorted(COLUMNS))}")
 
     def _lock_tracking(self, cursor: Any) -> None:
         # A runner's transaction writes the tracking row; hold the table until commit.

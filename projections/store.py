@@ -42,6 +42,11 @@ class ReadModelView(TrackingRecorder, ABC):
         """After a transaction that blanked rows: leave no older copy of their pages in
         the store's files (SQLite's write-ahead log); nothing to do elsewhere."""
 
+    def refresh_statistics(self) -> None:
+        """After a bulk load: the query planner's statistics of the read model's tables,
+        so the next reads are planned for the rows there now (PostgreSQL; SQLite's
+        queries name their indexes)."""
+
     @property
     @abstractmethod
     def tracking_table(self) -> str:

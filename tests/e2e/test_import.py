@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import hashlib
 from pathlib import Path
+from typing import Any
 from uuid import UUID, uuid4, uuid5
 
+import psycopg
 import pytest
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -354,3 +356,29 @@ def test_cells_an_export_quoted_against_formulas_import_as_they_were(
         for t in _listed(client, outdial)
     )
     assert got == [("'plain", "'", "''", "'"), ("=SUM(A1)", "+1", "@x", "-dash")]
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("store", ["postgres"])
+def test_an_import_leaves_the_planner_statistics_of_the_tables_it_filled(
+    app: FastAPI, client: TestClient, tmp_path: Path
+) -> None:
+    # Without them the planner plans a dispatch's reads for the rows it saw before the
+    # load (docs/operations.md, "Bulk loads").
+    outdial = create_outdial(client)["id"]
+    file = tmp_path / "list.csv"
+    file.write_text(GOOD)
+    url = serving_of(app).settings.database_url
+    assert url is not None
+    with psycopg.connect(url, autocommit=True) as connection:
+        before = _analyzed(connection)
+        assert cli.main(["import", outdial, str(file), *_where(app)]) == 0
+        after = _analyzed(connection)
+    tables = {"outdial_events", "outdial_target_keys", "targets", "target_addresses", "do_not_call"}
+    assert {t for t in tables if after.get(t) is not None and after[t] != before.get(t)} == tables
+
+
+def _analyzed(connection: psycopg.Connection[Any]) -> dict[str, object]:
+    """When each table was last analyzed by a command (not by autovacuum)."""
+    rows = connection.execute("SELECT relname, last_analyze FROM pg_stat_user_tables")
+    return dict(rows.fetchall())
