@@ -116,9 +116,9 @@ def _import(
         except REFUSALS as error:
             print(f"outdial import: stopped: {error}", file=sys.stderr)
             return 1
-    # Counted rows for the planner: its next reads are a dispatch's, of these rows.
-    services.read_model.view.refresh_statistics()
-    refresh_statistics(service.recorder)
+    if imported.created:  # counted for the planner: its next reads are a dispatch's, of them
+        services.read_model.view.refresh_statistics()
+        refresh_statistics(service.recorder)
     took = time.monotonic() - began
     listed = "; skipped bad lines " + ", ".join(str(p.line) for p in problems) if problems else ""
     rate = imported.created / took if took else 0
