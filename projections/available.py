@@ -47,6 +47,7 @@ from domain.calling_window import CallingWindow
 from domain.do_not_call import EVERY_OUTDIAL, PREFIX_MIN
 from domain.plan import DESTINATION_SLOTS, Plan
 from domain.timeline import NOT_DELETED, format_timestamp
+from projections.schema import LIVE_TARGET
 
 # The longest E.164 number: "+" and 15 digits; a prefix entry is at most as long.
 _E164_MAX = 16
@@ -177,7 +178,7 @@ def available_statement(
         "t.outdial_id = :outdial",
         "t.customer_id = :customer",
         "t.status = 'idle'",
-        "t.tm_delete = :live",
+        f"t.{LIVE_TARGET}",
         "((t.retry_at IS NULL AND (t.last_dial_end IS NULL OR t.last_dial_end <= :ready)) "
         "OR t.retry_at <= :now)",
     ]

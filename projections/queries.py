@@ -27,6 +27,7 @@ from projections.schema import (
     DO_NOT_CALL,
     ERASED_TARGETS,
     ERASURES,
+    LIVE_TARGET,
     OUTDIALS,
     TARGET_ADDRESSES,
     TARGETS,
@@ -79,11 +80,11 @@ class ReadModelQueries:
         if not outdial_ids:
             return {}
         marks, params = in_list("o", (str(o) for o in outdial_ids))
-        params.update(customer=str(customer_id), live=NOT_DELETED)
+        params.update(customer=str(customer_id))
         counts: dict[str, dict[str, int]] = {str(o): {} for o in outdial_ids}
         for row in self.view.query(
             "SELECT outdial_id, status, COUNT(*) AS n FROM targets "
-            f"WHERE outdial_id IN ({marks}) AND customer_id = :customer AND tm_delete = :live "
+            f"WHERE outdial_id IN ({marks}) AND customer_id = :customer AND {LIVE_TARGET} "
             "GROUP BY outdial_id, status",
             params,
         ):
@@ -119,8 +120,7 @@ class ReadModelQueries:
             where.append("status = :status")
             params["status"] = status
         if not include_deleted:
-            where.append("tm_delete = :live")
-            params["live"] = NOT_DELETED
+            where.append(LIVE_TARGET)
         if search is not None:
             where.append(self._search_clause())
             params["name_part"] = search.translate(_ASCII_LOWER)

@@ -17,6 +17,7 @@ import orjson
 from domain.address import Address
 from domain.calling_window import CallingWindow
 from domain.plan import DESTINATION_SLOTS, Plan
+from domain.timeline import NOT_DELETED
 
 Row = dict[str, Any]
 
@@ -37,6 +38,11 @@ ERASED_TARGETS = "erased_targets"
 TARGET_ADDRESSES = "target_addresses"
 # Every length of a customer's prefix entries: the prefixes of a number worth looking up.
 PREFIX_LENGTHS = "do_not_call_prefix_lengths"
+
+# A live target in the words of the indexes of live targets (their partial condition,
+# adapters/migrations.py): a query of live targets says it so, or no index of them serves
+# it (a bound parameter does not match the condition on either store).
+LIVE_TARGET = f"tm_delete = '{NOT_DELETED}'"
 
 DESTINATIONS = tuple(f"destination_{n}" for n in range(DESTINATION_SLOTS))
 TRY_COUNTS = tuple(f"try_count_{n}" for n in range(DESTINATION_SLOTS))

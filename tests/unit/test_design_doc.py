@@ -29,7 +29,9 @@ ROOMS = [
     "docs",
 ]
 
-_CREATE = re.compile(r"CREATE INDEX (?:IF NOT EXISTS )?(\w+)\s+ON (\w+) \(([^)]*)\)", re.I)
+_CREATE = re.compile(
+    r"CREATE INDEX (?:IF NOT EXISTS )?(\w+)\s+ON (\w+) \(([^)]*)\)(?: WHERE (.+))?$", re.I
+)
 _DROP = re.compile(r"DROP INDEX (?:IF EXISTS )?(\w+)", re.I)
 # `room/...` in backticks: a module, a package or a file of the repository.
 _PATH = re.compile(rf"`((?:{'|'.join(ROOMS)})/[\w./-]*)`")
@@ -37,7 +39,8 @@ _PATH = re.compile(rf"`((?:{'|'.join(ROOMS)})/[\w./-]*)`")
 # [text](target): a link, its target without the anchor, and the anchor.
 _LINK = re.compile(r"\]\(([^)\s#]*)(?:#([^)\s]*))?\)")
 
-Index = tuple[str, str]  # (table, columns as "a, b, c")
+# (table, columns as "a, b, c", the rows it holds: "all" or a partial index's condition)
+Index = tuple[str, str, str]
 
 
 def indexes_made(statements: list[str]) -> dict[str, Index]:
@@ -45,8 +48,9 @@ def indexes_made(statements: list[str]) -> dict[str, Index]:
     made: dict[str, Index] = {}
     for statement in statements:
         if created := _CREATE.search(statement):
-            name, table, columns = created.groups()
-            made[name] = (table, ", ".join(c.strip() for c in columns.split(",")))
+            name, table, columns, condition = created.groups()
+            columns = ", ".join(c.strip() for c in columns.split(","))
+            made[name] = (table, columns, condition or "all")
         elif dropped := _DROP.search(statement):
             made.pop(dropped.group(1), None)
     return made
@@ -69,7 +73,7 @@ def documented_indexes() -> dict[str, Index]:
             break
         cells = [cell.strip().strip("`") for cell in line.strip("|").split("|")]
         assert cells[0] not in rows, f"design.md lists index {cells[0]} twice"
-        rows[cells[0]] = (cells[1], cells[2])
+        rows[cells[0]] = (cells[1], cells[2], cells[3])
     return rows
 
 
@@ -85,10 +89,9 @@ def test_the_design_lists_the_read_models_indexes_as_the_migrations_make_them() 
     documented = documented_indexes()
     assert sorted(documented.keys() - made.keys()) == [], "listed, but no migration makes it"
     assert sorted(made.keys() - documented.keys()) == [], "made by a migration, but not listed"
-    for name, (table, columns) in made.items():
-        assert documented[name] == (table, columns), (
-            f"design.md has index {name} on {documented[name]}; the migrations make it on "
-            f"{table} ({columns})"
+    for name, index in made.items():
+        assert documented[name] == index, (
+            f"design.md has index {name} as {documented[name]}; the migrations make it {index}"
         )
 
 
@@ -97,7 +100,8 @@ def test_the_index_table_reads_a_dropped_index_as_gone() -> None:
     assert (
         indexes_made(["CREATE INDEX IF NOT EXISTS a ON t (x, y)", "DROP INDEX IF EXISTS a"]) == {}
     )
-    assert indexes_made(["CREATE INDEX b ON t (x,y)"]) == {"b": ("t", "x, y")}
+    assert indexes_made(["CREATE INDEX b ON t (x,y)"]) == {"b": ("t", "x, y", "all")}
+    assert indexes_made(["CREATE INDEX c ON t (x) WHERE y = 'z'"]) == {"c": ("t", "x", "y = 'z'")}
 
 
 @pytest.mark.parametrize("document", DOCUMENTS, ids=lambda path: path.name)
