@@ -26,6 +26,7 @@ from domain.address import Address
 from domain.plan import MAX_TRY_COUNT_LIMIT
 from domain.target import Target
 from domain.timeline import NOT_DELETED
+from projections import erasures
 from projections.rebuild import catch_up, rebuild
 from projections.verify import verify
 from tests.conftest import SQLITE_ONLY, FakeClock
@@ -233,9 +234,20 @@ def test_an_outdials_erasure_from_a_list_gone_stale_writes_nothing_and_may_be_re
         assert verify(services.events, services.read_model.view)[1] == []
 
 
+@pytest.mark.parametrize("as_listed", [True, False], ids=["by-the-index", "row-by-row"])
 def test_an_outdials_erasure_deletes_and_blanks_its_targets_as_a_replay_reads_them(
-    storage: Storage,
+    storage: Storage, as_listed: bool, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    decided: list[str | None] = []
+    judge = erasures._deleted_as_listed
+
+    def judged(found: Any, deleted: Any) -> str | None:
+        # As listed, the deletions go by the index; else (a change of a row in the same
+        # batch, say) each row is written as any change is.
+        decided.append(judge(found, deleted) if as_listed else None)
+        return decided[-1]
+
+    monkeypatch.setattr(erasures, "_deleted_as_listed", judged)
     customer = uuid4()
     with _process(storage) as services:
         service = services.service
@@ -256,3 +268,5 @@ def test_an_outdials_erasure_deletes_and_blanks_its_targets_as_a_replay_reads_th
             assert (row["name"], row["destination_0"]) == ("", BLANK.as_dict())
             assert row["tm_delete"] != NOT_DELETED
         assert verify(services.events, services.read_model.view)[1] == []
+    assert len(decided) == 1
+    assert (decided[0] is not None) == as_listed

@@ -16,6 +16,8 @@ from application.service import NewTarget, OutdialService
 from domain.address import ADDRESS_TYPES, Address
 from domain.erasure import NO_OUTDIAL, Erasure
 from domain.errors import InvalidValue
+from domain.timeline import NOT_DELETED
+from projections.erasures import _deleted_as_listed
 from projections.targets import address_of, zones_of
 
 AT = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
@@ -121,3 +123,52 @@ def test_an_erased_destination_of_every_kind_has_no_address_and_no_zones(kind: s
     (projections/erasures.py) is what its projection makes of a blank address."""
     blank = Address(kind, "")
     assert (address_of(blank), zones_of(blank)) == ("", "")
+
+
+LIVE = NOT_DELETED
+DELETED_AT = "2026-12-06 22:00:00.000000"
+
+
+def _deletion(version: int, **more: object) -> dict[str, object]:
+    return {"tm_delete": DELETED_AT, "tm_update": DELETED_AT, "version": version, **more}
+
+
+@pytest.mark.parametrize(
+    ("deleted", "decided"),
+    [
+        ({"a": {"tm_delete": DELETED_AT, "tm_update": DELETED_AT, "version": 4}}, DELETED_AT),
+        ({}, None),  # a live row left undeleted
+        (
+            {"a": {"tm_delete": DELETED_AT, "tm_update": DELETED_AT, "version": 5}},
+            None,
+        ),  # not the next version
+        (
+            {
+                "a": {
+                    "tm_delete": DELETED_AT,
+                    "tm_update": DELETED_AT,
+                    "version": 4,
+                    "status": "idle",
+                }
+            },
+            None,
+        ),
+    ],
+)
+def test_an_outdials_deletions_go_by_the_index_only_when_they_are_the_list_as_read(
+    deleted: dict[str, dict[str, Any]], decided: str | None
+) -> None:
+    found = [
+        {"id": "a", "version": 3, "tm_delete": LIVE},
+        {"id": "b", "version": 2, "tm_delete": "2026-12-01 00:00:00.000000"},  # deleted before
+    ]
+    assert _deleted_as_listed(found, deleted) == decided
+
+
+def test_deletions_at_two_times_go_row_by_row() -> None:
+    found = [{"id": i, "version": 1, "tm_delete": LIVE} for i in "ab"]
+    deleted = {
+        "a": _deletion(2),
+        "b": {"tm_delete": LIVE[:-1] + "1", "tm_update": LIVE[:-1] + "1", "version": 2},
+    }
+    assert _deleted_as_listed(found, deleted) is None
