@@ -134,10 +134,12 @@ def _owned_events(
 def target_at_version(
     app: OutdialService, customer_id: UUID, outdial_id: UUID, target_id: UUID, version: int
 ) -> Target:
-    events = target_events(app, customer_id, outdial_id, target_id)
-    if not 1 <= version <= len(events):
-        raise VersionNotFound(f"target {target_id} has versions 1 to {len(events)}")
-    return replay(events[:version])
+    # Scoped like every other read; the version from the target as this process has it,
+    # then the target at that version read with its key as stored (it may be erased).
+    current = app.get_target(customer_id, outdial_id, target_id).version
+    if not 1 <= version <= current:
+        raise VersionNotFound(f"target {target_id} has versions 1 to {current}")
+    return app.reading_target(target_id, version)
 
 
 def target_at_time(

@@ -17,7 +17,12 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, project_aggregate
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    Repository,
+    project_aggregate,
+)
 from eventsourcing.domain import Aggregate
 from eventsourcing.persistence import EventStore, IntegrityError, JSONTranscoder, Mapper
 
@@ -841,6 +846,16 @@ class OutdialService(Application[UUID]):
     def reading_events(self) -> EventStore[UUID]:
         """The event store as ``reading_mapper`` reads it."""
         return EventStore(self.reading_mapper(), self.recorder)
+
+    def reading_target(self, target_id: UUID, version: int) -> Target:
+        """The target at ``version`` as ``reading_mapper`` reads it: from its latest
+        snapshot at or before that version and the events after (an erased target has
+        no snapshot: its keyless events are read)."""
+        mapper = self.reading_mapper()
+        snapshots = None if self.snapshots is None else EventStore(mapper, self.snapshots.recorder)
+        repository = Repository(EventStore(mapper, self.recorder), snapshot_store=snapshots)
+        target: Target = repository.get(target_id, version=version)
+        return target
 
     def _load(self, kind: type[A], aggregate_id: UUID, missing: type[Exception]) -> A:
         try:

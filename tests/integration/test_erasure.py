@@ -20,7 +20,7 @@ from api.cli import main
 from api.settings import Settings
 from application.erasing import StoredInPlaintext
 from application.errors import ConcurrentChange
-from application.history import target_at_version, target_events
+from application.history import replay, target_at_version, target_events
 from application.service import NewTarget, OutdialService
 from domain.address import Address
 from domain.plan import MAX_TRY_COUNT_LIMIT
@@ -188,6 +188,30 @@ def test_an_erased_target_past_a_snapshot_loads_and_verify_and_rebuild_hold(
     with _process(storage) as services:
         target: Target = services.service.repository.get(target_id)
         assert (target.name, target.try_counts[0]) == ("", 25)
+
+
+def test_a_version_past_a_snapshot_reads_as_the_replay_of_its_events_then_blank(
+    storage: Storage,
+) -> None:
+    customer = uuid4()
+    with _process(storage) as services:
+        service = services.service
+        outdial_id, target_id = _person(service, customer, dials=30)  # 61 events
+        assert list(service.snapshots.get(target_id))  # type: ignore[union-attr]
+        events = target_events(service, customer, outdial_id, target_id)
+        for version in (1, 49, 50, 51, 61):
+            read = target_at_version(service, customer, outdial_id, target_id, version)
+            replayed = replay(events[:version])
+            assert (read.version, read.name, read.try_counts, read.dials) == (
+                replayed.version,
+                replayed.name,
+                replayed.try_counts,
+                replayed.dials,
+            )
+        service.erase_targets(customer, [target_id])
+        _project(services)
+        read = target_at_version(service, customer, outdial_id, target_id, 50)
+        assert (read.version, read.name, read.try_counts[0]) == (50, "", 25)  # 25th started
 
 
 @SQLITE_ONLY
