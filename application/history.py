@@ -134,12 +134,19 @@ def _owned_events(
 def target_at_version(
     app: OutdialService, customer_id: UUID, outdial_id: UUID, target_id: UUID, version: int
 ) -> Target:
-    # Scoped like every other read; the version from the target as this process has it,
-    # then the target at that version read with its key as stored (it may be erased).
-    current = app.get_target(customer_id, outdial_id, target_id).version
-    if not 1 <= version <= current:
-        raise VersionNotFound(f"target {target_id} has versions 1 to {current}")
-    return app.reading_target(target_id, version)
+    # Read with its key as stored (it may be erased), from a snapshot where one is: not
+    # through the service's own copy, which would read a deleted target's every event.
+    missing = TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
+    try:
+        target = app.reading_target(target_id, max(version, 1))
+    except TargetNotFound:
+        raise missing from None
+    if target.customer_id != customer_id or target.outdial_id != outdial_id:
+        raise missing
+    if version < 1 or target.version < version:  # past its last: its last
+        last = app.reading_target(target_id).version
+        raise VersionNotFound(f"target {target_id} has versions 1 to {last}")
+    return target
 
 
 def target_at_time(

@@ -847,14 +847,20 @@ class OutdialService(Application[UUID]):
         """The event store as ``reading_mapper`` reads it."""
         return EventStore(self.reading_mapper(), self.recorder)
 
-    def reading_target(self, target_id: UUID, version: int) -> Target:
-        """The target at ``version`` as ``reading_mapper`` reads it: from its latest
-        snapshot at or before that version and the events after (an erased target has
-        no snapshot: its keyless events are read)."""
+    def reading_target(self, target_id: UUID, version: int | None = None) -> Target:
+        """The target at ``version`` (or its last), as ``reading_mapper`` reads it: from
+        its latest snapshot at or before that version and the events after (an erased
+        target has no snapshot: its keyless events are read). Past its last version, its
+        last; unscoped (the caller checks whose it is)."""
         mapper = self.reading_mapper()
         snapshots = None if self.snapshots is None else EventStore(mapper, self.snapshots.recorder)
         repository = Repository(EventStore(mapper, self.recorder), snapshot_store=snapshots)
-        target: Target = repository.get(target_id, version=version)
+        try:
+            target: Aggregate = repository.get(target_id, version=version)
+        except AggregateNotFoundError:
+            raise TargetNotFound(f"target {target_id} not found") from None
+        if not isinstance(target, Target):
+            raise TargetNotFound(f"target {target_id} not found")
         return target
 
     def _load(self, kind: type[A], aggregate_id: UUID, missing: type[Exception]) -> A:
