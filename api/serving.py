@@ -67,6 +67,9 @@ class Serving:
             self._lifespans += 1
             if self._lifespans > 1:
                 return
+            # A process's grace before a missing projection refuses writes starts when
+            # it starts serving, not when it was built (an app made at import, a test's).
+            self.started_at = time.monotonic()
             if self._opened is None:
                 self._open()
             if self.worker is not None:

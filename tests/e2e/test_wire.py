@@ -194,6 +194,15 @@ def test_writes_are_refused_before_storing_while_no_projection_is_active(tmp_pat
         assert ok(client.get("/v1.0/outdials"))["result"] == []  # reads still answer
 
 
+def test_a_process_has_its_grace_from_when_it_starts_serving(tmp_path: Path) -> None:
+    """An app built long before it serves (at import, say) still has the grace its
+    projection needs to become active: its first write is not refused."""
+    app = make_app(tmp_path / "var", run_projections=False, read_wait_seconds=0.1)
+    serving_of(app).started_at -= runner_module.INACTIVE_AFTER_S  # built long ago
+    with TestClient(app, headers=bearer(new_key(app))) as client:
+        assert client.post("/v1.0/outdials", json={"name": "x"}).status_code == 200
+
+
 def test_readiness_and_writes_give_one_reason_for_one_state(tmp_path: Path) -> None:
     """No projection active: writes and /readyz both say PROJECTION_INACTIVE, whether or
     not an event waits."""
