@@ -137,15 +137,14 @@ def target_at_version(
     # Read with its key as stored (it may be erased), from a snapshot where one is: not
     # through the service's own copy, which would read a deleted target's every event.
     missing = TargetNotFound(f"target {target_id} not found in outdial {outdial_id}")
-    try:
-        target = app.reading_target(target_id, max(version, 1))
+    try:  # no such version: its last, which the refusal names
+        target = app.reading_target(target_id, version if version >= 1 else None)
     except TargetNotFound:
         raise missing from None
     if target.customer_id != customer_id or target.outdial_id != outdial_id:
         raise missing
-    if version < 1 or target.version < version:  # past its last: its last
-        last = app.reading_target(target_id).version
-        raise VersionNotFound(f"target {target_id} has versions 1 to {last}")
+    if version < 1 or target.version < version:
+        raise VersionNotFound(f"target {target_id} has versions 1 to {target.version}")
     return target
 
 

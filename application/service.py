@@ -855,10 +855,9 @@ class OutdialService(Application[UUID]):
         mapper = self.reading_mapper()
         snapshots = None if self.snapshots is None else EventStore(mapper, self.snapshots.recorder)
         repository = Repository(EventStore(mapper, self.recorder), snapshot_store=snapshots)
-        try:
-            target: Aggregate = repository.get(target_id, version=version)
-        except AggregateNotFoundError:
-            raise TargetNotFound(f"target {target_id} not found") from None
+        target: Aggregate | None = None
+        with contextlib.suppress(AggregateNotFoundError):
+            target = repository.get(target_id, version=version)
         if not isinstance(target, Target):
             raise TargetNotFound(f"target {target_id} not found")
         return target

@@ -38,8 +38,10 @@ IN_ZONES = CallingWindow.parse(
 )
 
 
-def test_every_index_of_live_targets_holds_live_targets_alone(view: ReadModelView) -> None:
-    on_postgres = "postgres" in type(view).__name__.lower()
+def test_every_index_of_live_targets_holds_live_targets_alone(
+    view: ReadModelView, storage: Storage
+) -> None:
+    on_postgres = bool(storage.database_url)
     statement = (
         "SELECT indexname AS name, indexdef AS sql FROM pg_indexes WHERE tablename = 'targets'"
         if on_postgres
