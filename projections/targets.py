@@ -86,7 +86,39 @@ def zones_of(destination: Address | None) -> str | None:
         return None
     if destination.type not in NUMBER_TYPES:
         return ""
-    return zone_key(number_time_zones(destination.target))
+    given = _GIVEN_ZONE_KEYS.pop(destination.target, None)
+    return given if given is not None else _zone_key_of(destination.target)
+
+
+def _zone_key_of(number: str) -> str:
+    return zone_key(number_time_zones(number))
+
+
+# Zone keys of numbers worked out by another process, each taken once by ``zones_of``: an
+# import works out those of its new targets on its own core and hands them to its
+# projection process, whose core is the busier one (api/workers/import_projection.py).
+_GIVEN_ZONE_KEYS: dict[str, str] = {}
+# Kept at most (dropped all at once past it: keys nobody takes, as when another process
+# projects the import's events, must not pile up).
+GIVEN_ZONE_KEYS_MAX = 100_000
+
+
+def zone_keys_of(events: Sequence[Any]) -> dict[str, str]:
+    """The zone key ``zones_of`` gives each number of these events' new targets."""
+    return {
+        destination.target: _zone_key_of(destination.target)
+        for event in events
+        if isinstance(event, Target.Created)
+        for destination in event.destinations
+        if destination is not None and destination.type in NUMBER_TYPES
+    }
+
+
+def given_zone_keys(keys: dict[str, str]) -> None:
+    """Zone keys ``zone_keys_of`` worked out elsewhere: ``zones_of`` takes them as its own."""
+    if len(_GIVEN_ZONE_KEYS) + len(keys) > GIVEN_ZONE_KEYS_MAX:
+        _GIVEN_ZONE_KEYS.clear()
+    _GIVEN_ZONE_KEYS.update(keys)
 
 
 def created_row(event: Target.Created) -> Row:

@@ -7,14 +7,21 @@ projection under the store's lease, which stands by while a `serve`'s is active 
 over when none is (a `serve` started meanwhile stands by, then takes over). Should that
 process fail, the import applies its events itself. Either way every event goes through
 the one applier (projections/applier.py).
+
+The projection process is the busier of the two (its events read back and decoded, their
+rows written), so the import works out its new numbers' time zones itself and hands them
+over (``projections.targets.given_zone_keys``): the same function's answers, computed on
+the other core.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import threading
 import time
 from collections import deque
 from collections.abc import Sequence
+from multiprocessing.connection import Connection
 from multiprocessing.process import BaseProcess
 from typing import Any
 
@@ -25,6 +32,7 @@ from projections.applier import Handover
 from projections.events import Notified
 from projections.rebuild import catch_up
 from projections.runner import LiveProjection
+from projections.targets import given_zone_keys, zone_keys_of
 
 # Events applied in one transaction by the import's own projection: a bigger transaction
 # writes each index page it dirties fewer times (benchmarks/findings.py).
@@ -41,6 +49,7 @@ class ImportProjection:
         self._services = services
         self._ahead: deque[int] = deque()  # positions written, the read model may lack
         self._beside: BaseProcess | None = None
+        self._zone_keys: Connection | None = None  # to the projection process
         self._finishing = _SPAWN.Event()
         self._applying_here = False
         self._handover = Handover()
@@ -51,13 +60,15 @@ class ImportProjection:
         applies only while it holds the store's lease, standing by while another
         projection is active. Started whatever the status row says: a projection that
         died a moment ago still looks active there, and the import would wait for it."""
+        received, self._zone_keys = _SPAWN.Pipe(duplex=False)
         self._beside = _SPAWN.Process(
             target=run_import_projection,
-            args=(self._services.settings, self._finishing),
+            args=(self._services.settings, self._finishing, received),
             name="outdial-import-projection",
             daemon=True,
         )
         self._beside.start()
+        received.close()  # the child's end now
 
     def written(self, position: int) -> None:
         self._ahead.append(position)
@@ -95,6 +106,11 @@ class ImportProjection:
     def _hand_over(self, recorded: Sequence[Notified]) -> None:
         if self._applying_here:  # only then are they applied here, and not read back
             self._handover.put(recorded)
+        elif self._zone_keys is not None:
+            try:
+                self._zone_keys.send(zone_keys_of([event for _, event in recorded]))
+            except OSError:  # the process is gone: it works them out itself, if anyone
+                self._zone_keys = None
 
     def _projection_active(self) -> bool:
         status = self._services.read_model.status()
@@ -104,6 +120,9 @@ class ImportProjection:
         return self._beside is not None and self._beside.is_alive()
 
     def _stop_beside(self) -> None:
+        if self._zone_keys is not None:
+            self._zone_keys.close()
+            self._zone_keys = None
         if self._beside is None:
             return
         self._finishing.set()
@@ -114,9 +133,12 @@ class ImportProjection:
         self._beside = None
 
 
-def run_import_projection(settings: Settings, finishing: Any) -> None:
+def run_import_projection(settings: Settings, finishing: Any, zone_keys: Connection) -> None:
     """The import's own projection process: the store's projection, under its lease, until
     the import is finishing and the read model holds everything recorded."""
+    threading.Thread(
+        target=_receive_zone_keys, args=(zone_keys,), name="zone-keys", daemon=True
+    ).start()
     with seldom_collected(), bootstrap(settings) as services:
         projection = LiveProjection(
             services.read_model, lease=services.projection_lease(), batch=APPLY_EVERY
@@ -131,3 +153,12 @@ def run_import_projection(settings: Settings, finishing: Any) -> None:
                 read_model.wait_until_applied(events.head(), timeout=0.5)
         finally:
             projection.stop()
+
+
+def _receive_zone_keys(zone_keys: Connection) -> None:
+    """Until the import closes its end."""
+    try:
+        while True:
+            given_zone_keys(zone_keys.recv())
+    except (EOFError, OSError):
+        pass

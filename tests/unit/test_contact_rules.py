@@ -29,6 +29,7 @@ from domain.errors import InvalidValue, OutdialDeleted, TargetNotDialable
 from domain.outdial import Outdial
 from domain.plan import DEFAULT_PLAN
 from domain.target import Target
+from projections import targets
 from tests.conftest import FakeClock, new_target, tel
 
 # 2026-01-05 is a Monday. New York is UTC-5 in January, Seoul UTC+9.
@@ -161,6 +162,30 @@ def test_a_number_is_judged_in_its_own_zones_unless_the_window_says_otherwise() 
     assert w.zones_of(tel("+99912345")) == ("America/New_York",)  # no such country
     assert window(use_number_time_zone=False).zones_of(tel(SEOUL)) == ("America/New_York",)
     assert number_time_zones("not a number") == ()
+
+
+def test_zone_keys_worked_out_elsewhere_are_the_projections_own_and_each_is_taken_once(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(targets, "_GIVEN_ZONE_KEYS", {})
+    monkeypatch.setattr(targets, "GIVEN_ZONE_KEYS_MAX", 3)
+    created = Target.create(
+        target_id=uuid4(),
+        outdial_id=uuid4(),
+        customer_id=uuid4(),
+        destinations=[tel(SEOUL), Address("sip", "a@example.com"), None, tel(TOLL_FREE), None],
+        at=datetime(2026, 1, 1, tzinfo=UTC),
+    ).collect_events()
+    assert targets.zone_keys_of(created) == {
+        SEOUL: "Asia/Seoul",
+        TOLL_FREE: targets.zones_of(tel(TOLL_FREE)),
+    }
+    targets.given_zone_keys({SEOUL: "Europe/Lisbon"})  # not its zone: shows which is used
+    assert targets.zones_of(tel(SEOUL)) == "Europe/Lisbon"
+    assert targets.zones_of(tel(SEOUL)) == "Asia/Seoul"  # taken: worked out again
+    targets.given_zone_keys({NEW_YORK: "Europe/Lisbon"})
+    targets.given_zone_keys({"+1": "", "+2": "", "+3": ""})  # past the bound: the rest dropped
+    assert targets.zones_of(tel(NEW_YORK)) == "America/New_York"
 
 
 def _library_parse(number: str) -> phonenumbers.PhoneNumber | None:
