@@ -47,8 +47,10 @@ def sealing_at_the_edges(report: Report, *, quick: bool) -> None:
 
 
 def _import_sealed_and_plain(report: Report, count: int) -> None:
-    rates: dict[str, float] = {}
-    for name, before in (("sealed", ""), ("plain", UNSEALED)):
+    rates: dict[str, list[float]] = {"sealed": [], "plain": []}
+    # sealed, plain, plain, sealed: a drift of the machine's speed over the four runs
+    # weighs on both variants alike.
+    for name in ("sealed", "plain", "plain", "sealed"):
         with fresh("sqlite") as store:
             assert store.storage.data_dir is not None
             with service(data_dir=store.storage.data_dir) as server, server.client() as http:
@@ -56,19 +58,27 @@ def _import_sealed_and_plain(report: Report, count: int) -> None:
             rows = store.storage.data_dir.parent / "list.csv"
             write_rows(rows, 0, count)
             where = ["--data-dir", str(store.storage.data_dir)]
+            before = UNSEALED if name == "plain" else ""
             _, seconds = peak_rss_mb(["import", outdial, str(rows), *where], {}, before=before)
-            rates[name] = count / seconds
+            rates[name].append(count / seconds)
+    sealed, plain = (statistics.mean(rates[n]) for n in ("sealed", "plain"))
     report.add(
         Figure(
             "sqlite",
             f"outdial import of {count:,} CSV rows, sealed",
-            rates["sealed"],
+            sealed,
             "targets/s",
-            reference=rates["plain"],
+            reference=plain,
             reference_name="the same import, stored plain",
             target=">= 10,000 targets/s",
-            met=rates["sealed"] >= 10_000,
-            note="one run each, the whole command, checking included",
+            met=sealed >= 10_000,
+            note=(
+                "two runs each (sealed, plain, plain, sealed), means; the whole command, "
+                "checking included: sealed "
+                + ", ".join(f"{r:,.0f}" for r in rates["sealed"])
+                + ", plain "
+                + ", ".join(f"{r:,.0f}" for r in rates["plain"])
+            ),
         )
     )
 
