@@ -852,9 +852,11 @@ class OutdialService(Application[UUID]):
         its latest snapshot at or before that version and the events after (an erased
         target has no snapshot: its keyless events are read). Past its last version, its
         last; unscoped (the caller checks whose it is)."""
-        mapper = self.reading_mapper()
-        snapshots = None if self.snapshots is None else EventStore(mapper, self.snapshots.recorder)
-        repository = Repository(EventStore(mapper, self.recorder), snapshot_store=snapshots)
+        events = self.reading_events()
+        snapshots = (
+            None if self.snapshots is None else EventStore(events.mapper, self.snapshots.recorder)
+        )
+        repository = Repository(events, snapshot_store=snapshots)
         target: Aggregate | None = None
         with contextlib.suppress(AggregateNotFoundError):
             target = repository.get(target_id, version=version)

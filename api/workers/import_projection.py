@@ -107,8 +107,10 @@ class ImportProjection:
         if self._applying_here:  # only then are they applied here, and not read back
             self._handover.put(recorded)
         elif self._zone_keys is not None:
+            keys = zone_keys_of([event for _, event in recorded])
             try:
-                self._zone_keys.send(zone_keys_of([event for _, event in recorded]))
+                if keys:  # none in a do-not-call list's batches
+                    self._zone_keys.send(keys)
             except OSError:  # the process is gone: it works them out itself, if anyone
                 self._zone_keys = None
 
