@@ -2,16 +2,21 @@
 ``outdial_target_keys`` in the event store's database (SQLite's events file, or the
 PostgreSQL database), or memory; made by adapters/migrations.py (schema ``target_keys``).
 
-A new key is written by the event store's recorder in the transaction that records its
-target's Created event (adapters/library.py), so a key is durable exactly when its first
-sealed event is. Keys are read through a cache of this process: a key never changes while
-it exists.
+A new target's key is durable before its first sealed event. A target the service names
+(``new_target_id``) takes an id whose key was stored ahead, in a batch of them in one
+transaction, so its write pays for no key. A target whose id is given (an import, a request
+with an ``Idempotency-Key``) has its key written by the event store's recorder in the
+transaction that records its Created event (adapters/library.py). An id stored ahead that
+no target takes is deleted when the process closes its keys; one left by a crash is a key
+of nothing, and harmless. Keys are read through a cache of this process: a key never
+changes while it exists.
 """
 
 from __future__ import annotations
 
+import os
 import threading
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from collections.abc import Collection
 from typing import Any
 from uuid import UUID
@@ -25,7 +30,8 @@ from adapters.library import (
 from adapters.migrations import TARGET_KEYS
 from adapters.small_tables import PostgresStatements, SQLiteStatements, Statements
 from adapters.stores import EVENTS_DBNAME, Storage
-from application.sealing import TargetKeyStore
+from application.ids import sorted_random_id
+from application.sealing import KEY_BYTES, TargetKeyStore
 
 TABLE = TARGET_KEYS_TABLE
 # Keys a process remembers (the most recently used).
@@ -33,6 +39,8 @@ KEYS_REMEMBERED = 100_000
 # Keys fetched, or destroyed, in one statement at most.
 READ_AHEAD_MAX = 500
 DESTROY_MAX = 2_000
+# New targets' ids and keys stored ahead in one transaction.
+KEYS_AHEAD = 256
 
 
 class TargetKeys:
@@ -42,6 +50,8 @@ class TargetKeys:
         self._table = table  # None: in memory, where the cache is the whole store
         self._known: OrderedDict[UUID, bytes] = OrderedDict()
         self._lock = threading.Lock()
+        self._ahead: deque[tuple[UUID, bytes]] = deque()  # stored, no target yet
+        self._ahead_lock = threading.Lock()
 
     def key_of(self, target_id: UUID) -> bytes | None:
         with self._lock:
@@ -67,6 +77,28 @@ class TargetKeys:
 
     def stored(self, target_id: UUID, key: bytes) -> None:
         self._remember(target_id, key)  # in memory, the only place it is kept
+
+    def new_target_id(self) -> UUID:
+        with self._ahead_lock:
+            if not self._ahead:
+                self._store_ahead()
+            target_id, key = self._ahead.popleft()
+        self._remember(target_id, key)
+        return target_id
+
+    def known_key(self, target_id: UUID) -> bytes | None:
+        with self._lock:
+            return self._known.get(target_id)
+
+    def _store_ahead(self) -> None:
+        randomness = os.urandom(KEY_BYTES * KEYS_AHEAD)
+        ahead = [
+            (sorted_random_id(), randomness[n : n + KEY_BYTES])
+            for n in range(0, len(randomness), KEY_BYTES)
+        ]
+        if self._table is not None:
+            self._table.store(ahead)
+        self._ahead.extend(ahead)
 
     def fresh(self) -> TargetKeyStore:
         if self._table is None:
@@ -98,7 +130,14 @@ class TargetKeys:
                 self._known.popitem(last=False)
 
     def close(self) -> None:
+        """Delete the keys stored ahead that no target took (no event was sealed with
+        them), then close the table."""
+        with self._ahead_lock:
+            unused = [target_id for target_id, _ in self._ahead]
+            self._ahead.clear()
         if self._table is not None:
+            if unused:
+                self._table.destroy(unused)
             self._table.close()
 
 
@@ -128,6 +167,12 @@ class _KeysAsStored:
     def stored(self, target_id: UUID, key: bytes) -> None:
         self._keys.stored(target_id, key)
 
+    def new_target_id(self) -> UUID:
+        return self._keys.new_target_id()
+
+    def known_key(self, target_id: UUID) -> bytes | None:
+        return self._keys.known_key(target_id)
+
     def fresh(self) -> TargetKeyStore:
         return _KeysAsStored(self._table, self._keys)
 
@@ -148,6 +193,12 @@ class _KeyTable(Statements):
         among, params = self._among("target_id", [self._id(i) for i in target_ids])
         _, rows = self._run(self._sql(f"SELECT target_id, key FROM {TABLE} WHERE {among}"), params)
         return [(as_uuid(target_id), bytes(key)) for target_id, key in rows]
+
+    def store(self, keys: list[tuple[UUID, bytes]]) -> None:
+        """New targets' keys, in one statement (one transaction)."""
+        rows = ", ".join(["(?, ?)"] * len(keys))
+        params = tuple(v for target_id, key in keys for v in (self._id(target_id), key))
+        self._run(self._sql(f"INSERT INTO {TABLE} (target_id, key) VALUES {rows}"), params)
 
     def destroy(self, target_ids: list[UUID]) -> int:
         """Delete these targets' keys and snapshots, in one transaction; how many keys."""

@@ -62,6 +62,16 @@ class TargetKeyStore(Protocol):
         recorder writes it in that transaction; memory keeps it here)."""
         ...
 
+    def new_target_id(self) -> UUID:
+        """A fresh id for a new target whose key is stored already, ahead of it: its
+        Created event then carries no key to write."""
+        ...
+
+    def known_key(self, target_id: UUID) -> bytes | None:
+        """The target's key if this process holds it, without asking the store: for a new
+        target, the key stored ahead with its id (``new_target_id``)."""
+        ...
+
     def read_ahead(self, target_ids: Collection[UUID]) -> None:
         """Fetch these targets' keys at once, before their events are read one by one."""
         ...
@@ -86,6 +96,13 @@ class NoKeys:
     def stored(self, target_id: UUID, key: bytes) -> None:
         msg = "a store without keys records nothing"
         raise TypeError(msg)
+
+    def new_target_id(self) -> UUID:
+        msg = "a store without keys records nothing"
+        raise TypeError(msg)
+
+    def known_key(self, target_id: UUID) -> bytes | None:
+        return None
 
     def read_ahead(self, target_ids: Collection[UUID]) -> None:
         pass
@@ -287,7 +304,12 @@ class SealingMapper(Mapper[UUID]):
     def _sealed_event(self, domain_event: Any, personal: Personal) -> StoredEvent:
         target_id: UUID = domain_event.originator_id
         new = isinstance(domain_event, Target.Created)
-        key = os.urandom(KEY_BYTES) if new else self.keys.key_of(target_id)
+        key = self.keys.known_key(target_id) if new else self.keys.key_of(target_id)
+        # A new target's key is stored ahead of it (``new_target_id``), or else with its
+        # Created event, in that transaction.
+        new_key = new and key is None
+        if new_key:
+            key = os.urandom(KEY_BYTES)
         if key is None:
             # A target stored before sealing has no key: its events stay as its first
             # were (an erased target has none either, and takes no more events).
@@ -309,7 +331,7 @@ class SealingMapper(Mapper[UUID]):
             encoded = self.cipher.encrypt(encoded)
         topic = _TOPICS[kind]
         version = domain_event.originator_version
-        if new:
+        if new_key:
             return KeyedStoredEvent(target_id, version, topic, encoded, key)
         return StoredEvent(target_id, version, topic, encoded)
 

@@ -336,12 +336,19 @@ class OutdialService(Application[UUID]):
         ids: IdSource,
         actor: str,
     ) -> Written[list[Target]]:
-        target_ids = [new.id or ids.target_id(n) for n, new in enumerate(news)]
+        target_ids = [new.id or self._target_id(ids, n) for n, new in enumerate(news)]
         if ids.repeatable and self._exists(target_ids[0]):
             # Made before by the same request, repeated (the batch is all or none).
             return Written([self.get_target(customer_id, outdial_id, i) for i in target_ids], None)
         named = list(zip(target_ids, news, strict=True))
         return self._write_targets(customer_id, outdial_id, named, batch=batch, actor=actor)
+
+    def _target_id(self, ids: IdSource, n: int) -> UUID:
+        """The id of the ``n``-th target a command creates: a fresh one, where targets are
+        sealed, comes with its key stored ahead (``TargetKeyStore.new_target_id``)."""
+        if ids.repeatable or self._keys is None:
+            return ids.target_id(n)
+        return self._keys.new_target_id()
 
     def _write_targets(
         self,

@@ -17,7 +17,7 @@ from eventsourcing.persistence import IntegrityError
 from adapters.event_log import StoredEventLog
 from adapters.migrations import migrate_store
 from adapters.stores import Storage
-from adapters.target_keys import TargetKeys, _KeyTable, open_target_keys
+from adapters.target_keys import KEYS_AHEAD, TargetKeys, _KeyTable, open_target_keys
 from application.history import target_events
 from application.sealing import ERASED, KeyedStoredEvent
 from application.service import NewTarget, OutdialService
@@ -154,15 +154,42 @@ def test_without_its_key_a_targets_events_read_blank_and_erased(
 def test_a_key_is_stored_with_its_targets_created_event_and_only_then(
     storage: Storage, keys: TargetKeys
 ) -> None:
+    """A target whose id the caller gives (an import's) has its key written by the
+    recorder, in the transaction of its Created event."""
     service = _service(storage, keys)
     customer = uuid4()
     outdial = service.create_outdial(customer).value
-    made = service.create_targets(
-        customer, outdial.id, [NewTarget([Address("tel", NUMBER), None, None, None, None])] * 3
-    ).value
+    given = [NewTarget([Address("tel", NUMBER), None, None, None, None], id=uuid4()) for _ in "abc"]
+    made = service.create_missing_targets(customer, outdial.id, given).value
     assert {_key_count(storage, t.id) for t in made} == {1}
     assert _key_count(storage, outdial.id) == 0  # an outdial holds nothing personal
     service.close()
+
+
+def test_a_target_the_service_names_has_its_key_stored_before_it(
+    storage: Storage, keys: TargetKeys
+) -> None:
+    """Ids and keys stored ahead, in one transaction: durable before any event is sealed
+    with them; those no target took are deleted when the keys close."""
+    target_id = keys.new_target_id()
+    assert _key_count(storage, target_id) == 1
+    other = open_target_keys(storage)
+    assert other.key_of(target_id) == keys.known_key(target_id)
+    other.close()
+    service = _service(storage, keys)
+    customer = uuid4()
+    outdial = service.create_outdial(customer).value
+    new = NewTarget([Address("tel", NUMBER), None, None, None, None], name=NAME)
+    made = service.create_targets(customer, outdial.id, [new] * 2).value
+    assert [_key_count(storage, t.id) for t in made] == [1, 1]
+    assert _all_keys(storage) == KEYS_AHEAD
+    service.close()
+    keys.close()
+    # The two targets' and the first id's: handed out, it may yet have been used.
+    assert _all_keys(storage) == 3
+    reader = _service(storage, open_target_keys(storage))
+    assert reader.get_target(customer, outdial.id, made[0].id).name == NAME
+    reader.close()
 
 
 def _run(storage: Storage, sql: str, params: tuple[Any, ...]) -> list[Any]:
@@ -198,6 +225,10 @@ def _key_count(storage: Storage, target_id: UUID) -> int:
         (_key_id(storage, target_id),),
     )
     return int(rows[0][0])
+
+
+def _all_keys(storage: Storage) -> int:
+    return int(_run(storage, "SELECT COUNT(*) FROM outdial_target_keys", ())[0][0])
 
 
 def test_a_key_whose_event_is_refused_is_not_stored(storage: Storage, keys: TargetKeys) -> None:

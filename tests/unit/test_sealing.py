@@ -11,8 +11,9 @@ from uuid import uuid4
 import pytest
 from eventsourcing.persistence import MapperDeserialisationError, StoredEvent
 
-from adapters.target_keys import TargetKeys
-from application.sealing import SEALED, KeyedStoredEvent, SealingMapper
+from adapters.target_keys import KEYS_AHEAD, TargetKeys
+from application.ids import NEW_IDS, IdSource, SeededIds
+from application.sealing import KEY_BYTES, SEALED, KeyedStoredEvent, SealingMapper
 from application.service import NewTarget, OutdialService
 from domain.address import Address
 from domain.outdial import Outdial
@@ -27,7 +28,7 @@ def service() -> OutdialService:
     return OutdialService(clock=FakeClock(), keys=TargetKeys(None))
 
 
-def _target(service: OutdialService) -> Target:
+def _target(service: OutdialService, *, ids: IdSource = NEW_IDS) -> Target:
     customer = uuid4()
     outdial = service.create_outdial(customer).value
     destinations = [
@@ -38,7 +39,7 @@ def _target(service: OutdialService) -> Target:
         None,
     ]
     new = NewTarget(destinations, name="Zelda", detail="vip", data="crm:7")
-    return service.create_targets(customer, outdial.id, [new]).value[0]
+    return service.create_targets(customer, outdial.id, [new], ids=ids).value[0]
 
 
 def _stored(service: OutdialService, target: Target) -> list[StoredEvent]:
@@ -48,7 +49,6 @@ def _stored(service: OutdialService, target: Target) -> list[StoredEvent]:
 def test_a_new_target_is_stored_sealed_and_read_whole(service: OutdialService) -> None:
     target = _target(service)
     (created,) = _stored(service, target)
-    assert isinstance(created, KeyedStoredEvent)
     for personal in (NUMBER, "Zelda", "Mum", "evenings", "vip", "crm:7"):
         assert personal.encode() not in created.state
     assert f'"{SEALED}":"v1:'.encode() in created.state
@@ -56,6 +56,30 @@ def test_a_new_target_is_stored_sealed_and_read_whole(service: OutdialService) -
     assert isinstance(read, Target.Created)
     assert (read.name, read.detail, read.data) == ("Zelda", "vip", "crm:7")
     assert read.destinations[0] == Address("tel", NUMBER, target_name="Mum", detail="evenings")
+
+
+def test_a_target_the_service_names_takes_a_key_stored_ahead(service: OutdialService) -> None:
+    """Its Created carries no key for the recorder to write; a target whose id the caller
+    names (here an ``Idempotency-Key``'s) has its key written with its Created."""
+    named_by_service = _target(service)
+    (created,) = _stored(service, named_by_service)
+    assert not isinstance(created, KeyedStoredEvent)
+    assert service.mapper.to_domain_event(created).name == "Zelda"  # type: ignore[attr-defined]
+    named_by_caller = _target(service, ids=SeededIds(uuid4()))
+    (keyed,) = _stored(service, named_by_caller)
+    assert isinstance(keyed, KeyedStoredEvent)
+    assert len(keyed.new_key) == KEY_BYTES
+    assert service.mapper.to_domain_event(keyed).name == "Zelda"  # type: ignore[attr-defined]
+
+
+def test_keys_stored_ahead_go_to_one_target_each() -> None:
+    keys = TargetKeys(None)
+    ids = [keys.new_target_id() for _ in range(KEYS_AHEAD + 2)]  # past one batch
+    assert len(set(ids)) == len(ids)
+    held = [keys.known_key(i) for i in ids]
+    assert all(key is not None and len(key) == KEY_BYTES for key in held)
+    assert len(set(held)) == len(held)
+    assert keys.known_key(uuid4()) is None  # a target it never named
 
 
 def test_what_holds_nothing_personal_is_stored_as_it_was(service: OutdialService) -> None:
