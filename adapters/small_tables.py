@@ -66,8 +66,15 @@ class PostgresStatements(Statements):
     def __init__(self, database_url: str) -> None:
         from psycopg_pool import ConnectionPool
 
+        # Autocommit: a statement is its own transaction, without a BEGIN and a COMMIT
+        # each a round trip of its own; statements that must share one say so.
         self._pool: ConnectionPool[Any] = ConnectionPool(
-            database_url, min_size=1, max_size=2, open=True, timeout=POOL_WAIT_S
+            database_url,
+            min_size=1,
+            max_size=2,
+            open=True,
+            timeout=POOL_WAIT_S,
+            kwargs={"autocommit": True},
         )
 
     def _run(self, sql: str, params: tuple[Any, ...]) -> tuple[int, list[Any]]:

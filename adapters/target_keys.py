@@ -252,8 +252,9 @@ class _PostgresKeyTable(PostgresStatements, _KeyTable):
 
     def _run_all(self, statements: list[tuple[str, tuple[Any, ...]]]) -> int:
         changed: list[int] = []
-        with self._pool.connection() as connection, connection.cursor() as cursor:
-            for sql, params in statements:  # one transaction: the pool's connection's
+        with self._pool.connection() as connection, connection.transaction():
+            cursor = connection.cursor()
+            for sql, params in statements:
                 cursor.execute(sql, params)
                 changed.append(cursor.rowcount)
         return changed[0]
