@@ -4,6 +4,8 @@ projection, read-your-writes waits) need not query it on a timer."""
 from __future__ import annotations
 
 import logging
+import os
+import select
 import sqlite3
 import threading
 import time
@@ -38,6 +40,8 @@ class AppendSignal:
         self._appended = threading.Event()
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
+        # Written to by close: it ends the listener's wait on its connection at once.
+        self._closing_read, self._closing_write = os.pipe()
         listen_for_commits(self._appended)
         channel, path = notify_channel(recorder), sqlite_file(recorder)
         if channel is not None and storage.database_url:
@@ -62,10 +66,15 @@ class AppendSignal:
         self._appended.set()
 
     def close(self) -> None:
+        if self._closed.is_set():
+            return
         stop_listening(self._appended)
         self._closed.set()
+        os.write(self._closing_write, b"x")
         if self._watcher is not None:
             self._watcher.join(timeout=2)
+        os.close(self._closing_read)
+        os.close(self._closing_write)
 
     def _watch(self, db_name: str) -> None:
         """Look at the database's change counter every few milliseconds."""
@@ -98,9 +107,17 @@ class AppendSignal:
                         log.info("the event store can be reached again")
                     self.reachable = True
                     self._appended.set()  # what was appended meanwhile is waiting
+                    # Waits on the socket itself: psycopg's own wait wakes every 0.1 s,
+                    # which was most of what an idle server did.
+                    listening = connection.fileno()
+                    waiting = select.poll()
+                    waiting.register(listening, select.POLLIN)
+                    waiting.register(self._closing_read, select.POLLIN)
                     while not self._closed.is_set():
-                        for _ in connection.notifies(timeout=0.2, stop_after=1):
-                            self._appended.set()
+                        ready = {fd for fd, _ in waiting.poll()}
+                        if listening in ready:  # a notification, or the server went away
+                            for _ in connection.notifies(timeout=0):
+                                self._appended.set()
             except Exception:
                 # Readers fall back to their timeout; writers are refused meanwhile.
                 if self.reachable:
