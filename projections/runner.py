@@ -103,6 +103,11 @@ class ReadModel:
         recorded_at: datetime = waiting[0][1].timestamp
         return time.time() - recorded_at.timestamp()
 
+    @property
+    def applied_here(self) -> int:
+        """The furthest position a projection of this process has committed (0: none)."""
+        return self._applied_here
+
     def has_applied(self, position: int) -> None:
         """A projection of this process has committed ``position``: wake the waiters."""
         with self._applied:

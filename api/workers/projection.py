@@ -35,6 +35,7 @@ class ProjectionWorker:
             WebhookSender(services.webhook_addresses),
             services.service.clock,
             active=lambda: self.projection.active,
+            applied=lambda: services.read_model.applied_here,
         )
 
     def start(self) -> None:

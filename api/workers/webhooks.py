@@ -22,8 +22,11 @@ from application.webhooks import BATCH_MAX, DELIVERIES_KEPT_S, Webhook, Webhooks
 
 log = logging.getLogger(__name__)
 
-# How often due webhooks are looked for.
+# How often the worker checks whether webhooks may be due: it looks for them (a query)
+# when the read model moved or a delivery ended since it last looked, and at least every
+# LOOK_AGAIN_S (a retry's time come, a webhook changed by another process).
 ROUND_S = 0.25
+LOOK_AGAIN_S = 1.0
 # Webhooks delivered at the same time (each one's batches stay in order).
 AT_ONCE = 8
 FORGET_EVERY_S = 3600.0
@@ -40,7 +43,10 @@ class WebhookDelivery:
         clock: Clock,
         *,
         active: Callable[[], bool] = lambda: True,
+        applied: Callable[[], int] = lambda: 0,
     ) -> None:
+        """``applied``: the read model's position as this process knows it, which moves
+        when there may be events to deliver."""
         self._webhooks = webhooks
         self._sender = sender
         self._clock = clock
@@ -49,6 +55,10 @@ class WebhookDelivery:
         self._pool = ThreadPoolExecutor(AT_ONCE, thread_name_prefix="webhook")
         self._rounds = Rounds("webhooks", ROUND_S, self._round, active=active)
         self._forgot_at = 0.0
+        self._applied = applied
+        self._looked_at: int | None = None  # the position when it last looked
+        self._look_again_at = 0.0
+        self._delivery_ended = False
 
     def start(self) -> None:
         self._rounds.start()
@@ -99,8 +109,16 @@ class WebhookDelivery:
         finally:
             with self._lock:
                 self._busy.discard(webhook.customer_id)
+                self._delivery_ended = True  # its webhook may be due again, or later
 
     def _round(self) -> None:
+        position, now = self._applied(), time.monotonic()
+        with self._lock:
+            unchanged = position == self._looked_at and not self._delivery_ended
+            if unchanged and now < self._look_again_at:
+                return
+            self._looked_at, self._delivery_ended = position, False
+        self._look_again_at = now + LOOK_AGAIN_S
         self.deliver_due()
         if time.monotonic() - self._forgot_at >= FORGET_EVERY_S:
             self._forgot_at = time.monotonic()
