@@ -41,8 +41,9 @@ def sealing_at_the_edges(report: Report, *, quick: bool) -> None:
     """The import and POST a target, sealed beside unsealed."""
     _import_sealed_and_plain(report, 20_000 if quick else 1_000_000)
     for kind in STORES:
+        # Eleven rounds: one round's sealed/plain ratio ranges over +-15 % on this machine.
         _post_sealed_and_plain(
-            report, kind, rounds=1 if quick else 7, seconds=1.0 if quick else 4.0
+            report, kind, rounds=1 if quick else 11, seconds=1.0 if quick else 4.0
         )
 
 
