@@ -3,7 +3,7 @@
 PostgreSQL database), or memory; made by adapters/migrations.py (schema ``target_keys``).
 
 A new target's key is durable before its first sealed event. A target the service names
-(``new_target_id``) takes an id whose key was stored ahead, in a batch of them in one
+(``new_target_ids``) takes an id whose key was stored ahead, in a batch of them in one
 transaction, so its write pays for no key. A target whose id is given (an import, a request
 with an ``Idempotency-Key``) has its key written by the event store's recorder in the
 transaction that records its Created event (adapters/library.py). An id stored ahead that
@@ -39,7 +39,7 @@ KEYS_REMEMBERED = 100_000
 # Keys fetched, or destroyed, in one statement at most.
 READ_AHEAD_MAX = 500
 DESTROY_MAX = 2_000
-# New targets' ids and keys stored ahead in one transaction.
+# New targets' ids and keys stored ahead in one transaction (more for a larger batch).
 KEYS_AHEAD = 256
 
 
@@ -78,20 +78,21 @@ class TargetKeys:
     def stored(self, target_id: UUID, key: bytes) -> None:
         self._remember(target_id, key)  # in memory, the only place it is kept
 
-    def new_target_id(self) -> UUID:
+    def new_target_ids(self, count: int) -> list[UUID]:
         with self._ahead_lock:
-            if not self._ahead:
-                self._store_ahead()
-            target_id, key = self._ahead.popleft()
-        self._remember(target_id, key)
-        return target_id
+            if len(self._ahead) < count:  # a batch's worth at once, in one transaction
+                self._store_ahead(max(KEYS_AHEAD, count - len(self._ahead)))
+            taken = [self._ahead.popleft() for _ in range(count)]
+        for target_id, key in taken:
+            self._remember(target_id, key)
+        return [target_id for target_id, _ in taken]
 
     def known_key(self, target_id: UUID) -> bytes | None:
         with self._lock:
             return self._known.get(target_id)
 
-    def _store_ahead(self) -> None:
-        randomness = os.urandom(KEY_BYTES * KEYS_AHEAD)
+    def _store_ahead(self, count: int) -> None:
+        randomness = os.urandom(KEY_BYTES * count)
         ahead = [
             (sorted_random_id(), randomness[n : n + KEY_BYTES])
             for n in range(0, len(randomness), KEY_BYTES)
@@ -167,8 +168,8 @@ class _KeysAsStored:
     def stored(self, target_id: UUID, key: bytes) -> None:
         self._keys.stored(target_id, key)
 
-    def new_target_id(self) -> UUID:
-        return self._keys.new_target_id()
+    def new_target_ids(self, count: int) -> list[UUID]:
+        return self._keys.new_target_ids(count)
 
     def known_key(self, target_id: UUID) -> bytes | None:
         return self._keys.known_key(target_id)

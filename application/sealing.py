@@ -62,14 +62,14 @@ class TargetKeyStore(Protocol):
         recorder writes it in that transaction; memory keeps it here)."""
         ...
 
-    def new_target_id(self) -> UUID:
-        """A fresh id for a new target whose key is stored already, ahead of it: its
-        Created event then carries no key to write."""
+    def new_target_ids(self, count: int) -> list[UUID]:
+        """Fresh ids for ``count`` new targets, each with its key stored already, ahead
+        of it: their Created events then carry no key to write."""
         ...
 
     def known_key(self, target_id: UUID) -> bytes | None:
         """The target's key if this process holds it, without asking the store: for a new
-        target, the key stored ahead with its id (``new_target_id``)."""
+        target, the key stored ahead with its id (``new_target_ids``)."""
         ...
 
     def read_ahead(self, target_ids: Collection[UUID]) -> None:
@@ -97,7 +97,7 @@ class NoKeys:
         msg = "a store without keys records nothing"
         raise TypeError(msg)
 
-    def new_target_id(self) -> UUID:
+    def new_target_ids(self, count: int) -> list[UUID]:
         msg = "a store without keys records nothing"
         raise TypeError(msg)
 
@@ -305,7 +305,7 @@ class SealingMapper(Mapper[UUID]):
         target_id: UUID = domain_event.originator_id
         new = isinstance(domain_event, Target.Created)
         key = self.keys.known_key(target_id) if new else self.keys.key_of(target_id)
-        # A new target's key is stored ahead of it (``new_target_id``), or else with its
+        # A new target's key is stored ahead of it (``new_target_ids``), or else with its
         # Created event, in that transaction.
         new_key = new and key is None
         if new_key:

@@ -336,19 +336,20 @@ class OutdialService(Application[UUID]):
         ids: IdSource,
         actor: str,
     ) -> Written[list[Target]]:
-        target_ids = [new.id or self._target_id(ids, n) for n, new in enumerate(news)]
+        target_ids = self._target_ids(news, ids)
         if ids.repeatable and self._exists(target_ids[0]):
             # Made before by the same request, repeated (the batch is all or none).
             return Written([self.get_target(customer_id, outdial_id, i) for i in target_ids], None)
         named = list(zip(target_ids, news, strict=True))
         return self._write_targets(customer_id, outdial_id, named, batch=batch, actor=actor)
 
-    def _target_id(self, ids: IdSource, n: int) -> UUID:
-        """The id of the ``n``-th target a command creates: a fresh one, where targets are
-        sealed, comes with its key stored ahead (``TargetKeyStore.new_target_id``)."""
+    def _target_ids(self, news: Sequence[NewTarget], ids: IdSource) -> list[UUID]:
+        """Each new target's id: its own, or else the source's. Fresh ones, where targets
+        are sealed, come with their keys stored ahead (``TargetKeyStore.new_target_ids``)."""
         if ids.repeatable or self._keys is None:
-            return ids.target_id(n)
-        return self._keys.new_target_id()
+            return [new.id or ids.target_id(n) for n, new in enumerate(news)]
+        fresh = iter(self._keys.new_target_ids(sum(new.id is None for new in news)))
+        return [new.id or next(fresh) for new in news]
 
     def _write_targets(
         self,

@@ -171,7 +171,7 @@ def test_a_target_the_service_names_has_its_key_stored_before_it(
 ) -> None:
     """Ids and keys stored ahead, in one transaction: durable before any event is sealed
     with them; those no target took are deleted when the keys close."""
-    target_id = keys.new_target_id()
+    (target_id,) = keys.new_target_ids(1)
     assert _key_count(storage, target_id) == 1
     other = open_target_keys(storage)
     assert other.key_of(target_id) == keys.known_key(target_id)

@@ -74,7 +74,7 @@ def test_a_target_the_service_names_takes_a_key_stored_ahead(service: OutdialSer
 
 def test_keys_stored_ahead_go_to_one_target_each() -> None:
     keys = TargetKeys(None)
-    ids = [keys.new_target_id() for _ in range(KEYS_AHEAD + 2)]  # past one batch
+    ids = keys.new_target_ids(3) + keys.new_target_ids(KEYS_AHEAD * 2) + keys.new_target_ids(1)
     assert len(set(ids)) == len(ids)
     held = [keys.known_key(i) for i in ids]
     assert all(key is not None and len(key) == KEY_BYTES for key in held)
