@@ -38,8 +38,12 @@ ADDRESS_ERASURES = 5
 
 
 def sealing_at_the_edges(report: Report, *, quick: bool) -> None:
-    """The import and POST a target, sealed beside unsealed."""
+    """The import, sealed beside unsealed."""
     _import_sealed_and_plain(report, 20_000 if quick else 1_000_000)
+
+
+def sealing_a_post(report: Report, *, quick: bool) -> None:
+    """POST a target, sealed beside unsealed, each against the CRUD."""
     for kind in STORES:
         # Eleven rounds: one round's sealed/plain ratio ranges over +-15 % on this machine.
         _post_sealed_and_plain(
@@ -116,8 +120,11 @@ def _post_sealed_and_plain(report: Report, kind: str, *, rounds: int, seconds: f
                         rate, ms = _post_rate(server, seconds)
                 rates[name].append(rate)
                 cpu[name].append(ms)
-    # Each rate against the CRUD of its own round, then the median over rounds: the drift
-    # of the machine's speed from round to round cancels.
+    # The target compares two ratios to the CRUD; within a round both have the same CRUD,
+    # which cancels: sealed/CRUD over plain/CRUD is the round's sealed/plain. Its median
+    # over rounds is the figure; the medians of each ratio alone carry the noise of every
+    # round's CRUD into it (0.87 where the median rates were 0.97, 2026-12-07).
+    paired = statistics.median(s / p for s, p in zip(rates["sealed"], rates["plain"], strict=True))
     sealed, plain = (
         statistics.median(r / c for r, c in zip(rates[n], rates["crud"], strict=True))
         for n in ("sealed", "plain")
@@ -127,16 +134,15 @@ def _post_sealed_and_plain(report: Report, kind: str, *, rounds: int, seconds: f
     report.add(
         Figure(
             kind,
-            "POST a target, sealed: its ratio to plain CRUD",
-            sealed,
-            "x CRUD",
-            reference=plain,
-            reference_name="the same ratio, stored plain",
-            target="within 5 % of the plain ratio",
-            met=sealed >= 0.95 * plain,
+            "POST a target, sealed: its ratio to plain CRUD over the same ratio stored plain",
+            paired,
+            "x",
+            target="within 5 % of the plain ratio (>= 0.95)",
+            met=paired >= 0.95,
             note=(
-                f"{PATH_CLIENTS} clients, {rounds} interleaved rounds of {seconds:.0f} s, each "
-                f"against its round's CRUD, medians; rates (medians): sealed "
+                f"{PATH_CLIENTS} clients, {rounds} interleaved rounds of {seconds:.0f} s, "
+                "each round's sealed over its plain, median; ratios to the round's CRUD "
+                f"(medians): sealed {sealed:.2f}, plain {plain:.2f}; rates (medians): sealed "
                 f"{median_rate['sealed']:,.0f}/s, plain {median_rate['plain']:,.0f}/s, CRUD "
                 f"{median_rate['crud']:,.0f}/s; the server's CPU a POST: sealed "
                 f"{sealed_ms:.2f} ms, plain {plain_ms:.2f} ms ({sealed_ms / plain_ms:.2f})"

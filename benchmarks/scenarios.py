@@ -23,7 +23,7 @@ from adapters.stores import Storage
 from application.service import NewTarget, OutdialService
 from benchmarks.commands import peak_rss_mb, write_rows
 from benchmarks.contact_rules import contact_rules
-from benchmarks.erasure import erasures, sealing_at_the_edges
+from benchmarks.erasure import erasures, sealing_a_post, sealing_at_the_edges
 from benchmarks.load import LoadResult, Request, run_load, threaded_rate
 from benchmarks.paths import (
     PATH_CLIENTS,
@@ -706,5 +706,6 @@ ALL: list[tuple[str, Callable[..., None]]] = [
     ("streams", stream_readers),
     ("sealing", sealing),
     ("sealing_edges", sealing_at_the_edges),
+    ("sealing_post", sealing_a_post),
     ("erasure", erasures),
 ]
