@@ -471,5 +471,20 @@ FINDINGS: list[str] = [
     "another process's change): 0.57 -> 0.50-0.53 %, and an idle webhook no longer "
     "costs a read of the feed four times a second. The small tables' PostgreSQL "
     "connections commit each statement alone (autocommit), a BEGIN and a COMMIT fewer a "
-    "statement: not measurable idle (1.03 before and after).",
+    "statement: not measurable idle (1.03 before and after). The full run after these "
+    "(latest.md, 03:38-04:34 UTC, a slower machine: the load generator's ceiling 33,164 "
+    "req/s against 48,189 the night before) met the idle rows (0.60 % on both stores) "
+    "and POST sealed on SQLite (1.01), and missed it on PostgreSQL (0.87) where the "
+    "median rates were 0.97 and the CPU a POST 1.04x: the row took the median of each "
+    "variant's ratio to its round's CRUD, so every round's CRUD noise entered it twice. "
+    "It now takes each round's sealed over plain (the CRUD cancels) and their median, "
+    "in a scenario of its own: sealing_post, 0.98 on both stores "
+    "(benchmarks/results/sealing-post.md), where the old statistic would have given 0.95 "
+    "and 0.96. Rebuild writes out every 5,000 events instead of 500: in process, 20,000 "
+    "targets dialed once (60,001 events) on PostgreSQL, two rounds in each order, 500: "
+    "8,086 and 6,738 events/s, 2,000: 10,093 and 8,155, 5,000: 10,932 and 9,694; on "
+    "SQLite (150,001 events) 12,087 and 13,449 against 12,929 and 13,312, no change. "
+    "`outdial rebuild` of 100,000 imported targets (one event each, nothing to fold): "
+    "PostgreSQL 24.1 and 18.0 s against 19.1 and 18.1, peak RSS 146 -> 156 MB; SQLite "
+    "200,000: 30.0 and 33.4 s against 31.6 and 32.6, 228 -> 235 MB.",
 ]

@@ -16,8 +16,12 @@ from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection, apply_event
 from projections.store import ReadModelView
 
-# Events per transaction when catching up, and per write-out within a rebuild.
+# Events per transaction when catching up (and between a rebuild's progress reports).
 BATCH = 500
+# Events between a rebuild's write-outs: a row changed several times in one is written
+# once, and each statement carries more rows (PostgreSQL's round trips: see
+# benchmarks/findings.py), while what the transaction holds in memory stays bounded.
+WRITE_OUT = 5_000
 
 Progress = Callable[[int, int], None]  # (position reached, last position)
 
@@ -33,7 +37,7 @@ def rebuild(
     default); returns the number of events projected.
 
     An event that cannot be applied leaves the old read model as it was and raises
-    EventNotApplied naming it. Rows are written out every BATCH events, so a failure
+    EventNotApplied naming it. Rows are written out every WRITE_OUT events, so a failure
     while writing could be any event since the last write-out: the rebuild then runs
     again, writing out after every event from there, to find which.
     """
@@ -90,7 +94,7 @@ def _rebuild(
                 reached.applied = notification_id
                 done += 1
                 careful = careful_after is not None and notification_id > careful_after
-                if careful or done % BATCH == 0:
+                if careful or done % WRITE_OUT == 0:
                     rows.flush()  # what the transaction holds in memory stays bounded
                     reached.written = notification_id
             except Exception as error:
