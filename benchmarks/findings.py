@@ -486,5 +486,8 @@ FINDINGS: list[str] = [
     "SQLite (150,001 events) 12,087 and 13,449 against 12,929 and 13,312, no change. "
     "`outdial rebuild` of 100,000 imported targets (one event each, nothing to fold): "
     "PostgreSQL 24.1 and 18.0 s against 19.1 and 18.1, peak RSS 146 -> 156 MB; SQLite "
-    "200,000: 30.0 and 33.4 s against 31.6 and 32.6, 228 -> 235 MB.",
+    "200,000: 30.0 and 33.4 s against 31.6 and 32.6, 228 -> 235 MB. `--only projection` "
+    "afterwards (benchmarks/results/rebuild-writeout.md, 05:00 UTC), twice: PostgreSQL "
+    "rebuild 10,075 and 9,304 events/s, 0.28 and 0.29 of reading the log (0.25 in "
+    "latest.md); SQLite 13,395 and 14,137.",
 ]
