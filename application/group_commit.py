@@ -25,14 +25,9 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import (
-    ApplicationRecorder,
-    IntegrityError,
-    Mapper,
-    Notification,
-    Recording,
-    StoredEvent,
-)
+from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mapper, StoredEvent
+
+from application.ports import Recorded
 
 # Events one group's transaction holds at most (a group has at least one command, however
 # large): a group stays one short transaction when bulk writers queue.
@@ -43,15 +38,15 @@ GROUP_EVENTS_MAX = 5_000
 class _Command:
     events: Sequence[Any]
     stored: list[StoredEvent]
-    recordings: list[Recording[Any]] | None = None
+    recorded: list[Recorded] | None = None
     error: BaseException | None = None
     done: bool = False
 
-    def answer(self) -> list[Recording[Any]]:
+    def answer(self) -> list[Recorded]:
         if self.error is not None:
             raise self.error
-        assert self.recordings is not None
-        return self.recordings
+        assert self.recorded is not None
+        return self.recorded
 
 
 @dataclass
@@ -69,7 +64,9 @@ class CommitCounts:
 
 
 class GroupCommit:
-    """Saves domain events as ``EventStore.put`` does, several commands per transaction."""
+    """Saves domain events as ``EventStore.put`` does, several commands per transaction,
+    answering each event with its notification id (not the library's ``Recording``: what
+    its callers read, without building a notification of each event)."""
 
     def __init__(
         self,
@@ -88,9 +85,9 @@ class GroupCommit:
         self._committing = False
         self.counts = CommitCounts()
 
-    def put(self, events: Sequence[Any]) -> list[Recording[Any]]:
+    def put(self, events: Sequence[Any]) -> list[Recorded]:
         """Record ``events`` in one transaction (perhaps shared with other commands'),
-        returning their recordings once that transaction has committed."""
+        returning each with its notification id once that transaction has committed."""
         if not events:
             return []
         command = _Command(events, [self._mapper.to_stored_event(e) for e in events])
@@ -151,7 +148,7 @@ class GroupCommit:
         start = 0
         for command in group:
             end = start + len(command.stored)
-            command.recordings = _recordings(command, ids[start:end] if ids else None)
+            command.recorded = list(zip(ids[start:end], command.events, strict=True)) if ids else []
             command.done = True
             start = end
 
@@ -159,22 +156,3 @@ class GroupCommit:
 def _fail(group: list[_Command], error: BaseException) -> None:
     for command in group:
         command.error, command.done = error, True
-
-
-def _recordings(command: _Command, ids: Sequence[int] | None) -> list[Recording[Any]]:
-    """What ``EventStore.put`` answers: each event with its notification."""
-    if not ids:
-        return []
-    return [
-        Recording(
-            event,
-            Notification(
-                originator_id=stored.originator_id,
-                originator_version=stored.originator_version,
-                topic=stored.topic,
-                state=stored.state,
-                id=notification_id,
-            ),
-        )
-        for event, stored, notification_id in zip(command.events, command.stored, ids, strict=True)
-    ]

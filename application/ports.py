@@ -60,5 +60,7 @@ def bulk_reads_of(recorder: ApplicationRecorder) -> BulkEventReads:
     return ReadsOneAtATime(recorder)
 
 
+# An event as recorded: its notification id, and the event.
+Recorded = tuple[int, Any]
 # Told the events of each write, with their notification ids, once it is committed.
-RecordedListener = Callable[[Sequence[tuple[int, Any]]], None]
+RecordedListener = Callable[[Sequence[Recorded]], None]

@@ -930,7 +930,10 @@ class OutdialService(Application[UUID]):
         transaction with other commands' (application/group_commit.py)."""
         events = [event for aggregate in aggregates for event in aggregate.collect_events()]
         with translate_conflicts():
-            recordings = self.commits.put(events)
+            recorded = self.commits.put(events)
+        if recorded:  # first: a projection woken by the write takes them as they are
+            for listener in self._listeners:
+                listener(recorded)
         # Never a snapshot of a deleted target: one erased (its key gone) would be
         # snapshotted in plaintext from this process's copy.
         deleted = {a.id for a in aggregates if isinstance(a, Target) and a.is_deleted}
@@ -941,11 +944,7 @@ class OutdialService(Application[UUID]):
                 and event.originator_id not in deleted
             ):
                 self.take_snapshot(event.originator_id, version=event.originator_version)
-        if recordings:
-            recorded = [(r.notification.id, r.domain_event) for r in recordings]
-            for listener in self._listeners:
-                listener(recorded)
-        return Written(answer, recordings[-1].notification.id if recordings else None)
+        return Written(answer, recorded[-1][0] if recorded else None)
 
 
 def _check_batch_size(batch: Sequence[NewTarget]) -> None:
