@@ -127,8 +127,11 @@ def _blank(
     blank = _blanked_columns(rows)
     if at is None:
         rows.execute(f"UPDATE {TARGETS} SET {blank} WHERE {where}", params)
-    else:  # the rows deleted before, then the live ones, deleted as they are blanked
-        rows.execute(f"UPDATE {TARGETS} SET {blank} WHERE {where} AND NOT ({LIVE_TARGET})", params)
+    else:  # the rows deleted before (if any), then the live ones, deleted as blanked
+        if len(deleted) < len(found):
+            rows.execute(
+                f"UPDATE {TARGETS} SET {blank} WHERE {where} AND NOT ({LIVE_TARGET})", params
+            )
         rows.execute(
             f"UPDATE {TARGETS} SET {blank}, tm_delete = :at, tm_update = :at, "
             f"version = version + 1 WHERE {where} AND {LIVE_TARGET}",
@@ -139,14 +142,20 @@ def _blank(
         f"destination_target = '' WHERE {dials_where}",
         params,
     )
-    for first, set_slots in ((1, [0]), (0, [1, 2, 3, 4])):
-        some = " OR ".join(f"destination_{n} IS NOT NULL" for n in set_slots)
-        rows.execute(
-            f"INSERT INTO {ZONE_SETS} (outdial_id, zones, first) "
-            f"SELECT DISTINCT outdial_id, '', {first} FROM {TARGETS} WHERE {where} AND ({some}) "
-            "ON CONFLICT DO NOTHING",
-            params,
-        )
+    # The blank zone set of a first destination, and of the others, where they are held:
+    # one pass over the rows for both.
+    others = " OR ".join(f"destination_{n} IS NOT NULL" for n in slots if n)
+    rows.execute(
+        f"INSERT INTO {ZONE_SETS} (outdial_id, zones, first) "
+        f"SELECT outdial_id, '', first FROM (SELECT outdial_id, "
+        f"MAX(CASE WHEN destination_0 IS NOT NULL THEN 1 ELSE 0 END) AS has_first, "
+        f"MAX(CASE WHEN {others} THEN 1 ELSE 0 END) AS has_other "
+        f"FROM {TARGETS} WHERE {where} GROUP BY outdial_id) AS held "
+        "CROSS JOIN (SELECT 1 AS first UNION ALL SELECT 0) AS kinds "
+        "WHERE (first = 1 AND has_first = 1) OR (first = 0 AND has_other = 1) "
+        "ON CONFLICT DO NOTHING",
+        params,
+    )
     return [row["id"] for row in found]
 
 
