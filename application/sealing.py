@@ -23,6 +23,7 @@ import base64
 import os
 from collections.abc import Callable, Collection, Iterable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -233,6 +234,9 @@ PERSONAL: dict[type, Personal] = {
 _TOPICS = {kind: get_topic(kind) for kind in PERSONAL}
 _SEALED_TOPICS = frozenset(_TOPICS.values())
 _TARGET_TOPIC = Target.TOPIC
+# Values that encode alike whenever they are equal and of one type (not float: 0.0 and
+# -0.0 are equal; a time's zone is compared too).
+_PLAIN_SCALARS = frozenset({str, int, bool, type(None), UUID, datetime})
 
 
 class SealingMapper(Mapper[UUID]):
@@ -249,6 +253,7 @@ class SealingMapper(Mapper[UUID]):
     ) -> None:
         super().__init__(transcoder, compressor=compressor, cipher=cipher)
         self.keys = keys
+        self._last_plain: tuple[tuple[Any, ...], bytes] | None = None
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         kind = type(domain_event)
@@ -257,7 +262,7 @@ class SealingMapper(Mapper[UUID]):
             return self._sealed_event(domain_event, personal)
         if isinstance(domain_event, Snapshot) and domain_event.topic == _TARGET_TOPIC:
             return self._sealed_snapshot(domain_event)
-        return super().to_stored_event(domain_event)
+        return self._plain_event(domain_event)
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
         domain_event = super().to_domain_event(stored_event)
@@ -314,26 +319,45 @@ class SealingMapper(Mapper[UUID]):
             # A target stored before sealing has no key: its events stay as its first
             # were (an erased target has none either, and takes no more events).
             return super().to_stored_event(domain_event)
-        # The library's to_stored_event, on one copy of the state rather than two.
-        state = dict(vars(domain_event))
-        del state["originator_id"], state["originator_version"]
+        state = _state_of(domain_event)
         fields, blank, _ = personal
         state[SEALED] = _seal(key, target_id, fields(state))
         blank(state)
-        kind = type(domain_event)
-        class_version = getattr(kind, "class_version", 1)
-        if class_version > 1:
-            state["class_version"] = class_version
-        encoded = self.transcoder.encode(state)
-        if self.compressor:
-            encoded = self.compressor.compress(encoded)
-        if self.cipher:
-            encoded = self.cipher.encrypt(encoded)
-        topic = _TOPICS[kind]
+        encoded = self._finished(self.transcoder.encode(state))
+        topic = _TOPICS[type(domain_event)]
         version = domain_event.originator_version
         if new_key:
             return KeyedStoredEvent(target_id, version, topic, encoded, key)
         return StoredEvent(target_id, version, topic, encoded)
+
+    def _plain_event(self, domain_event: Any) -> StoredEvent:
+        """The library's to_stored_event, but an event whose state is the last one's (a
+        bulk deletion's events: one time, one actor) takes that one's encoding rather
+        than being encoded again."""
+        state = _state_of(domain_event)
+        kind = type(domain_event)
+        same = _encodes_alike(kind, state)
+        last = self._last_plain  # one read: another thread may replace it meanwhile
+        if same is not None and last is not None and last[0] == same:
+            encoded = last[1]
+        else:
+            encoded = self.transcoder.encode(state)
+            if same is not None:
+                self._last_plain = (same, encoded)
+        return StoredEvent(
+            domain_event.originator_id,
+            domain_event.originator_version,
+            get_topic(kind),
+            self._finished(encoded),
+        )
+
+    def _finished(self, encoded: bytes) -> bytes:
+        """An encoded state compressed and enciphered, as the library's mapper would."""
+        if self.compressor:
+            encoded = self.compressor.compress(encoded)
+        if self.cipher:
+            encoded = self.cipher.encrypt(encoded)
+        return encoded
 
     def _sealed_snapshot(self, snapshot: Any) -> StoredEvent:
         target_id: UUID = snapshot.originator_id
@@ -360,6 +384,30 @@ SEALED_MARK = f'"{SEALED}":"{_VERSION}'.encode()
 def was_sealed(event: Any) -> bool:
     """Whether an event read by a ``blind`` mapper was stored sealed (else plain)."""
     return bool(vars(event).get(ERASED, False))
+
+
+def _state_of(domain_event: Any) -> dict[str, Any]:
+    """What the library's mapper encodes of an event: its state without its aggregate's
+    id and version, with its class version past the first."""
+    state = dict(vars(domain_event))
+    del state["originator_id"], state["originator_version"]
+    class_version = getattr(type(domain_event), "class_version", 1)
+    if class_version > 1:
+        state["class_version"] = class_version
+    return state
+
+
+def _encodes_alike(kind: type, state: dict[str, Any]) -> tuple[Any, ...] | None:
+    """What two events' states must share to encode alike, when every value is a plain
+    scalar; None otherwise (a list, a float, a value of a type with a transcoding)."""
+    same: list[Any] = [kind]
+    for name, value in state.items():
+        value_type = type(value)
+        if value_type not in _PLAIN_SCALARS:
+            return None
+        zone = value.tzinfo if value_type is datetime else None
+        same.append((name, value_type, value, zone))
+    return tuple(same)
 
 
 def _with_state(event: Any, state: dict[str, Any]) -> Any:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from dataclasses import replace
+from datetime import UTC, datetime, timedelta, timezone
 from uuid import uuid4
 
 import pytest
@@ -113,3 +114,37 @@ def test_without_a_key_store_events_are_stored_plain() -> None:
     assert not isinstance(plain.mapper, SealingMapper)
     (stored,) = _stored(plain, _target(plain))
     assert NUMBER.encode() in stored.state
+
+
+def test_events_of_one_state_encode_alike_and_each_reads_as_it_was(
+    service: OutdialService,
+) -> None:
+    """A run of events whose states are the same takes the first one's encoding; any
+    difference, a time's zone or a value's type included, is encoded on its own."""
+    utc = datetime(2026, 12, 7, 6, 0, tzinfo=UTC)
+    same_instant = utc.astimezone(timezone(timedelta(hours=1)))
+    deletions = [
+        (utc, "alice"),
+        (utc, "alice"),
+        (utc, "bob"),
+        (same_instant, "bob"),  # equal to the one before, written otherwise
+        (utc, "bob"),
+    ]
+    mapper = service.mapper
+    stored = []
+    for at, actor in deletions:
+        event = Target.Deleted(originator_id=uuid4(), originator_version=2, timestamp=at)
+        event.__dict__["actor"] = actor
+        stored.append(mapper.to_stored_event(event))
+    assert stored[0].state == stored[1].state
+    assert len({s.state for s in stored[1:]}) == 3
+    assert stored[2].state == stored[4].state
+    for (at, actor), one in zip(deletions, stored, strict=True):
+        read = mapper.to_domain_event(one)
+        assert isinstance(read, Target.Deleted)
+        assert (read.timestamp, read.timestamp.utcoffset(), read.actor) == (
+            at,
+            at.utcoffset(),
+            actor,
+        )
+        assert read.originator_id == one.originator_id
