@@ -12,7 +12,7 @@ the hand-over, or not next in line, is read from the log.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import islice
 
@@ -43,18 +43,23 @@ class Handover:
 
     def __init__(self, limit: int = HANDOVER_MAX) -> None:
         self._events: dict[int, object] = {}
+        self._writes: dict[int, int] = {}  # a write of many events: its first id, its last
         self._limit = limit
         self._lock = threading.Lock()
 
-    def put(self, recorded: Iterable[Notified]) -> None:
+    def put(self, recorded: Sequence[Notified]) -> None:
+        """The events of one write."""
         with self._lock:
             self._events.update(recorded)
+            if len(recorded) > 1:
+                self._writes[recorded[0][0]] = recorded[-1][0]
             excess = len(self._events) - self._limit
             if excess > 0:
                 # Kept anew rather than deleted from the front one by one: each deletion
                 # leaves a hole the next first-key lookup walks past (quadratic: 4.7 s of
                 # a 100,000-event write under py-spy).
                 self._events = dict(islice(self._events.items(), excess, None))
+                self._writes = {f: e for f, e in self._writes.items() if f in self._events}
 
     def next_in_line(self, after: int, limit: int) -> list[Notified]:
         """Those handed over that follow ``after`` without a gap, at most ``limit``; and
@@ -62,12 +67,23 @@ class Handover:
         with self._lock:
             for position in [p for p in self._events if p <= after]:
                 del self._events[position]
+            for position in [p for p in self._writes if p <= after]:
+                del self._writes[position]
             found: list[Notified] = []
             position = after + 1
             while len(found) < limit and position in self._events:
                 found.append((position, self._events[position]))
                 position += 1
             return found
+
+    def write_after(self, after: int) -> int:
+        """The id of the last event of the write of many events that the event after
+        ``after`` belongs to; ``after`` when none."""
+        with self._lock:
+            for first, last in self._writes.items():
+                if first <= after + 1 <= last:
+                    return last
+            return after
 
 
 def apply_next(

@@ -243,7 +243,10 @@ class LiveProjection:
                     self._stopping.wait(STANDBY_RETRY_S)
                     continue
                 with self._applying:
-                    applied = self._apply_next_batch()
+                    # A write of many events that comes next is applied whole and alone,
+                    # as the writer waiting for it would (its rows then written once).
+                    until = self.handover.write_after(self._position or 0)
+                    applied = self._apply_next_batch(until, exactly=True)
                 failures = 0
                 if not applied:
                     events.wait_for_append(min(IDLE_WAIT_S, HEARTBEAT_S))
@@ -284,18 +287,18 @@ class LiveProjection:
             }
         )
 
-    def _apply_next_batch(self, until: int = 0) -> bool:
+    def _apply_next_batch(self, until: int = 0, *, exactly: bool = False) -> bool:
         """Apply the next batch of waiting events in one transaction, or every one up to
-        position ``until`` (at most ONE_WRITE_MAX); False when none waits. Called with the
-        lock held.
+        position ``until`` (at most ONE_WRITE_MAX), and no further when ``exactly``; False
+        when none waits. Called with the lock held.
 
         When the batch fails on an event (not on an unreachable store), the events are
         applied again one a transaction up to that event, so that the read model holds
         everything before it and EventNotApplied names it.
         """
-        ahead = until - (self._position or 0)
+        ahead = min(until - (self._position or 0), ONE_WRITE_MAX)
         try:
-            return self._apply(max(self.batch, min(ahead, ONE_WRITE_MAX)))
+            return self._apply(ahead if exactly and ahead > 0 else max(self.batch, ahead))
         except Exception as error:
             self._position = None  # rolled back
             if unreachable(error):

@@ -157,3 +157,15 @@ def test_a_handover_keeps_at_most_its_limit_dropping_the_oldest() -> None:
     handover = Handover(limit=3)
     handover.put([(n, n) for n in range(1, 6)])
     assert [n for n, _ in handover.next_in_line(2, limit=10)] == [3, 4, 5]
+
+
+def test_a_handover_tells_where_a_write_of_many_events_that_comes_next_ends() -> None:
+    handover = Handover()
+    handover.put([(3, "alone")])
+    handover.put([(n, n) for n in range(4, 9)])
+    assert handover.write_after(2) == 2  # a write of one event: nothing to tell
+    assert handover.write_after(3) == 8
+    assert handover.write_after(6) == 8  # part of it applied already
+    assert handover.write_after(8) == 8
+    handover.next_in_line(8, limit=10)
+    assert handover.write_after(3) == 3  # applied: forgotten

@@ -481,3 +481,33 @@ def test_a_writers_events_with_another_writers_between_them_skip_none(
         another.close()
     finally:
         read_model.close()
+
+
+def test_the_projection_applies_a_write_of_many_events_in_one_transaction(
+    stored_service: OutdialService,
+    projection: LiveProjection,
+    customer: UUID,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """As the writer waiting for it would: each of its rows then written once (a deleted
+    outdial's erasure), not a batch at a time by the projection's own thread."""
+    read_model = projection.read_model
+    stored_service.on_recorded(projection.hand_over)
+    outdial = stored_service.create_outdial(customer).value
+    assert caught_up(read_model)
+    sizes: list[int] = []
+    process_events = ReadModelProjection.process_events
+
+    def counted(self: ReadModelProjection, domain_events: Any, *args: Any, **kwargs: Any) -> None:
+        sizes.append(len(domain_events))
+        process_events(self, domain_events, *args, **kwargs)
+
+    monkeypatch.setattr(ReadModelProjection, "process_events", counted)
+    half = [new_target(f"+8211{n:08d}") for n in range(projection.batch * 3 // 2)]
+    # Held back until both are handed over: a write is applied from the log, a batch at a
+    # time, when the projection wakes before its writer has handed it over.
+    with projection._applying:
+        stored_service.create_targets(customer, outdial.id, half)
+        stored_service.create_targets(customer, outdial.id, half)
+    assert caught_up(read_model)
+    assert sizes == [len(half), len(half)]
