@@ -40,14 +40,16 @@ class AppendSignal:
         self._appended = threading.Event()
         self._closed = threading.Event()
         self._watcher: threading.Thread | None = None
-        # Written to by close: it ends the listener's wait on its connection at once.
-        self._closing_read, self._closing_write = os.pipe()
+        # PostgreSQL's listener waits on this pipe too: close writes to it, which ends
+        # the wait on the connection at once (SQLite's watcher looks at the counter).
+        self._closing: tuple[int, int] | None = None
         listen_for_commits(self._appended)
         channel, path = notify_channel(recorder), sqlite_file(recorder)
         if channel is not None and storage.database_url:
+            self._closing = os.pipe()
             self._watcher = threading.Thread(
                 target=self._listen,
-                args=(storage.database_url, channel),
+                args=(storage.database_url, channel, self._closing[0]),
                 name="events-listen",
                 daemon=True,
             )
@@ -70,11 +72,13 @@ class AppendSignal:
             return
         stop_listening(self._appended)
         self._closed.set()
-        os.write(self._closing_write, b"x")
+        if self._closing is not None:
+            os.write(self._closing[1], b"x")
         if self._watcher is not None:
             self._watcher.join(timeout=2)
-        os.close(self._closing_read)
-        os.close(self._closing_write)
+        if self._closing is not None:
+            for end in self._closing:
+                os.close(end)
 
     def _watch(self, db_name: str) -> None:
         """Look at the database's change counter every few milliseconds."""
@@ -93,7 +97,7 @@ class AppendSignal:
         finally:
             connection.close()
 
-    def _listen(self, database_url: str, channel: str) -> None:
+    def _listen(self, database_url: str, channel: str, closing: int) -> None:
         """Hold a connection of its own that LISTENs on the channel the library NOTIFYs on
         insert; it is also the first to know the server went away, and came back."""
         listen = SQL("LISTEN {0}").format(Identifier(channel))
@@ -112,7 +116,7 @@ class AppendSignal:
                     listening = connection.fileno()
                     waiting = select.poll()
                     waiting.register(listening, select.POLLIN)
-                    waiting.register(self._closing_read, select.POLLIN)
+                    waiting.register(closing, select.POLLIN)
                     while not self._closed.is_set():
                         ready = {fd for fd, _ in waiting.poll()}
                         if listening in ready:  # a notification, or the server went away
