@@ -101,9 +101,11 @@ def _blank(
         rows.change(TARGETS, row_id, changes)
     if not found:
         return []
-    # A whole outdial's pairs are found by the table's key from each target's own
-    # addresses: finding them by target id scanned the whole table, which grows with the
-    # store and not with the outdial (0.9 s of an erasure at 1,000,000 targets).
+    # A whole outdial's pairs are named by each target's own addresses. SQLite then finds
+    # them by the table's key (by target id it scanned the whole table: 0.9 s of an
+    # erasure at 1,000,000 targets). PostgreSQL's planner joins them by hashing, reading
+    # the whole table once (about 0.2 s at 1,000,000 targets; lookups by key forced on it
+    # saved about as much, not kept: benchmarks/findings.py).
     if whole and rows.on_postgres:  # a join: IN would be a subplan per row
         held = ", ".join(f"{TARGETS}.address_{n}" for n in slots)
         rows.execute(
