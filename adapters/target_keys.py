@@ -138,7 +138,7 @@ class TargetKeys:
             self._ahead.clear()
         if self._table is not None:
             if unused:
-                self._table.destroy(unused)
+                self._table.delete_unused(unused)
             self._table.close()
 
 
@@ -200,6 +200,12 @@ class _KeyTable(Statements):
         rows = ", ".join(["(?, ?)"] * len(keys))
         params = tuple(v for target_id, key in keys for v in (self._id(target_id), key))
         self._run(self._sql(f"INSERT INTO {TABLE} (target_id, key) VALUES {rows}"), params)
+
+    def delete_unused(self, target_ids: list[UUID]) -> None:
+        """Delete keys stored ahead that no target took: nothing was sealed with them, so
+        there is no snapshot to delete and nothing to scrub."""
+        keys = self._among("target_id", [self._id(i) for i in target_ids])
+        self._run(self._sql(f"DELETE FROM {TABLE} WHERE {keys[0]}"), keys[1])
 
     def destroy(self, target_ids: list[UUID]) -> int:
         """Delete these targets' keys and snapshots, in one transaction; how many keys."""
