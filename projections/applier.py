@@ -67,8 +67,8 @@ class Handover:
         with self._lock:
             for position in [p for p in self._events if p <= after]:
                 del self._events[position]
-            for position in [p for p in self._writes if p <= after]:
-                del self._writes[position]
+            for first in [f for f, last in self._writes.items() if last <= after]:
+                del self._writes[first]  # applied whole: a write partly applied stays
             found: list[Notified] = []
             position = after + 1
             while len(found) < limit and position in self._events:

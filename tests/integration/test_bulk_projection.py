@@ -167,5 +167,7 @@ def test_a_handover_tells_where_a_write_of_many_events_that_comes_next_ends() ->
     assert handover.write_after(3) == 8
     assert handover.write_after(6) == 8  # part of it applied already
     assert handover.write_after(8) == 8
+    handover.next_in_line(5, limit=1)  # applied up to 5, 6 taken: the rest still one write
+    assert handover.write_after(6) == 8
     handover.next_in_line(8, limit=10)
     assert handover.write_after(3) == 3  # applied: forgotten
