@@ -314,10 +314,11 @@ def test_a_customer_made_by_another_key_store_process_is_seen_without_restart(
     app: FastAPI, client: TestClient
 ) -> None:
     """`outdial keys create` may run while the service runs on the same store."""
-    with TestClient(create_app(serving_of(app).settings)) as sibling:
-        # A second app on the same store, as another process would open it; its stores
-        # close with its lifespan (left open, the collector closed them in some thread).
-        key = new_key(sibling.app)  # type: ignore[arg-type]
+    # A second app on the same store, as another process would open it; its stores close
+    # with its lifespan (left open, the collector closed them in some thread).
+    sibling = create_app(serving_of(app).settings)
+    with TestClient(sibling):
+        key = new_key(sibling)
     assert ok(client.get("/v1.0/outdials", headers=bearer(key)))["result"] == []
 
 
