@@ -8,6 +8,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, Protocol
 
 import orjson
@@ -265,5 +266,6 @@ def sqlite_placeholders(statement: str) -> str:
 _NAMED = re.compile(r"(?<![:\w]):([A-Za-z_]\w*)")
 
 
+@lru_cache(maxsize=1024)  # the statements are few, and each is written many times
 def postgres_placeholders(statement: str) -> str:
     return _NAMED.sub(r"%(\1)s", statement)

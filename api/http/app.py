@@ -7,7 +7,7 @@ from fastapi import FastAPI
 
 from api.http.dependencies import AnsweredBefore
 from api.http.errors import install_error_handlers
-from api.http.openapi import document_no_422
+from api.http.openapi import document_keys, document_no_422
 from api.http.routes import (
     dials,
     do_not_call,
@@ -57,4 +57,5 @@ def create_api(serving: Serving, metrics: Metrics) -> FastAPI:
         lambda _, replayed: replayed.response(),
     )
     document_no_422(api)
+    document_keys(api, routers)
     return api
