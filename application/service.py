@@ -9,6 +9,7 @@ optimistic-concurrency race surfaces as ``ConcurrentChange`` so callers can retr
 from __future__ import annotations
 
 import contextlib
+import copy
 import itertools
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -937,6 +938,12 @@ class OutdialService(Application[UUID]):
         # Never a snapshot of a deleted target: one erased (its key gone) would be
         # snapshotted in plaintext from this process's copy.
         deleted = {a.id for a in aggregates if isinstance(a, Target) and a.is_deleted}
+        if len(aggregates) == 1 and recorded and not deleted and self.repository.cache:
+            # One command's aggregate, as written, is the next load's copy: that load then
+            # finds no newer event to decode (a bulk write would only churn the cache).
+            # A copy, since the caller still presents its own while the cache's may be
+            # fast-forwarded; an older one put late is fast-forwarded like any other.
+            self.repository.cache.put(aggregates[0].id, copy.deepcopy(aggregates[0]))
         for event in events:
             if (
                 event.originator_version % TARGET_SNAPSHOT_INTERVAL == 0

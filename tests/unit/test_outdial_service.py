@@ -30,6 +30,7 @@ from domain.calling_window import CallingWindow
 from domain.errors import InvalidValue, OutdialDeleted, OutdialPaused, TargetNotDialable
 from domain.outdial import NO_CAMPAIGN
 from domain.plan import Plan
+from domain.target import Target
 from tests.conftest import FakeClock, new_target, tel
 
 
@@ -132,6 +133,24 @@ def test_finish_is_idempotent_and_records_once(service: OutdialService, customer
     assert first.value.version == second.value.version == 3
     assert first.position == 4  # the outdial, the target, the start, the finish
     assert second.position is None  # nothing recorded, nothing to wait for
+
+
+def test_a_commands_target_as_written_is_the_next_loads_copy_and_not_the_callers(
+    service: OutdialService, customer: UUID
+) -> None:
+    outdial = service.create_outdial(customer).value
+    target = service.create_target(customer, outdial.id, new_target("+821100000001")).value
+    cache = service.repository.cache
+    assert cache is not None
+    assert cache.get(target.id).version == 1
+    assert cache.get(target.id) is not target  # the caller presents its own
+    dial = service.start_dial(customer, outdial.id, target.id).value
+    cached = cache.get(target.id)
+    assert isinstance(cached, Target)
+    assert (cached.version, list(cached.dials)) == (2, [str(dial.id)])
+    service.delete_target(customer, outdial.id, target.id)
+    assert cache.get(target.id).version == 2  # a deleted target is never put
+    assert service.get_target(customer, outdial.id, target.id).is_deleted
 
 
 def test_a_lost_race_is_a_retryable_concurrent_change(
