@@ -14,10 +14,11 @@ What the service takes from here:
 
 from __future__ import annotations
 
+import logging
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,8 @@ from eventsourcing.sqlite import SQLiteApplicationRecorder, SQLiteTrackingRecord
 from psycopg.sql import SQL, Identifier
 
 from application.sealing import KeyedStoredEvent
+
+log = logging.getLogger(__name__)
 
 # Rows fetched at a time when streaming every aggregate's events.
 STREAM_BATCH = 2_000
@@ -229,6 +232,19 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
             connection.close()
 
 
+def _apply_within(
+    curs: Any, ids: Sequence[int], within: Callable[[Any, Sequence[int]], None]
+) -> None:
+    """``within(curs, ids)`` in the events' transaction, under a savepoint: whatever it
+    fails on is rolled back and the events are committed all the same (the projection
+    applies them after)."""
+    try:
+        with curs.connection.transaction():
+            within(curs, ids)
+    except Exception as error:  # the read model's failure, never the write's
+        log.debug("events not applied in their own transaction: %s", error)
+
+
 class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
     """The library's PostgreSQL recorder, waking this process's readers once it has
     committed (other processes hear the library's NOTIFY), with the reads the library has
@@ -323,6 +339,9 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
         if len(notification_ids) != len(stored_events):
             msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
             raise ProgrammingError(msg)
+        within: Callable[[Any, Sequence[int]], None] | None = kwargs.get("within")
+        if within is not None:
+            _apply_within(curs, notification_ids, within)
         return notification_ids
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:

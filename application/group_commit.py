@@ -29,6 +29,8 @@ from eventsourcing.persistence import ApplicationRecorder, IntegrityError, Mappe
 
 from application.ports import Recorded
 
+ApplyWithin = Callable[[Any, list[Recorded]], Callable[[bool], None]]
+
 # Events one group's transaction holds at most (a group has at least one command, however
 # large): a group stays one short transaction when bulk writers queue.
 GROUP_EVENTS_MAX = 5_000
@@ -84,6 +86,11 @@ class GroupCommit:
         self._queued: list[_Command] = []
         self._committing = False
         self.counts = CommitCounts()
+        # Applies a group's events in its own transaction, once its events are inserted
+        # (the live projection, where the read model shares the event store's database):
+        # answers what to call when that transaction has ended, or raises to leave them
+        # to be applied after it (the recorder rolls back to before it was called).
+        self.applying_within: ApplyWithin | None = None
 
     def put(self, events: Sequence[Any]) -> list[Recorded]:
         """Record ``events`` in one transaction (perhaps shared with other commands'),
@@ -116,6 +123,19 @@ class GroupCommit:
                     self._committing = False
                     self._changed.notify_all()
 
+    def _within(self, group: list[_Command], ended: list[Callable[[bool], None]]) -> dict[str, Any]:
+        """The recorder's argument that applies the group's events in its transaction
+        (``applying_within``), when something does."""
+        if self.applying_within is None:
+            return {}
+        apply = self.applying_within
+        events = [event for command in group for event in command.events]
+
+        def within(cursor: Any, ids: Sequence[int]) -> None:
+            ended.append(apply(cursor, list(zip(ids, events, strict=True))))
+
+        return {"within": within}
+
     def _take_group(self) -> list[_Command]:
         """The queued commands in arrival order, up to the group's size (called locked)."""
         size = 0
@@ -129,9 +149,11 @@ class GroupCommit:
 
     def _commit(self, group: list[_Command]) -> None:
         stored = [event for command in group for event in command.stored]
+        ended: list[Callable[[bool], None]] = []
         try:
-            ids = self._recorder.insert_events(stored)
+            ids = self._recorder.insert_events(stored, **self._within(group, ended))
         except IntegrityError as error:
+            _end(ended, committed=False)
             self.counts.add(1, 0)
             if len(group) == 1:
                 _fail(group, error)
@@ -140,9 +162,11 @@ class GroupCommit:
                     self._commit([command])
             return
         except Exception as error:
+            _end(ended, committed=False)
             self.counts.add(1, 0)
             _fail(group, error)
             return
+        _end(ended, committed=True)
         self.counts.add(1, len(group))
         self._committed(stored)
         start = 0
@@ -151,6 +175,11 @@ class GroupCommit:
             command.recorded = list(zip(ids[start:end], command.events, strict=True)) if ids else []
             command.done = True
             start = end
+
+
+def _end(ended: list[Callable[[bool], None]], *, committed: bool) -> None:
+    for end in ended:
+        end(committed)
 
 
 def _fail(group: list[_Command], error: BaseException) -> None:

@@ -46,6 +46,13 @@ class ReadModelProjection(Projection[ReadModelView]):
         with self.view.tracked(tracking, after=after) as rows:
             apply_events(domain_events, rows)
 
+    def process_within(
+        self, cursor: Any, domain_events: Sequence[Any], tracking: Tracking, *, after: int
+    ) -> None:
+        """As ``process_events``, in another writer's transaction (``cursor``)."""
+        with self.view.tracked_within(cursor, tracking, after) as rows:
+            apply_events(domain_events, rows)
+
 
 def apply_events(domain_events: Iterable[Any], rows: ChangedRows) -> None:
     """Each event as ``apply_event`` applies it, but a run of consecutive new targets (an

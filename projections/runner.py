@@ -16,17 +16,19 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Protocol
+from typing import Any, Protocol
+
+from eventsourcing.persistence import Tracking
 
 from projections.applier import ONE_WRITE_MAX, Handover, apply_next
 from projections.events import EventLog, Notified
 from projections.failures import EventNotApplied, describe, unreachable
 from projections.projection import ReadModelProjection
 from projections.queries import ReadModelQueries
-from projections.store import ReadModelView
+from projections.store import NotWithin, ReadModelView
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +42,10 @@ IDLE_WAIT_S = 1.0
 # projection silent for longer than INACTIVE_AFTER_S counts as gone.
 HEARTBEAT_S = 1.0
 STANDBY_RETRY_S = 1.0
+# A writer waits this long for another applier to finish before applying its write in
+# its own transaction (it holds the event store's lock meanwhile); after that its events
+# are applied by the next applier instead.
+WITHIN_WAIT_S = 0.01
 INACTIVE_AFTER_S = 5.0
 STATUS_NAME = "readmodel"
 # A status read by the API is reused this long.
@@ -218,6 +224,8 @@ class LiveProjection:
         returns, unless this process is not the active projection, another applier holds
         the lock past ``timeout``, or applying fails (then the projection's own thread
         carries on, and the caller's wait decides)."""
+        if (self._position or 0) >= position:
+            return  # applied (by the write's own transaction, or with another's)
         if not self.active or not self._applying.acquire(timeout=timeout):
             return
         try:
@@ -227,6 +235,43 @@ class LiveProjection:
             self._failed(error)
         finally:
             self._applying.release()
+
+    def apply_within(self, cursor: Any, recorded: Sequence[Notified]) -> Callable[[bool], None]:
+        """Apply a write's events in the writer's own transaction (``cursor``, before it
+        commits), when they are next in line and no other applier is at work: a write
+        then commits once, its read model with it. Refused (NotWithin) otherwise, and
+        whatever this wrote must then be rolled back with the caller's savepoint.
+
+        Answers what the writer calls once its transaction has ended (True: committed);
+        until then this projection applies nothing else."""
+        first, last = recorded[0][0], recorded[-1][0]
+        if not self.active or not self._applying.acquire(timeout=WITHIN_WAIT_S):
+            raise NotWithin("another applier is at work")
+        try:
+            if self._position is None:
+                self._position = self.read_model.position() or 0
+            # Next in line surely, gaps or not: see apply_next.
+            if self._position != first - 1:
+                raise NotWithin("not next in line")
+            self._projection.process_within(
+                cursor,
+                [e for _, e in recorded],
+                Tracking(self.read_model.events.name, last),
+                after=self._position,
+            )
+        except BaseException:
+            self._applying.release()
+            raise
+
+        def ended(committed: bool) -> None:
+            if committed:
+                self._position = last
+                self.read_model.has_applied(last)
+            else:
+                self._position = None  # read it again
+            self._applying.release()
+
+        return ended
 
     def hand_over(self, recorded: Sequence[Notified]) -> None:
         """Events this process has just recorded: applied as they are when next in line,

@@ -25,6 +25,10 @@ VIEW_NAME = "readmodel"
 REBUILD_REMEMBERED = 10_000
 
 
+class NotWithin(Exception):
+    """Events that must be applied in a transaction of the read model's own."""
+
+
 class ReadModelView(TrackingRecorder, ABC):
     """The read model's store: its tables plus the library's tracking table.
 
@@ -89,20 +93,37 @@ class ReadModelView(TrackingRecorder, ABC):
         rebuild meanwhile projected is applied twice.
         """
         with self._writing() as cursor:
-            rows = ChangedRows(cursor, self.placeholders)
-            if after is not None:
-                self._lock_tracking(cursor)
-                found = self.tracking_position(rows, tracking.application_name) or 0
-                if found != after:
-                    msg = f"the read model is at {found}, not at {after}: read it again"
-                    raise IntegrityError(msg)
-            self._record_position(cursor, tracking)
-            yield rows
-            rows.flush()
+            with self._tracked_on(cursor, tracking, after) as rows:
+                yield rows
             for erased in rows.erased:
                 self.on_erasure(erased)
         if rows.erased:
             self.scrub()
+
+    @contextmanager
+    def tracked_within(self, cursor: Any, tracking: Tracking, after: int) -> Iterator[ChangedRows]:
+        """As ``tracked``, in the transaction of another writer's ``cursor`` on the same
+        database (the event store's, on PostgreSQL); an erasure is refused (NotWithin),
+        since its keys are destroyed and its pages scrubbed in a transaction of its own."""
+        with self._tracked_on(cursor, tracking, after) as rows:
+            yield rows
+            if rows.erased:
+                raise NotWithin("an erasure is applied in a transaction of its own")
+
+    @contextmanager
+    def _tracked_on(
+        self, cursor: Any, tracking: Tracking, after: int | None
+    ) -> Iterator[ChangedRows]:
+        rows = ChangedRows(cursor, self.placeholders)
+        if after is not None:
+            self._lock_tracking(cursor)
+            found = self.tracking_position(rows, tracking.application_name) or 0
+            if found != after:
+                msg = f"the read model is at {found}, not at {after}: read it again"
+                raise IntegrityError(msg)
+        self._record_position(cursor, tracking)
+        yield rows
+        rows.flush()
 
     @contextmanager
     def replacing(

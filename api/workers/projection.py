@@ -23,6 +23,8 @@ class ProjectionWorker:
     def __init__(self, services: Services) -> None:
         self.projection = LiveProjection(services.read_model, lease=services.projection_lease())
         services.service.on_recorded(self.projection.hand_over)
+        if services.storage.database_url:  # the read model is in the events' database
+            services.service.commits.applying_within = self.projection.apply_within
         self.sweeper = DialTimeoutSweeper(
             services.service,
             services.read_model.queries,

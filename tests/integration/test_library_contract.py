@@ -314,6 +314,38 @@ def test_postgres_insert_numbers_and_stores_events_as_the_librarys_own_insert(
 
 
 @pytest.mark.postgres
+def test_postgres_insert_applies_within_its_transaction_what_it_is_given(
+    postgres_service: OutdialService, postgres_storage: Storage
+) -> None:
+    """Guards that the library's insert passes its keyword arguments on to
+    ``_fetch_ids_after_insert_events``, in its transaction: ``within`` is given the
+    numbered events, what it writes commits with them, and what it fails on is rolled
+    back alone (the live projection's write of a group's rows, projections/runner.py)."""
+    recorder: Any = postgres_service.recorder
+    assert postgres_storage.database_url is not None
+    table = Identifier(recorder.datastore.schema, recorder.events_table_name)
+    seen: list[int] = []
+
+    def within(cursor: Any, ids: Sequence[int]) -> None:
+        counted = SQL("SELECT count(*) AS n FROM {0} WHERE notification_id = ANY(%s)")
+        cursor.execute(counted.format(table), (list(ids),))
+        seen.append(cursor.fetchone()["n"])
+        cursor.execute("CREATE TABLE within_probe (n int)")
+
+    def failing(cursor: Any, ids: Sequence[int]) -> None:
+        cursor.execute("INSERT INTO within_probe VALUES (1)")
+        msg = "the read model's part failed"
+        raise RuntimeError(msg)
+
+    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=within)
+    assert seen == [1]
+    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=failing)
+    assert len(recorder.select_notifications(start=1, limit=10)) == 2
+    with psycopg.connect(postgres_storage.database_url) as other:
+        assert other.execute("SELECT count(*) FROM within_probe").fetchone() == (0,)
+
+
+@pytest.mark.postgres
 def test_postgres_insert_waits_for_the_events_tables_lock_as_the_librarys_does(
     postgres_service: OutdialService, postgres_storage: Storage
 ) -> None:
