@@ -17,7 +17,7 @@ from projections.do_not_call import entry_added, entry_changed, entry_removed
 from projections.erasures import erasure_recorded
 from projections.outdials import outdial_changed, outdial_created
 from projections.rows import ChangedRows
-from projections.store import VIEW_NAME, ReadModelView
+from projections.store import VIEW_NAME, NotWithin, ReadModelView
 from projections.targets import (
     dial_finished,
     dial_started,
@@ -49,7 +49,11 @@ class ReadModelProjection(Projection[ReadModelView]):
     def process_within(
         self, cursor: Any, domain_events: Sequence[Any], tracking: Tracking, *, after: int
     ) -> None:
-        """As ``process_events``, in another writer's transaction (``cursor``)."""
+        """As ``process_events``, in another writer's transaction (``cursor``); an erasure
+        is refused before anything is written (NotWithin): its keys are destroyed and the
+        store scrubbed once its own transaction commits (ReadModelView.tracked)."""
+        if any(isinstance(event, Erasure.Recorded) for event in domain_events):
+            raise NotWithin("an erasure is applied in a transaction of its own")
         with self.view.tracked_within(cursor, tracking, after) as rows:
             apply_events(domain_events, rows)
 

@@ -245,6 +245,8 @@ class LiveProjection:
         Answers what the writer calls once its transaction has ended (True: committed);
         until then this projection applies nothing else."""
         first, last = recorded[0][0], recorded[-1][0]
+        if len(recorded) > ONE_WRITE_MAX:
+            raise NotWithin("more events than one transaction applies")
         if not self.active or not self._applying.acquire(timeout=WITHIN_WAIT_S):
             raise NotWithin("another applier is at work")
         try:

@@ -15,7 +15,9 @@ from adapters.read_model_store import open_read_model
 from adapters.stores import Storage
 from adapters.target_keys import open_target_keys
 from application.service import OutdialService
+from domain.erasure import Erasure
 from domain.timeline import NOT_DELETED
+from projections import projection as projection_module
 from projections.projection import ReadModelProjection
 from projections.runner import LiveProjection
 from projections.verify import verify
@@ -128,16 +130,27 @@ def test_a_write_not_next_in_line_is_applied_after_the_one_before_it(
 
 
 def test_an_erasure_is_applied_in_a_transaction_of_its_own(
-    service: OutdialService, projection: LiveProjection
+    service: OutdialService, projection: LiveProjection, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Refused before anything is written: its rows are blanked once, in its own."""
     customer = uuid4()
     outdial = service.create_outdial(customer).value
     target = service.create_target(customer, outdial.id, new_target("+821100000001"))
     erased: list[Any] = []
     projection.read_model.view.on_erasure = erased.append
+    applied: list[list[type]] = []
+    apply_events = projection_module.apply_events
+
+    def noted(domain_events: Any, rows: Any) -> None:
+        applied.append([type(event) for event in domain_events])
+        apply_events(domain_events, rows)
+
+    monkeypatch.setattr(projection_module, "apply_events", noted)
     erasure = service.erase_targets(customer, [target.value.id], reason="asked")
     assert projection.read_model.position() == target.position  # not within
+    assert applied == []
     projection.apply_until(erasure.position or 0)
+    assert sum(Erasure.Recorded in types for types in applied) == 1
     assert len(erased) == 1  # told once: what it told was not rolled back and told again
     row = _target_row(projection, customer, outdial.id, target.value.id)
     assert isinstance(row, dict)
