@@ -233,16 +233,25 @@ class WakingSQLiteApplicationRecorder(SQLiteApplicationRecorder):
 
 
 def _apply_within(
-    curs: Any, ids: Sequence[int], within: Callable[[Any, Sequence[int]], None]
+    curs: Any,
+    ids: Sequence[int],
+    within: Callable[[Any, Sequence[int]], Callable[[bool], None]],
+    ended: list[Callable[[bool], None]],
 ) -> None:
     """``within(curs, ids)`` in the events' transaction, under a savepoint: whatever it
     fails on is rolled back and the events are committed all the same (the projection
-    applies them after)."""
+    applies them after). What it answers, to be called when the transaction has ended,
+    joins ``ended`` once its savepoint is released, and is ended at once otherwise."""
+    end: Callable[[bool], None] | None = None
     try:
         with curs.connection.transaction():
-            within(curs, ids)
+            end = within(curs, ids)
     except Exception as error:  # the read model's failure, never the write's
         log.debug("events not applied in their own transaction: %s", error)
+        if end is not None:
+            end(False)
+        return
+    ended.append(end)
 
 
 class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
@@ -339,9 +348,8 @@ class WakingPostgresApplicationRecorder(PostgresApplicationRecorder):
         if len(notification_ids) != len(stored_events):
             msg = f"got {len(notification_ids)} notification ids for {len(stored_events)} events"
             raise ProgrammingError(msg)
-        within: Callable[[Any, Sequence[int]], None] | None = kwargs.get("within")
-        if within is not None:
-            _apply_within(curs, notification_ids, within)
+        if "within" in kwargs:
+            _apply_within(curs, notification_ids, kwargs["within"], kwargs["ended"])
         return notification_ids
 
     def select_events_of(self, originator_ids: Sequence[UUID]) -> list[StoredEvent]:

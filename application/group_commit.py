@@ -124,17 +124,18 @@ class GroupCommit:
                     self._changed.notify_all()
 
     def _within(self, group: list[_Command], ended: list[Callable[[bool], None]]) -> dict[str, Any]:
-        """The recorder's argument that applies the group's events in its transaction
-        (``applying_within``), when something does."""
+        """The recorder's arguments that apply the group's events in its transaction
+        (``applying_within``), when something does: what to apply, and where the recorder
+        puts what to call once the transaction has ended."""
         if self.applying_within is None:
             return {}
         apply = self.applying_within
         events = [event for command in group for event in command.events]
 
-        def within(cursor: Any, ids: Sequence[int]) -> None:
-            ended.append(apply(cursor, list(zip(ids, events, strict=True))))
+        def within(cursor: Any, ids: Sequence[int]) -> Callable[[bool], None]:
+            return apply(cursor, list(zip(ids, events, strict=True)))
 
-        return {"within": within}
+        return {"within": within, "ended": ended}
 
     def _take_group(self) -> list[_Command]:
         """The queued commands in arrival order, up to the group's size (called locked)."""

@@ -8,8 +8,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections.abc import Iterator, Sequence
-from contextlib import closing
+from contextlib import closing, contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -325,24 +326,46 @@ def test_postgres_insert_applies_within_its_transaction_what_it_is_given(
     assert postgres_storage.database_url is not None
     table = Identifier(recorder.datastore.schema, recorder.events_table_name)
     seen: list[int] = []
+    ended: list[Any] = []
 
-    def within(cursor: Any, ids: Sequence[int]) -> None:
+    def within(cursor: Any, ids: Sequence[int]) -> Any:
         counted = SQL("SELECT count(*) AS n FROM {0} WHERE notification_id = ANY(%s)")
         cursor.execute(counted.format(table), (list(ids),))
         seen.append(cursor.fetchone()["n"])
         cursor.execute("CREATE TABLE within_probe (n int)")
+        return "applied"
 
-    def failing(cursor: Any, ids: Sequence[int]) -> None:
+    def failing(cursor: Any, ids: Sequence[int]) -> Any:
         cursor.execute("INSERT INTO within_probe VALUES (1)")
         msg = "the read model's part failed"
         raise RuntimeError(msg)
 
-    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=within)
-    assert seen == [1]
-    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=failing)
+    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=within, ended=ended)
+    assert (seen, ended) == ([1], ["applied"])
+    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=failing, ended=ended)
+    assert ended == ["applied"]
     assert len(recorder.select_notifications(start=1, limit=10)) == 2
     with psycopg.connect(postgres_storage.database_url) as other:
         assert other.execute("SELECT count(*) FROM within_probe").fetchone() == (0,)
+
+
+def test_what_was_applied_within_is_ended_unapplied_when_its_savepoint_fails() -> None:
+    """The savepoint failing after the apply (its release refused) leaves the apply's
+    end unlisted for the commit, and called at once as not committed: the projection's
+    lock, held until then, is never left taken."""
+
+    class Refusing:
+        @contextmanager
+        def transaction(self) -> Iterator[None]:
+            yield
+            msg = "the savepoint could not be released"
+            raise psycopg.OperationalError(msg)
+
+    cursor = SimpleNamespace(connection=Refusing())
+    told: list[bool] = []
+    ended: list[Any] = []
+    library._apply_within(cursor, [7], lambda _cursor, _ids: told.append, ended)
+    assert (told, ended) == ([False], [])
 
 
 @pytest.mark.postgres
