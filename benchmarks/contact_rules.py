@@ -82,10 +82,9 @@ def window_open_in_seoul(now: datetime) -> CallingWindow:
     if start < end:
         hours = [{"days": every_day, "start": f"{start:02d}:00", "end": f"{end:02d}:00"}]
     else:
-        hours = [
-            {"days": every_day, "start": f"{start:02d}:00", "end": "24:00"},
-            {"days": every_day, "start": "00:00", "end": f"{end:02d}:00"},
-        ]
+        hours = [{"days": every_day, "start": f"{start:02d}:00", "end": "24:00"}]
+        if end > 0:  # an hour past midnight: ending at midnight has no second part
+            hours.append({"days": every_day, "start": "00:00", "end": f"{end:02d}:00"})
     return CallingWindow.parse({"time_zone": "Asia/Seoul", "hours": hours})
 
 
