@@ -241,7 +241,12 @@ def _apply_within(
     """``within(curs, ids)`` in the events' transaction, under a savepoint: whatever it
     fails on is rolled back and the events are committed all the same (the projection
     applies them after). What it answers, to be called when the transaction has ended,
-    joins ``ended`` once its savepoint is released, and is ended at once otherwise."""
+    joins ``ended`` once its savepoint is released, and is ended at once otherwise.
+
+    Called again for the same ``ended``, the insert is being retried (the library's
+    retry of a lost connection): the earlier attempt's transaction did not commit."""
+    while ended:
+        ended.pop()(False)
     end: Callable[[bool], None] | None = None
     try:
         with curs.connection.transaction():

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import closing, contextmanager
 from pathlib import Path
 from types import SimpleNamespace
@@ -342,8 +342,11 @@ def test_postgres_insert_applies_within_its_transaction_what_it_is_given(
 
     recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=within, ended=ended)
     assert (seen, ended) == ([1], ["applied"])
-    recorder.insert_events([StoredEvent(uuid4(), 1, TOPIC, b"")], within=failing, ended=ended)
-    assert ended == ["applied"]
+    after_failing: list[Any] = []
+    recorder.insert_events(
+        [StoredEvent(uuid4(), 1, TOPIC, b"")], within=failing, ended=after_failing
+    )
+    assert after_failing == []
     assert len(recorder.select_notifications(start=1, limit=10)) == 2
     with psycopg.connect(postgres_storage.database_url) as other:
         assert other.execute("SELECT count(*) FROM within_probe").fetchone() == (0,)
@@ -366,6 +369,30 @@ def test_what_was_applied_within_is_ended_unapplied_when_its_savepoint_fails() -
     ended: list[Any] = []
     library._apply_within(cursor, [7], lambda _cursor, _ids: told.append, ended)
     assert (told, ended) == ([False], [])
+
+
+def test_an_insert_retried_ends_what_its_first_attempt_applied_as_not_committed() -> None:
+    """The library retries an insert whose connection was lost: what the first attempt
+    applied within its transaction is ended as not committed before the second applies."""
+
+    class Savepoints:
+        @contextmanager
+        def transaction(self) -> Iterator[None]:
+            yield
+
+    cursor = SimpleNamespace(connection=Savepoints())
+    told: list[tuple[str, bool]] = []
+    ended: list[Any] = []
+
+    def attempt(name: str) -> Callable[[Any, Sequence[int]], Callable[[bool], None]]:
+        return lambda _cursor, _ids: lambda committed: told.append((name, committed))
+
+    for name in ("first", "second"):
+        library._apply_within(cursor, [7], attempt(name), ended)
+    assert told == [("first", False)]
+    assert len(ended) == 1
+    ended[0](True)
+    assert told == [("first", False), ("second", True)]
 
 
 @pytest.mark.postgres
